@@ -1,0 +1,68 @@
+# gr-gensemcom: two commands on a fresh Debian 12 machine.
+#   make demo   set everything up, run the main job on the offline default stack
+#   make test   set everything up, run the test suite
+# A second run reinstalls nothing: each step leaves a stamp and reruns only when its inputs change.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SYS_PYTHON := /usr/bin/python3
+STAMPS := .make
+APT_PACKAGES := gnuradio gnuradio-dev cmake
+PYTEST_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all demo test setup system venv clean cmake-install lint help
+
+help:
+	@echo "make demo    - install (once) and run the demo on the offline default stack"
+	@echo "make test    - install (once) and run the tests"
+	@echo "make setup   - only install: Debian packages, then .venv with pip install -e '.[dev]'"
+	@echo "make cmake-install - install the module the GNU Radio way (CMake, GR_PYTHON_INSTALL)"
+
+all: test
+
+setup: $(STAMPS)/venv
+
+# Debian packages: GNU Radio 3.10 and its CMake modules. Skipped when already installed.
+$(STAMPS)/system:
+	@mkdir -p $(STAMPS)
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "system packages present: $(APT_PACKAGES)"; \
+	else \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES) \
+	    || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); }; \
+	fi
+	@$(SYS_PYTHON) -c "from gnuradio import gr; print('GNU Radio', gr.version())"
+	@touch $@
+
+# The venv sees Debian's GNU Radio (system site packages); pip installs the rest.
+$(STAMPS)/venv: $(STAMPS)/system pyproject.toml setup.py
+	@test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@$(PY) -c "from gnuradio import gr, gensemcom; import numpy, torch; print('gensemcom', gensemcom.__version__, '| GNU Radio', gr.version(), '| numpy', numpy.__version__, '| torch', torch.__version__)"
+	@touch $@
+
+demo: $(STAMPS)/venv
+	$(VENV)/bin/gensemcom demo
+
+test: $(STAMPS)/venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMPS)/venv
+	$(PY) -m pycodestyle --max-line-length=110 python tests examples
+
+# The GNU Radio way: GR_PYTHON_INSTALL into GNU Radio's prefix, GRC YAML into
+# share/gnuradio/grc/blocks, examples into share/gr-gensemcom/examples.
+cmake-install: $(STAMPS)/system
+	cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$$(gnuradio-config-info --prefix) -DPYTHON_EXECUTABLE=$(SYS_PYTHON)
+	cmake --build build
+	$(SUDO) cmake --install build
+
+clean:
+	rm -rf build $(STAMPS) .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)
