@@ -75,15 +75,23 @@ class PromptGenerator(abc.ABC):
 
     @abc.abstractmethod
     def describe(self, image: np.ndarray, mask: np.ndarray, significance: Significance):
-        """Return a ``StructuredPrompt`` for ``image``; ``mask`` marks the key area."""
+        """Return a ``StructuredPrompt`` for ``image``; ``mask`` marks the key area.
+
+        The prompt describes what the receiver must regenerate (the area outside ``mask``);
+        ``significance.labels`` may be reused instead of running a classifier again. Keep the
+        serialised size small (``StructuredPrompt.to_bytes``): the default stays under 300 bytes.
+        """
 
 
 class Generator(abc.ABC):
     """Generative fill: regenerates the area not received, guided by the prompt.
 
-    ``canvas`` holds the received content where ``known`` > 0 and anything elsewhere.
-    The result has the canvas's shape; the codec pastes the key regions back afterwards
-    (fusion with seam blending), so a generator need not preserve them exactly.
+    ``canvas`` holds the received content where ``known`` > 0 and, elsewhere, the decoder's
+    best coarse estimate: a smooth colour field from the key stream's low-pass background,
+    the visual hints or the prompt's layout (never garbage), so it can serve as an init
+    image. ``known`` is soft (feathered) at the key boundary. ``seed`` makes the output
+    reproducible. The result has the canvas's shape; the codec pastes the key regions back
+    afterwards (fusion with seam blending), so a generator need not preserve them exactly.
     """
 
     name = "generator"
