@@ -1,0 +1,1 @@
+"""GNU Radio message blocks (layer 3) that put the semantic codec on PDUs and join it to the PHY."""
