@@ -16,6 +16,7 @@ _LAZY = {
     "ofdm_qam_tx": "phy.ofdm_qam_tx",
     "ofdm_qam_rx": "phy.ofdm_qam_rx",
     "channel_preset": "phy.channel",
+    "image_display": "blocks.image_display",
 }
 
 
