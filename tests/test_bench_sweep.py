@@ -1,0 +1,168 @@
+"""Sweeps: resume after a kill -9, identical results local / process pool / Ray, scoring
+rules, outputs (summary, plots with the bound, report with example images)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gnuradio.gensemcom.bench import schemes, store
+from gnuradio.gensemcom.bench.sweep import SweepConfig, run_sweep
+
+NO_LOG = {"log": lambda message: None}
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """Two 176×176 natural images (MS-SSIM needs 161 px or more on a side)."""
+    from PIL import Image
+    from skimage import data
+    folder = tmp_path_factory.mktemp("images")
+    Image.fromarray(data.astronaut()[40:392:2, 80:432:2]).save(folder / "astronaut.png")
+    Image.fromarray(data.coffee()[20:372:2, 100:452:2]).save(folder / "coffee.png")
+    return folder
+
+
+def comparable(rows):
+    """Rows keyed by task id, without the timing columns (the only ones allowed to differ)."""
+    return {r["task_id"]: {k: v for k, v in r.items() if k not in store.TIMING_COLUMNS} for r in rows}
+
+
+SWEEP = dict(schemes=["jpeg+capacity", "webp+capacity"], snrs_db=[-5.0, 5.0, 15.0],
+             channels=["awgn", "rayleigh"], cpps=["1/8"], seeds=1, agreement=False, examples=1)
+
+
+def test_killed_sweep_resumes_to_the_same_results(tmp_path, image_dir):
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "gnuradio.gensemcom.cli", "bench", "--images", str(image_dir),
+           "--schemes", "jpeg+capacity,webp+capacity", "--snr", "-5,5,15", "--channel", "awgn,rayleigh",
+           "--cpp", "1/8", "--seeds", "1", "--workers", "1", "--no-agreement", "--out", str(killed)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = killed / store.RESULTS_NAME
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.exists() and results.read_text().count("\n") >= 3:  # header + 2 rows
+                break
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finished_before_kill = results.read_text().count("\n") - 1
+    assert 2 <= finished_before_kill < 24, "the kill should land in the middle of the sweep"
+    with open(results, "a") as handle:
+        handle.write("0123456789abcdef,astronaut.png,jpeg+capacity,awgn,5.0,1/8,0,1,176")  # torn
+
+    resumed = run_sweep(SweepConfig(images=image_dir, out=killed, workers=1, **SWEEP),
+                        progress=False, **NO_LOG)
+    assert resumed["dropped_torn_line"]
+    assert resumed["skipped"] == finished_before_kill
+    assert resumed["ran"] == 24 - finished_before_kill and resumed["errors"] == 0
+
+    whole = run_sweep(SweepConfig(images=image_dir, out=tmp_path / "whole", workers=1, **SWEEP),
+                      progress=False, **NO_LOG)
+    assert whole["ran"] == 24
+    assert comparable(store.read_results(killed)) == comparable(store.read_results(tmp_path / "whole"))
+
+    again = run_sweep(SweepConfig(images=image_dir, out=killed, workers=1, **SWEEP), progress=False,
+                      outputs=False, **NO_LOG)
+    assert (again["skipped"], again["ran"]) == (24, 0)
+
+    # Outputs: summary, plots (PNG + PDF) of each metric, report with example images.
+    for name in ("summary.csv", "summary.md", "report.md", "sweep.json"):
+        assert (killed / name).stat().st_size > 0
+    for metric in ("psnr", "ssim", "ms_ssim", "vsi", "delivered"):
+        for suffix in (".png", ".pdf"):
+            assert (killed / "plots" / f"{metric}_cpp1-8{suffix}").stat().st_size > 1000
+    report = (killed / "report.md").read_text()
+    assert "plots/psnr_cpp1-8.png" in report
+    assert "images/astronaut/original.png" in report
+    saved = sorted((killed / "images" / "astronaut").glob("*.png"))
+    assert len(saved) == 1 + 12  # the original and its 12 reconstructions (first image only)
+    assert not (killed / "images" / "coffee").exists()
+
+
+def test_local_pool_and_ray_give_identical_results(tmp_path, image_dir):
+    pytest.importorskip("ray")
+    common = dict(images=image_dir, schemes=["jpeg+capacity"], snrs_db=[0.0, 10.0],
+                  channels=["awgn", "rayleigh"], cpps=["1/8"], seeds=1, key_mask="saliency",
+                  agreement=True, examples=0)
+    # (The in-process executor, workers=1, is compared with a subprocess run above.)
+    pool = run_sweep(SweepConfig(out=tmp_path / "pool", workers=2, **common), progress=False,
+                     outputs=False, **NO_LOG)
+    ray = run_sweep(SweepConfig(out=tmp_path / "ray", executor="ray", workers=1, **common),
+                    progress=False, outputs=False, **NO_LOG)
+    assert pool["ran"] == ray["ran"] == 8
+    rows = comparable(store.read_results(tmp_path / "pool"))
+    assert all(r["top5_overlap"] is not None and r["key_psnr"] is not None for r in rows.values())
+    assert comparable(store.read_results(tmp_path / "ray")) == rows
+
+
+# Scoring rules, checked with test-only schemes registered for one test.
+def _identity(task):
+    image = task.load_image()
+    mask = np.zeros(image.shape[:2], bool)
+    mask[:40, :40] = True
+    return {"image": image, "key_mask": mask, "bytes": 123, "prompt_sent": "a cat",
+            "prompt_received": "a cat", "colour": "blue"}
+
+
+def _nothing(task):
+    return {"image": None, "bytes": 0, "mcs": task.scheme_param}
+
+
+_calls = {"flaky": 0}
+
+
+def _flaky(task):
+    _calls["flaky"] += 1
+    if _calls["flaky"] == 1:
+        raise RuntimeError("decoder exploded\non two lines")
+    return {"image": task.load_image()}
+
+
+@pytest.fixture
+def test_schemes(monkeypatch):
+    schemes.load_scheme_modules()
+    monkeypatch.setattr(schemes, "_REGISTRY", dict(schemes._REGISTRY))
+    schemes.register_scheme("identity", _identity)
+    schemes.register_scheme("nothing", _nothing, param="MCS", validate=_check_mcs)
+    schemes.register_scheme("flaky", _flaky, channels=("awgn",))
+    _calls["flaky"] = 0
+
+
+def _check_mcs(value):
+    if value not in ("bpsk-1/2", "qpsk-1/2"):
+        raise ValueError(f"unknown MCS {value!r}")
+
+
+def test_scoring_rules_bound_and_errors(tmp_path, image_dir, test_schemes):
+    config = SweepConfig(images=image_dir, schemes=["identity", "nothing@qpsk-1/2", "flaky"],
+                         snrs_db=[0.0], channels=["awgn"], cpps=["1/48"], out=tmp_path, workers=1,
+                         agreement=True, examples=0)
+    counts = run_sweep(config, progress=False, **NO_LOG)
+    # 2 images × 3 schemes + the bound added for the plots (avif+capacity, 2 images)
+    assert counts["tasks"] == 8 and counts["errors"] == 1 and counts["ran"] == 7
+    error = json.loads((tmp_path / "errors.jsonl").read_text().splitlines()[0])
+    assert error["error"] == "RuntimeError: decoder exploded on two lines"
+    rows = {(r["scheme"], r["image"]): r for r in store.read_results(tmp_path)}
+    same = rows[("identity", "astronaut.png")]
+    assert same["psnr"] == 100.0 and same["delivered"] == 1 and same["key_mask_source"] == "scheme"
+    assert same["key_fraction"] == pytest.approx(1600 / 176 ** 2)
+    assert same["top5_overlap"] == 1.0 and same["caption_similarity"] == pytest.approx(1.0)
+    assert same["prompt_similarity"] == 1.0 and same["extra"] == {"colour": "blue"}
+    lost = rows[("nothing@qpsk-1/2", "astronaut.png")]
+    assert lost["delivered"] == 0 and lost["mcs"] == "qpsk-1/2" and lost["key_fraction"] is None
+    from PIL import Image
+    original = np.asarray(Image.open(image_dir / "astronaut.png"))
+    gray = np.full_like(original, round(original.mean()))
+    from gnuradio.gensemcom.metrics import psnr
+    assert lost["psnr"] == pytest.approx(psnr(original, gray))
+    assert ("avif+capacity", "coffee.png") in rows
+
+    again = run_sweep(config, progress=False, outputs=False, **NO_LOG)
+    assert (again["skipped"], again["ran"], again["errors"]) == (7, 1, 0)  # the failed task retried
