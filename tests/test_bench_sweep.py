@@ -131,6 +131,7 @@ def test_schemes(monkeypatch):
     monkeypatch.setattr(schemes, "_REGISTRY", dict(schemes._REGISTRY))
     schemes.register_scheme("identity", _identity)
     schemes.register_scheme("nothing", _nothing, param="MCS", validate=_check_mcs)
+    schemes.register_scheme("identity", _nothing, param="MCS")  # a family beside a plain scheme
     schemes.register_scheme("flaky", _flaky, channels=("awgn",))
     _calls["flaky"] = 0
 
@@ -138,6 +139,22 @@ def test_schemes(monkeypatch):
 def _check_mcs(value):
     if value not in ("bpsk-1/2", "qpsk-1/2"):
         raise ValueError(f"unknown MCS {value!r}")
+
+
+def test_plain_schemes_and_families(test_schemes):
+    from gnuradio.gensemcom.errors import BadInputError
+    assert schemes.get_scheme("identity").run is _identity
+    assert schemes.get_scheme("identity@anything").run is _nothing
+    assert schemes.get_scheme("nothing@bpsk-1/2").param == "MCS"
+    for name, message in [("nothing", "needs a MCS: write nothing@MCS"), ("nothing@", "is empty"),
+                          ("nothing@8psk-9/10", "bad MCS: unknown MCS '8psk-9/10'"),
+                          ("flaky@x", "takes no parameter"), ("nope", "unknown scheme 'nope'")]:
+        with pytest.raises(BadInputError, match=message):
+            schemes.get_scheme(name)
+    with pytest.raises(ValueError, match="already registered"):
+        schemes.register_scheme("flaky", _identity)
+    with pytest.raises(ValueError, match="without '@'"):
+        schemes.register_scheme("a@b", _identity)
 
 
 def test_scoring_rules_bound_and_errors(tmp_path, image_dir, test_schemes):

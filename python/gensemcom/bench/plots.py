@@ -44,17 +44,22 @@ def plot_metric(table, metric, cpp, path_stem) -> list:
     label, _, higher_better = LABELS.get(metric, (metric, "", True))
     fig, axes = plt.subplots(1, len(channels), figsize=(5.2 * len(channels), 4.0), squeeze=False,
                              sharey=True)
+    snr_values = sorted({e["snr_db"] for e in rows})
+    step = min((b - a for a, b in zip(snr_values, snr_values[1:])), default=1.0)
     for ax, channel in zip(axes[0], channels):
         has_bound = False
-        for scheme in schemes:
+        for index, scheme in enumerate(schemes):
             snrs, means, halves = _series(rows, scheme, channel, cpp, metric)
             if not snrs:
                 continue
             bound = is_bound(scheme)
             has_bound |= bound
-            ax.errorbar(snrs, means, yerr=halves, label=f"{scheme} (ideal bound)" if bound else scheme,
-                        color=colors[scheme], linestyle="--" if bound else "-",
-                        marker=None if bound else "o", markersize=4, capsize=3, linewidth=1.4)
+            # Spread the schemes a little along x so that their error bars do not overlap.
+            dodge = (index - (len(schemes) - 1) / 2) * 0.06 * step
+            ax.errorbar([x + dodge for x in snrs], means, yerr=halves,
+                        label=f"{scheme} (ideal bound)" if bound else scheme, color=colors[scheme],
+                        linestyle="--" if bound else "-", marker=None if bound else "o",
+                        markersize=4, capsize=3, linewidth=1.4)
         if not has_bound:
             ax.text(0.5, 0.02, "no ideal bound in these results", transform=ax.transAxes,
                     ha="center", fontsize=8, color="gray")

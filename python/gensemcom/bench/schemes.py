@@ -74,6 +74,7 @@ class Scheme:
         return f"{self.name}@{self.param}" if self.param else self.name
 
 
+# display name -> Scheme: "avif" (plain) and "jpeg@MCS" (a family) can coexist with "jpeg".
 _REGISTRY: dict = {}
 _loaded = {"builtins": False}
 
@@ -84,9 +85,10 @@ def register_scheme(name: str, run: Callable, *, description: str = "", channels
     """Register ``run`` under ``name`` and return its ``Scheme``.
 
     With ``param`` the scheme is a family: ``--schemes name@VALUE`` runs it, and
-    ``task.scheme_param`` is ``VALUE``. Registering a name twice is an error unless
-    ``replace`` is True (a module imported twice under one name re-registers the same
-    function, which is allowed).
+    ``task.scheme_param`` is ``VALUE``; a plain scheme and a family may share a name
+    (``jpeg`` at the best MCS, ``jpeg@MCS`` at a fixed one). Registering a name twice is an
+    error unless ``replace`` is True (a module imported twice under one name re-registers
+    the same function, which is allowed).
     """
     if not name or "@" in name or "," in name or any(c.isspace() for c in name):
         raise ValueError(f"scheme name must be non-empty without '@', ',' or spaces: {name!r}")
@@ -95,11 +97,11 @@ def register_scheme(name: str, run: Callable, *, description: str = "", channels
     scheme = Scheme(name=name, run=run, description=description,
                     channels=tuple(channels) if channels is not None else None,
                     param=param, validate=validate, bound=bound)
-    old = _REGISTRY.get(name)
+    old = _REGISTRY.get(scheme.display_name)
     if old is not None and not replace and getattr(old.run, "__qualname__", None) != getattr(
             run, "__qualname__", None):
-        raise ValueError(f"scheme {name!r} is already registered (by {old.run.__module__})")
-    _REGISTRY[name] = scheme
+        raise ValueError(f"scheme {scheme.display_name!r} is already registered (by {old.run.__module__})")
+    _REGISTRY[scheme.display_name] = scheme
     return scheme
 
 
@@ -128,17 +130,21 @@ def get_scheme(name: str) -> Scheme:
     Raises ``BadInputError`` for an unknown name or a parameter the family rejects.
     """
     load_scheme_modules()
-    family, _, value = name.partition("@")
-    scheme = _REGISTRY.get(family)
-    known = ", ".join(s.display_name for s in registered_schemes()) or "none"
+    family, at, value = name.partition("@")
+    plain = _REGISTRY.get(family)
+    parametric = next((s for s in _REGISTRY.values() if s.param and s.name == family), None)
+    scheme = parametric if at else plain
     if scheme is None:
-        raise BadInputError(f"unknown scheme {name!r}; registered schemes: {known}")
-    if scheme.param and not value:
-        raise BadInputError(f"scheme {scheme.display_name} needs a {scheme.param}: "
-                            f"write {family}@{scheme.param}")
-    if not scheme.param and value:
-        raise BadInputError(f"scheme {family!r} takes no parameter (got {name!r})")
-    if scheme.validate is not None and value:
+        if plain is None and parametric is None:
+            known = ", ".join(s.display_name for s in registered_schemes()) or "none"
+            raise BadInputError(f"unknown scheme {name!r}; registered schemes: {known}")
+        if at:
+            raise BadInputError(f"scheme {family!r} takes no parameter (got {name!r})")
+        raise BadInputError(f"scheme {parametric.display_name} needs a {parametric.param}: "
+                            f"write {family}@{parametric.param}")
+    if at and not value:
+        raise BadInputError(f"scheme {scheme.display_name}: the {scheme.param} after '@' is empty")
+    if scheme.validate is not None:
         try:
             scheme.validate(value)
         except ValueError as exc:
