@@ -97,6 +97,14 @@ def _choices(values):
     return ", ".join(str(v) for v in values)
 
 
+def _check_known(where, what, given, valid, context=""):
+    """Raise ``BadInputError`` naming the valid choices if ``given`` holds names not in ``valid``."""
+    bad = sorted(set(given) - set(valid))
+    if bad:
+        raise BadInputError(f"{where}: unknown {what}(s) {', '.join(map(str, bad))}{context}; "
+                            f"valid {what}s: {_choices(valid)}")
+
+
 @dataclass
 class LoraRef:
     """One LoRA adapter a card applies: ``name``, a folder ``path`` (None = search) and ``scale``."""
@@ -179,10 +187,7 @@ def parse_card(data, name, source=None) -> ModelCard:
     where = f"model card {name!r}" + (f" ({source})" if source else "")
     if not isinstance(data, dict):
         raise BadInputError(f"{where}: expected a YAML mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(CARD_KEYS))
-    if unknown:
-        raise BadInputError(f"{where}: unknown key(s) {', '.join(unknown)}; "
-                            f"valid keys: {_choices(CARD_KEYS)}")
+    _check_known(where, "key", data, CARD_KEYS)
     if data.get("name", name) != name:
         raise BadInputError(f"{where}: name {data['name']!r} differs from the file name {name!r}; "
                             "a card is selected by its file name, so make them equal")
@@ -196,10 +201,7 @@ def parse_card(data, name, source=None) -> ModelCard:
         if not isinstance(stack, dict) or not stack:
             raise BadInputError(f"{where}: a stack card needs 'stack:' mapping roles ({_choices(ROLES)}) "
                                 "to card names")
-        bad = sorted(set(stack) - set(ROLES))
-        if bad:
-            raise BadInputError(f"{where}: unknown role(s) {', '.join(bad)} in stack; valid roles: "
-                                f"{_choices(ROLES)}")
+        _check_known(where, "role", stack, ROLES, " in stack")
         extra = sorted(set(data) - {"name", "kind", "description", "stack"})
         if extra:
             raise BadInputError(f"{where}: a stack card takes only name, kind, description and stack; "
@@ -222,10 +224,7 @@ def parse_card(data, name, source=None) -> ModelCard:
         checkpoint = {"path" if checkpoint.startswith((".", "~", "/")) else "repo_id": checkpoint}
     if not isinstance(checkpoint, dict):
         raise BadInputError(f"{where}: checkpoint must be a mapping with keys {_choices(CHECKPOINT_KEYS)}")
-    bad = sorted(set(checkpoint) - set(CHECKPOINT_KEYS))
-    if bad:
-        raise BadInputError(f"{where}: unknown checkpoint key(s) {', '.join(bad)}; valid: "
-                            f"{_choices(CHECKPOINT_KEYS)}")
+    _check_known(where, "checkpoint key", checkpoint, CHECKPOINT_KEYS)
     sources = [k for k in ("repo_id", "path", "builder") if checkpoint.get(k)]
     if backend != "offline" and len(sources) != 1:
         raise BadInputError(f"{where}: checkpoint needs exactly one of repo_id, path or builder, "
@@ -254,10 +253,7 @@ def parse_card(data, name, source=None) -> ModelCard:
         raise BadInputError(f"{where}: options must be a mapping")
     defaults = BACKENDS[backend][1]
     if backend != "offline":
-        bad = sorted(set(options) - set(defaults))
-        if bad:
-            raise BadInputError(f"{where}: unknown option(s) {', '.join(bad)} for backend {backend!r}; "
-                                f"valid options: {_choices(defaults)}")
+        _check_known(where, "option", options, defaults, f" for backend {backend!r}")
         for key, value in options.items():
             default = defaults[key]
             ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -286,9 +282,7 @@ def _parse_lora(entry, where) -> LoraRef:
         return LoraRef(name=entry)
     if not isinstance(entry, dict) or "name" not in entry:
         raise BadInputError(f"{where}: each lora entry is a NAME or a mapping with name, path, scale")
-    bad = sorted(set(entry) - {"name", "path", "scale"})
-    if bad:
-        raise BadInputError(f"{where}: unknown lora key(s) {', '.join(bad)}; valid: name, path, scale")
+    _check_known(where, "lora key", entry, ("name", "path", "scale"))
     return LoraRef(name=str(entry["name"]), path=entry.get("path"), scale=float(entry.get("scale", 1.0)))
 
 
