@@ -1,0 +1,866 @@
+"""The semantic codec: image -> container within a budget, and received sections -> image.
+
+Encoder
+  1. significance: ``Segmenter.analyze`` (or a user mask) -> per-pixel importance;
+     the key mask is the top ``key_fraction`` of a grid of ``cell_px`` cells (holes filled).
+  2. prompt: ``PromptGenerator.describe`` -> ``StructuredPrompt`` (always sent; shrunk if the
+     budget is tiny).
+  3. base: a smooth colour field of the whole image that the receiver can rebuild exactly,
+     from the visual hints (a tiny AV1 thumbnail, when rate control finds it worth its bytes)
+     or else from the prompt's layout colours.
+  4. key stream: the residual ``(image - base) * w + 128`` where ``w`` is the key mask feathered
+     by ``feather_px``. Outside the key area it is exactly flat, so it costs almost nothing;
+     inside, the codec spends the bits on key detail only. It is coded (AV1 by default, bare
+     bitstream) at the scale and quality that give the best key-region error within budget,
+     in ``key_bands`` independently decodable horizontal bands.
+  5. container: META, PROMPT, MASK, HINTS, KEY... sections (``container``), never over budget.
+Decoder
+  base (hints, else prompt layout, else mid-grey) + upsampled key residual -> canvas;
+  ``Generator.generate`` fills the unknown area; fusion ``w * canvas + (1 - w) * generated``;
+  lost key bands, hints, mask or prompt degrade to what the rest allows, and a report says so.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import struct
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from ..errors import BadInputError, CorruptDataError
+from . import maskcode, stillcodec
+from .container import (HEADER_BYTES, Container, Importance, Received, Section, SectionType,
+                        decode_header, received_from_container, reassemble, section_wire_bytes)
+from .imageops import SCALE_FACTORS, feather_weight, resize, scaled_size, smooth_upsample, to_uint8
+from .interfaces import Significance
+from .prompt import LayoutCell, StructuredPrompt
+from .ratecontrol import Budget
+
+META_VERSION = 1
+FLAG_HINTS = 1
+FLAG_KEY = 2
+MIN_SIDE = 16
+# Visual hint levels: (thumbnail cells on the long side, AV1 quality). Level 0 = no hints.
+HINT_LEVELS = ((12, 30), (24, 40), (48, 40), (96, 30), (96, 50))
+MAX_PROMPT_BYTES = 1024
+
+BACKENDS = {
+    "segmenter": {"offline": "gnuradio.gensemcom.semantic.offline.segmenter:OfflineSegmenter"},
+    "prompt_generator": {"offline": "gnuradio.gensemcom.semantic.offline.describer:OfflinePromptGenerator"},
+    "generator": {"offline": "gnuradio.gensemcom.semantic.offline.generator:OfflineGenerator"},
+}
+
+
+def register_backend(kind: str, name: str, target):
+    """Make a backend class available to ``SemanticCodec.from_config`` under ``name``.
+
+    ``kind`` is "segmenter", "prompt_generator" or "generator"; ``target`` a class/factory
+    or a "module:attribute" string imported on first use.
+    """
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend kind {kind!r}; choose from {', '.join(BACKENDS)}")
+    BACKENDS[kind][name] = target
+
+
+def build_backend(kind: str, spec):
+    """Instantiate a backend from ``{"name": ..., **params}`` (or just a name)."""
+    if spec is None:
+        spec = {"name": "offline"}
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    spec = dict(spec)
+    name = spec.pop("name", "offline")
+    target = BACKENDS.get(kind, {}).get(name)
+    if target is None:
+        raise BadInputError(f"unknown {kind} backend {name!r}; known: {', '.join(BACKENDS.get(kind, {}))}")
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+    return target(**spec)
+
+
+@dataclass
+class CodecConfig:
+    """Settings of the encoder (the decoder reads what it needs from the container).
+
+    codec            key-stream codec: "avif" (bare AV1, default), "webp" or "jpeg"
+    key_fraction     target share of the image in the key area; None = automatic from the
+                     budget (0.10 at 0.031 bit/pixel, +0.05 per doubling, 0.08..0.35)
+    adapt_key_area   rate control may shrink the key area when even its coarsest coding does
+                     not fit, and grow it when the finest coding leaves bytes unused
+    hints            "auto" (rate control decides), "off", or "on" (always the finest that fits)
+    nonkey_weight    weight of the non-key squared error against the key error when rate
+                     control decides whether hints are worth their bytes
+    key_bands        independently decodable key streams (None = 1 + budget // 8192, <= 4)
+    cell_px          key-mask grid cell size (None = about 48 cells on the long side)
+    feather_px       width of the key-boundary blend (None = cell_px // 2)
+    speed            AV1 encoder speed of the final stream (0 slow .. 10 fast)
+    search_speed     AV1 encoder speed while searching scale and quality
+    scale_factors    coded size = original / factor, tried by rate control
+    """
+
+    codec: str = "avif"
+    key_fraction: float = None
+    adapt_key_area: bool = True
+    hints: str = "auto"
+    nonkey_weight: float = 0.1
+    key_bands: int = None
+    cell_px: int = None
+    feather_px: int = None
+    speed: int = 6
+    search_speed: int = 8
+    scale_factors: tuple = SCALE_FACTORS
+
+    def __post_init__(self):
+        if self.codec not in stillcodec.CODECS:
+            raise BadInputError(f"unknown codec {self.codec!r}; choose from {', '.join(stillcodec.CODECS)}")
+        if self.key_fraction is not None and not 0.0 < self.key_fraction <= 1.0:
+            raise BadInputError(f"key_fraction must be in (0, 1], got {self.key_fraction}")
+        if self.hints not in ("auto", "off", "on"):
+            raise BadInputError(f"hints must be auto, off or on, got {self.hints!r}")
+        self.scale_factors = tuple(float(f) for f in self.scale_factors)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CodecConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise BadInputError(f"unknown codec settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EncodeResult:
+    """What ``SemanticCodec.encode`` produced.
+
+    data        the container bytes (``container.to_bytes()``)
+    key_mask    (H, W) bool: the sender's key mask (the grid cells sent in MASK)
+    prompt      the ``StructuredPrompt`` sent
+    report      sizes per section, the byte split, the choices of rate control, the cost
+    """
+
+    container: Container
+    data: bytes
+    key_mask: np.ndarray
+    prompt: StructuredPrompt
+    significance: Significance
+    report: dict = field(default_factory=dict)
+
+
+@dataclass
+class DecodeResult:
+    """What ``SemanticCodec.decode`` produced: the image, the key mask used and a report."""
+
+    image: np.ndarray
+    key_mask: np.ndarray
+    prompt: StructuredPrompt
+    report: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Meta:
+    codec: str
+    hints: bool
+    key: bool
+    stream_size: tuple = (0, 0)
+    quality: int = 0
+    feather_px: int = 0
+    band_rows: tuple = ()
+    thumb_size: tuple = (0, 0)
+
+    def to_bytes(self) -> bytes:
+        flags = (FLAG_HINTS if self.hints else 0) | (FLAG_KEY if self.key else 0)
+        out = struct.pack(">BBBHHBBB", META_VERSION, stillcodec.CODEC_IDS[self.codec], flags,
+                          self.stream_size[0], self.stream_size[1], self.quality, self.feather_px,
+                          len(self.band_rows) + 1)
+        out += b"".join(struct.pack(">H", r) for r in self.band_rows)
+        if self.hints:
+            out += struct.pack(">BB", *self.thumb_size)
+        return out
+
+    @classmethod
+    def from_bytes(cls, data: bytes, width: int, height: int) -> "_Meta":
+        if len(data) < 10:
+            raise CorruptDataError("metadata section truncated")
+        version, codec_id, flags, sw, sh, quality, feather, n_bands = struct.unpack(">BBBHHBBB", data[:10])
+        if version != META_VERSION:
+            raise CorruptDataError(f"metadata version {version} not supported")
+        if codec_id not in stillcodec.CODEC_NAMES:
+            raise CorruptDataError(f"unknown key codec id {codec_id}")
+        key, hints = bool(flags & FLAG_KEY), bool(flags & FLAG_HINTS)
+        if flags & ~(FLAG_KEY | FLAG_HINTS):
+            raise CorruptDataError(f"unknown metadata flags 0x{flags:02x}")
+        if key and not (8 <= sw <= width and 8 <= sh <= height) and (sw, sh) != (width, height):
+            raise CorruptDataError(f"key stream size {sw}x{sh} impossible for a {width}x{height} image")
+        if not 1 <= n_bands <= 16:
+            raise CorruptDataError(f"metadata claims {n_bands} key bands")
+        need = 10 + 2 * (n_bands - 1) + (2 if hints else 0)
+        if len(data) != need:
+            raise CorruptDataError(f"metadata section is {len(data)} bytes, expected {need}")
+        rows = tuple(struct.unpack(">H", data[10 + 2 * i:12 + 2 * i])[0] for i in range(n_bands - 1))
+        if key and any(not 0 < r < sh for r in rows) or list(rows) != sorted(set(rows)):
+            raise CorruptDataError("metadata key band boundaries invalid")
+        thumb = struct.unpack(">BB", data[need - 2:need]) if hints else (0, 0)
+        if hints and not (1 <= thumb[0] <= width and 1 <= thumb[1] <= height):
+            raise CorruptDataError(f"hint thumbnail size {thumb} invalid")
+        return cls(stillcodec.CODEC_NAMES[codec_id], hints, key, (sw, sh), quality, feather, rows, thumb)
+
+    def bands(self):
+        edges = (0,) + tuple(self.band_rows) + (self.stream_size[1],)
+        return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+
+def auto_key_fraction(budget_bytes: int, width: int, height: int) -> float:
+    """Default key-area share: 0.10 at 0.031 bit/pixel (1536 B at 768x512), +0.05 per doubling."""
+    bpp = 8.0 * max(1, budget_bytes) / (width * height)
+    return float(np.clip(0.10 + 0.05 * math.log2(bpp / 0.03125), 0.08, 0.35))
+
+
+def select_key_grid(importance: np.ndarray, key_fraction: float, cell_px: int) -> np.ndarray:
+    """The ``key_fraction`` most important grid cells (by mean importance), holes filled."""
+    from scipy import ndimage
+    height, width = importance.shape
+    rows, cols = maskcode.grid_shape(width, height, cell_px)
+    padded = np.zeros((rows * cell_px, cols * cell_px), np.float32)
+    padded[:height, :width] = importance
+    cells = padded.reshape(rows, cell_px, cols, cell_px).mean(axis=(1, 3))
+    count = int(round(key_fraction * rows * cols))
+    grid = np.zeros(rows * cols, bool)
+    if count > 0:
+        order = np.argsort(-cells.ravel(), kind="stable")
+        grid[order[:count]] = True
+    grid = grid.reshape(rows, cols)
+    return ndimage.binary_fill_holes(grid)
+
+
+def render_base(prompt: StructuredPrompt, thumbnail, width: int, height: int) -> np.ndarray:
+    """The smooth base image (float32 HxWx3) both ends compute from hints or the prompt."""
+    if thumbnail is not None:
+        return smooth_upsample(thumbnail.astype(np.float32), width, height)
+    grid = prompt.layout_rgb() if prompt is not None else None
+    if grid is not None:
+        return smooth_upsample(grid, width, height)
+    mean = np.array(prompt.mean_rgb() if prompt is not None else (128, 128, 128), np.float32)
+    return np.broadcast_to(mean, (height, width, 3)).astype(np.float32)
+
+
+def highest_true(predicate, lo: int, hi: int, start: int = None):
+    """Largest q in [lo, hi] with ``predicate(q)`` true, for a predicate true up to some point.
+
+    Gallops from ``start`` when given (few calls when the answer is near it), else bisects.
+    Returns None when ``predicate(lo)`` is false.
+    """
+    if start is not None and lo <= start <= hi:
+        step = 2
+        if predicate(start):
+            good, bad = start, hi + 1
+            while good + step <= hi:
+                if predicate(good + step):
+                    good += step
+                    step *= 2
+                else:
+                    bad = good + step
+                    break
+        else:
+            good, bad = None, start
+            while bad - step >= lo:
+                if predicate(bad - step):
+                    good = bad - step
+                    break
+                bad -= step
+                step *= 2
+            if good is None:
+                if bad - 1 < lo or not predicate(lo):
+                    return None
+                good = lo
+    else:
+        if not predicate(lo):
+            return None
+        good, bad = lo, hi + 1
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if predicate(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def _band_rows(stream_height: int, n_bands: int) -> tuple:
+    n_bands = max(1, min(n_bands, stream_height // 16))
+    return tuple(int(round(stream_height * k / n_bands / 8)) * 8 for k in range(1, n_bands))
+
+
+def _check_image(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise BadInputError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE or max(height, width) > 16384:
+        raise BadInputError(f"image {width}x{height} out of range (sides {MIN_SIDE}..16384 px)")
+    return np.ascontiguousarray(image)
+
+
+class BudgetTooSmallError(BadInputError):
+    """Not even the header, metadata and the smallest prompt fit the budget."""
+
+
+class SemanticCodec:
+    """Encoder and decoder of the semantic codec with pluggable backends.
+
+    ``SemanticCodec()`` is the offline default stack. ``from_config`` builds one from data:
+    ``{"codec": {CodecConfig fields}, "segmenter": {"name": ..., params},
+    "prompt_generator": {...}, "generator": {...}}``.
+    """
+
+    def __init__(self, segmenter=None, prompt_generator=None, generator=None, config: CodecConfig = None):
+        self.config = config or CodecConfig()
+        self._segmenter = segmenter
+        self._prompt_generator = prompt_generator
+        self._generator = generator
+
+    @classmethod
+    def from_config(cls, config: dict = None) -> "SemanticCodec":
+        config = dict(config or {})
+        unknown = set(config) - {"codec", "segmenter", "prompt_generator", "generator"}
+        if unknown:
+            raise BadInputError(f"unknown stack config keys: {', '.join(sorted(unknown))}")
+        return cls(segmenter=build_backend("segmenter", config.get("segmenter")),
+                   prompt_generator=build_backend("prompt_generator", config.get("prompt_generator")),
+                   generator=build_backend("generator", config.get("generator")),
+                   config=CodecConfig.from_dict(config.get("codec", {})))
+
+    @property
+    def segmenter(self):
+        if self._segmenter is None:
+            self._segmenter = build_backend("segmenter", "offline")
+        return self._segmenter
+
+    @property
+    def prompt_generator(self):
+        if self._prompt_generator is None:
+            self._prompt_generator = build_backend("prompt_generator", "offline")
+        return self._prompt_generator
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            self._generator = build_backend("generator", "offline")
+        return self._generator
+
+    # ------------------------------------------------------------------------------- encoding
+    def encode(self, image: np.ndarray, budget, key_mask: np.ndarray = None, image_id: int = 0,
+               key_fraction: float = None) -> EncodeResult:
+        """Encode an (H, W, 3) uint8 RGB image into a container that fits ``budget``.
+
+        budget        a byte count or a ``Budget`` (bytes and/or channel symbols)
+        key_mask      optional (H, W) bool: the user's key regions (replaces the segmenter)
+        image_id      0..65535, carried by the container and every fragment
+        key_fraction  overrides the config's target key-area share
+        Raises ``BudgetTooSmallError`` when not even the smallest prompt fits.
+        """
+        cfg = self.config
+        image = _check_image(image)
+        budget = Budget.of(budget)
+        height, width = image.shape[:2]
+        if not 0 <= image_id < 65536:
+            raise BadInputError(f"image_id must be 0..65535, got {image_id}")
+        if cfg.codec not in stillcodec.available_codecs():
+            raise BadInputError(f"codec {cfg.codec!r} is not available in this Pillow build")
+        equivalent = budget.equivalent_bytes()
+        cell_px = cfg.cell_px or maskcode.cell_size_for(width, height)
+        feather_px = cfg.feather_px if cfg.feather_px is not None else cell_px // 2
+
+        if key_mask is not None:
+            key_mask = np.asarray(key_mask, dtype=bool)
+            if key_mask.shape != (height, width):
+                raise BadInputError(f"key mask is {key_mask.shape[1]}x{key_mask.shape[0]}, image is {width}x{height}")
+            significance = Significance(importance=key_mask.astype(np.float32), labels=[])
+            grid = maskcode.mask_to_grid(key_mask, cell_px, min_cover=0.25)
+            target = float(grid.mean())
+        else:
+            significance = self.segmenter.analyze(image)
+            target = key_fraction or cfg.key_fraction or auto_key_fraction(equivalent, width, height)
+            grid = select_key_grid(significance.importance, target, cell_px)
+        mask = maskcode.grid_to_mask(grid, width, height, cell_px)
+        prompt = self.prompt_generator.describe(image, mask, significance)
+
+        plan = _Planner(self, image, budget, cell_px, feather_px, image_id)
+        prompt_bytes = plan.fit_prompt(prompt)
+        result = plan.search(grid, prompt_bytes, significance, target,
+                             adapt=cfg.adapt_key_area and key_mask is None)
+        container = result["container"]
+        data = container.to_bytes()
+        n_bytes, symbols = budget.cost([(s.importance, section_wire_bytes(len(s.payload)))
+                                        for s in container.sections])
+        if not budget.fits([(s.importance, section_wire_bytes(len(s.payload))) for s in container.sections]):
+            raise AssertionError("rate control exceeded the budget")  # a bug, never user error
+        report = result["report"]
+        report.update({
+            "image_size": [width, height], "image_id": image_id, "budget": budget.describe(),
+            "container_bytes": len(data), "cost_bytes": n_bytes,
+            "cost_symbols": symbols if budget.symbols_for_bytes else None,
+            "sections": [{"type": s.type_name, "importance": int(s.importance), "payload_bytes": len(s.payload),
+                          "bytes": section_wire_bytes(len(s.payload))} for s in container.sections],
+            "prompt_text": result["prompt"].to_text(),
+        })
+        return EncodeResult(container, data, result["mask"], result["prompt"], significance, report)
+
+    # ------------------------------------------------------------------------------- decoding
+    def decode(self, received, size=None, seed: int = None, strict: bool = True) -> DecodeResult:
+        """Decode a container (bytes / ``Container``), fragments (list of packets) or ``Received``.
+
+        size    (width, height) to use if the header was lost
+        seed    generator seed (default: the image id)
+        strict  for bytes: raise ``CorruptDataError`` on any damage (False: decode what parses)
+        """
+        if isinstance(received, (bytes, bytearray, memoryview)):
+            received = (received_from_container(Container.from_bytes(received)) if strict
+                        else parse_tolerant(bytes(received)))
+        elif isinstance(received, Container):
+            received = received_from_container(received)
+        elif isinstance(received, (list, tuple)):
+            received = reassemble(received)
+        if not isinstance(received, Received):
+            raise BadInputError("decode needs container bytes, a Container, fragments or a Received")
+        return _decode(self, received, size, seed)
+
+
+class _Planner:
+    """Rate control of one encode (see module docstring); internal."""
+
+    def __init__(self, codec: SemanticCodec, image, budget: Budget, cell_px, feather_px, image_id):
+        self.codec = codec
+        self.cfg = codec.config
+        self.image = image
+        self.budget = budget
+        self.cell_px = cell_px
+        self.feather_px = feather_px
+        self.image_id = image_id
+        self.height, self.width = image.shape[:2]
+        self.image_f = image.astype(np.float32)
+        self.equivalent = budget.equivalent_bytes()
+
+    # -- costs
+    def fits(self, payloads) -> bool:
+        """``payloads``: [(importance, payload_bytes)] of every section."""
+        return self.budget.fits([(imp, section_wire_bytes(n)) for imp, n in payloads])
+
+    def fit_prompt(self, prompt: StructuredPrompt) -> bytes:
+        """Serialise the prompt, shrinking it until it (with header and metadata) fits."""
+        meta_max = 12 + 2 * 15 + 2
+        for candidate in _shrinking(prompt):
+            data = candidate.to_bytes()
+            if len(data) <= MAX_PROMPT_BYTES and self.fits([(Importance.CRITICAL, meta_max),
+                                                            (Importance.CRITICAL, len(data))]):
+                self.prompt = candidate
+                return data
+        need = HEADER_BYTES + section_wire_bytes(meta_max) + section_wire_bytes(
+            len(StructuredPrompt.neutral().to_bytes()))
+        raise BudgetTooSmallError(
+            f"budget too small: even the minimal container (header, metadata, a one-colour prompt) "
+            f"needs about {need} bytes")
+
+    # -- hints
+    def hint_candidates(self):
+        """[(level, payload or None, thumbnail or None, base)], level 0 = prompt layout."""
+        if getattr(self, "_hints", None) is None:
+            self._hints = self._make_hint_candidates()
+        return self._hints
+
+    def _make_hint_candidates(self):
+        out = [(0, None, None, render_base(self.prompt, None, self.width, self.height))]
+        if self.cfg.hints == "off" or "avif" not in stillcodec.available_codecs():
+            return out
+        for level, (cells, quality) in enumerate(HINT_LEVELS, start=1):
+            scale = max(self.width, self.height) / cells
+            tw, th = max(2, int(round(self.width / scale))), max(2, int(round(self.height / scale)))
+            if tw > 255 or th > 255 or tw >= self.width or th >= self.height:
+                continue
+            small = resize(self.image, tw, th)
+            payload = stillcodec.encode_still(small, "avif", quality, self.cfg.speed)
+            thumb = stillcodec.decode_still(payload, "avif", tw, th)
+            out.append((level, payload, thumb, render_base(self.prompt, thumb, self.width, self.height)))
+        return out
+
+    # -- key stream
+    def encode_key(self, residual_small, rows, quality, speed):
+        streams = []
+        for r0, r1 in rows:
+            streams.append(stillcodec.encode_still(residual_small[r0:r1], self.cfg.codec, quality, speed))
+        return streams
+
+    def key_quality(self, q):
+        lo, hi = stillcodec.QUALITY_RANGE[self.cfg.codec]
+        return lo + (hi - lo) * q // 100
+
+    def key_error(self, streams, rows, size, base, mask):
+        sw, sh = size
+        small = np.empty((sh, sw, 3), np.uint8)
+        for (r0, r1), stream in zip(rows, streams):
+            small[r0:r1] = stillcodec.decode_still(stream, self.cfg.codec, sw, r1 - r0)
+        canvas = base + resize(small.astype(np.float32) - 128.0, self.width, self.height)
+        diff = (to_uint8(canvas) - self.image_f)[mask]
+        return float(np.mean(diff * diff)) if diff.size else 0.0
+
+    def search_scale(self, residual, factor, fixed, n_bands, speed, q_hint=None):
+        """Highest quality that fits at scale ``factor``: (q, streams, rows, size) or None."""
+        sw, sh = scaled_size(self.width, self.height, factor)
+        small = to_uint8(resize(residual, sw, sh))
+        edges = _band_rows(sh, n_bands)
+        rows = list(zip((0,) + edges, edges + (sh,)))
+        cache = {}
+
+        def fits(q):
+            if q not in cache:
+                streams = self.encode_key(small, rows, self.key_quality(q), speed)
+                cache[q] = (self.fits(fixed + [(Importance.NORMAL, len(s)) for s in streams]), streams)
+            return cache[q][0]
+
+        best = highest_true(fits, 0, 100, q_hint)
+        if best is None:
+            return None
+        return best, cache[best][1], rows, (sw, sh)
+
+    def search(self, grid, prompt_bytes, significance, target, adapt):
+        cfg = self.cfg
+        report = {"key_fraction_target": round(float(target), 4)}
+        n_bands = cfg.key_bands or min(4, 1 + self.equivalent // 8192)
+        attempts = 0
+        while True:
+            attempts += 1
+            mask = maskcode.grid_to_mask(grid, self.width, self.height, self.cell_px)
+            weight = feather_weight(mask, self.feather_px)[..., None]
+            mask_payload = maskcode.encode_mask(grid, self.cell_px)
+            outcome = self._search_once(grid, mask, weight, mask_payload, prompt_bytes, n_bands)
+            if not adapt or attempts >= 3 or outcome is None:
+                break
+            fraction = float(grid.mean())
+            if outcome["floor"] and fraction > 0.04:
+                new = fraction * 0.7
+            elif outcome["ceiling"] and fraction < 0.6:
+                new = min(0.6, fraction * 1.4)
+            else:
+                break
+            report.setdefault("key_area_adapted", []).append(
+                {"from": round(fraction, 4), "to": round(new, 4),
+                 "why": "coarsest coding does not fit" if outcome["floor"] else "finest coding leaves bytes"})
+            grid = select_key_grid(significance.importance, new, self.cell_px)
+        if outcome is None:
+            return self._prompt_only(prompt_bytes, report)
+        report.update(outcome["report"])
+        return {"container": outcome["container"], "mask": outcome["mask"], "prompt": self.prompt,
+                "report": report}
+
+    def _search_once(self, grid, mask, weight, mask_payload, prompt_bytes, n_bands):
+        cfg = self.cfg
+        if not mask.any():
+            return None
+        candidates = self.hint_candidates()
+        meta_len = 12 + 2 * (n_bands - 1) + 2
+
+        def fixed(hint_payload):
+            sections = [(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes)),
+                        (Importance.HIGH, len(mask_payload))]
+            if hint_payload is not None:
+                sections.append((Importance.HIGH, len(hint_payload)))
+            return sections
+
+        # 1. search scale and quality with a reference base (the middle hint level if any).
+        ref = candidates[min(2, len(candidates) - 1)] if cfg.hints != "off" else candidates[0]
+        if cfg.hints == "on":
+            ref = candidates[-1]
+        residual = (self.image_f - ref[3]) * weight + 128.0
+        best, curve, worse = None, [], 0
+        for factor in cfg.scale_factors:
+            found = self.search_scale(residual, factor, fixed(ref[1]), n_bands, cfg.search_speed,
+                                      best[1] if best else None)
+            if found is None:
+                continue
+            q, streams, rows, size = found
+            err = self.key_error(streams, rows, size, ref[3], mask)
+            if best is None or err < best[0]:
+                best, worse = (err, q, factor), 0
+            else:
+                worse += 1
+                if worse >= 2:
+                    break
+        if best is None:
+            return None
+        err_ref, q_ref, factor = best
+
+        # 2. hints: pick the level with the lowest weighted error, key error interpolated from
+        #    the reference point with the usual exponential rate-distortion slope.
+        area_key = float(mask.mean())
+        nonkey = ~mask
+        chosen = ref
+        if cfg.hints == "auto" and len(candidates) > 1:
+            fixed_ref = sum(section_wire_bytes(n) for _, n in fixed(ref[1]))
+            key_bytes_ref = max(1, self.equivalent - fixed_ref)
+            scores = []
+            for cand in candidates:
+                extra = (section_wire_bytes(len(cand[1])) if cand[1] is not None else 0) - (
+                    section_wire_bytes(len(ref[1])) if ref[1] is not None else 0)
+                key_bytes = key_bytes_ref - extra
+                if key_bytes <= 0:
+                    continue
+                # key MSE ~ 1 / key bytes: 3 dB per doubling, about what AV1 gives at these rates
+                err_key = err_ref * key_bytes_ref / key_bytes
+                err_bg = float(np.mean((cand[3][nonkey] - self.image_f[nonkey]) ** 2)) if nonkey.any() else 0.0
+                scores.append((area_key * err_key + cfg.nonkey_weight * (1 - area_key) * err_bg, cand[0], cand))
+            scores.sort(key=lambda s: (s[0], s[1]))
+            chosen = scores[0][2]
+        # 3. final encode at the chosen scale (final encoder speed), with the best-scoring hint
+        #    level that still leaves room for the key stream.
+        order = [c for _, _, c in scores] if cfg.hints == "auto" and len(candidates) > 1 else [chosen]
+        if candidates[0] not in order:
+            order.append(candidates[0])
+        found = None
+        for level, hint_payload, thumbnail, base in order:
+            residual = (self.image_f - base) * weight + 128.0
+            found = self.search_scale(residual, factor, fixed(hint_payload), n_bands, cfg.speed, q_ref)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        q, streams, rows, size = found
+        err = self.key_error(streams, rows, size, base, mask)
+        meta = _Meta(cfg.codec, hint_payload is not None, True, size, self.key_quality(q), self.feather_px,
+                     tuple(r0 for r0, _ in rows[1:]),
+                     thumbnail.shape[1::-1] if thumbnail is not None else (0, 0))
+        sections = [Section(SectionType.META, meta.to_bytes()), Section(SectionType.PROMPT, prompt_bytes),
+                    Section(SectionType.MASK, mask_payload)]
+        if hint_payload is not None:
+            sections.append(Section(SectionType.HINTS, hint_payload))
+        sections += [Section(SectionType.KEY, s) for s in streams]
+        container = Container(self.image_id, self.width, self.height, sections)
+        report = {
+            "mode": "semantic",
+            "codec": cfg.codec,
+            "key_fraction": round(area_key, 4),
+            "key_scale_factor": factor,
+            "key_stream_size": list(size),
+            "key_quality": self.key_quality(q),
+            "key_bands": len(rows),
+            "key_psnr_estimate_db": round(10 * math.log10(255 ** 2 / max(err, 1e-6)), 2),
+            "hints_level": level,
+            "hints_thumbnail": list(thumbnail.shape[1::-1]) if thumbnail is not None else None,
+            "split_bytes": _split(container),
+        }
+        return {"container": container, "mask": mask, "report": report,
+                "floor": factor >= 4.0,
+                "ceiling": q >= 90 and factor == min(cfg.scale_factors)}
+
+    def _prompt_only(self, prompt_bytes, report):
+        """No key stream fits: send the prompt, and hints if they fit."""
+        meta_len = 12
+        chosen = (0, None, None)
+        for level, payload, thumb, _ in reversed(self.hint_candidates()):
+            if payload is None:
+                break
+            if self.fits([(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes)),
+                           (Importance.HIGH, len(payload))]):
+                chosen = (level, payload, thumb)
+                break
+        level, payload, thumb = chosen
+        meta = _Meta(self.cfg.codec, payload is not None, False,
+                     thumb_size=thumb.shape[1::-1] if thumb is not None else (0, 0))
+        sections = [Section(SectionType.META, meta.to_bytes()), Section(SectionType.PROMPT, prompt_bytes)]
+        if payload is not None:
+            sections.append(Section(SectionType.HINTS, payload))
+        container = Container(self.image_id, self.width, self.height, sections)
+        report.update({"mode": "prompt-only", "codec": self.cfg.codec, "key_fraction": 0.0,
+                       "hints_level": level, "split_bytes": _split(container),
+                       "note": "no key stream fits the budget: the receiver regenerates the whole image"})
+        return {"container": container, "mask": np.zeros((self.height, self.width), bool),
+                "prompt": self.prompt, "report": report}
+
+
+def _split(container: Container) -> dict:
+    """Bytes per role: key, prompt, mask, hints, metadata, and framing (headers and CRCs)."""
+    split = {"key": 0, "prompt": 0, "mask": 0, "hints": 0, "metadata": 0}
+    names = {SectionType.KEY: "key", SectionType.PROMPT: "prompt", SectionType.MASK: "mask",
+             SectionType.HINTS: "hints", SectionType.META: "metadata"}
+    framing = HEADER_BYTES
+    for s in container.sections:
+        split[names.get(s.type, "metadata")] += len(s.payload)
+        framing += section_wire_bytes(len(s.payload)) - len(s.payload)
+    split["framing"] = framing
+    return split
+
+
+def _shrinking(prompt: StructuredPrompt):
+    """The prompt, then smaller versions of it (for tiny budgets)."""
+    yield prompt
+    p = StructuredPrompt(**{**prompt.__dict__})
+    p.palette = p.palette[:2]
+    p.attributes = p.attributes[:2]
+    p.objects = p.objects[:1]
+    yield p
+    if p.layout:
+        cols, rows = p.grid
+        if cols * rows > 4:
+            grid = p.layout_rgb()
+            small = resize(grid.astype(np.float32), min(cols, 2), min(rows, 2))
+            p = StructuredPrompt(**{**p.__dict__})
+            p.grid = (small.shape[1], small.shape[0])
+            p.layout = [LayoutCell(tuple(int(round(v)) for v in small[r, c]), 0, 0, 0)
+                        for r in range(small.shape[0]) for c in range(small.shape[1])]
+            yield p
+    yield StructuredPrompt(objects=p.objects[:1], grid=(1, 1),
+                           layout=[LayoutCell(tuple(int(round(v)) for v in p.mean_rgb()))])
+    yield StructuredPrompt.neutral()
+
+
+def parse_tolerant(data: bytes) -> Received:
+    """Parse container bytes keeping every section that checks out (for damaged files)."""
+    from .container import _read_section
+    image_id, width, height, count = decode_header(data[:HEADER_BYTES])
+    received = Received(image_id=image_id, header=(width, height, count))
+    pos = HEADER_BYTES
+    for index in range(1, count + 1):
+        try:
+            section, pos = _read_section(data, pos, index)
+            received.sections[index] = section
+        except CorruptDataError:
+            received.corrupt.append(index)
+            for rest in range(index, count + 1):
+                received.missing[rest] = None
+            break
+    return received
+
+
+# ----------------------------------------------------------------------------------- decoding
+def _decode(codec: SemanticCodec, received: Received, size, seed) -> DecodeResult:
+    report = {"received": [], "lost": [], "regenerated": [], "notes": []}
+    if received.header is not None:
+        width, height, _ = received.header
+    elif size is not None:
+        width, height = (int(v) for v in size)
+        report["notes"].append("container header lost: using the size given by the caller")
+    else:
+        raise CorruptDataError("container header lost and no image size given: cannot decode")
+    if not (1 <= width <= 16384 and 1 <= height <= 16384):
+        raise CorruptDataError(f"image size {width}x{height} out of range")
+    for index in sorted(received.sections):
+        s = received.sections[index]
+        report["received"].append({"index": index, "type": s.type_name, "bytes": len(s.payload)})
+    for index, code in sorted(received.missing.items()):
+        name = Section(code & 0x1F, b"", code >> 5).type_name if code is not None else "unknown"
+        report["lost"].append({"index": index, "type": name})
+
+    def first(kind):
+        found = received.find(kind)
+        return found[0] if found else None
+
+    prompt = None
+    section = first(SectionType.PROMPT)
+    if section is not None:
+        try:
+            prompt = StructuredPrompt.from_bytes(section.payload)
+        except CorruptDataError as exc:
+            report["notes"].append(f"prompt unreadable ({exc})")
+    if prompt is None:
+        prompt = StructuredPrompt.neutral()
+        report["regenerated"].append("prompt: neutral prompt used")
+
+    meta = None
+    section = first(SectionType.META)
+    if section is not None:
+        try:
+            meta = _Meta.from_bytes(section.payload, width, height)
+        except CorruptDataError as exc:
+            report["notes"].append(f"metadata unreadable ({exc})")
+
+    thumbnail = None
+    if meta is not None and meta.hints:
+        section = first(SectionType.HINTS)
+        if section is not None:
+            try:
+                thumbnail = stillcodec.decode_still(section.payload, "avif", *meta.thumb_size)
+            except CorruptDataError as exc:
+                report["notes"].append(f"hints unreadable ({exc})")
+        if thumbnail is None:
+            report["regenerated"].append("hints lost: base from the prompt layout")
+    base = render_base(prompt, thumbnail, width, height)
+
+    mask = np.zeros((height, width), bool)
+    mask_known = False
+    section = first(SectionType.MASK)
+    if section is not None:
+        try:
+            grid, cell_px = maskcode.decode_mask(section.payload, width, height)
+            mask = maskcode.grid_to_mask(grid, width, height, cell_px)
+            mask_known = True
+        except CorruptDataError as exc:
+            report["notes"].append(f"mask unreadable ({exc})")
+
+    canvas = base.copy()
+    weight = np.zeros((height, width), np.float32)
+    key_sections = received.find(SectionType.KEY)
+    if meta is not None and meta.key:
+        sw, sh = meta.stream_size
+        bands = meta.bands()
+        small = np.full((sh, sw, 3), 128, np.uint8)
+        band_ok = np.zeros(sh, bool)
+        # Key bands are matched to KEY sections by order among the sections that arrived:
+        # the section index tells which band a section is.
+        key_indices = _key_section_indices(received, len(bands))
+        for band, ((r0, r1), index) in enumerate(zip(bands, key_indices)):
+            section = received.sections.get(index) if index is not None else None
+            if section is None or section.type != SectionType.KEY:
+                report["regenerated"].append(f"key band {band + 1}/{len(bands)} lost: regenerated from the prompt")
+                continue
+            try:
+                small[r0:r1] = stillcodec.decode_still(section.payload, meta.codec, sw, r1 - r0)
+                band_ok[r0:r1] = True
+            except CorruptDataError as exc:
+                report["regenerated"].append(f"key band {band + 1}/{len(bands)} undecodable ({exc})")
+        if band_ok.any():
+            residual = resize(small.astype(np.float32) - 128.0, width, height)
+            canvas = base + residual
+            if not mask_known:
+                energy = np.abs(residual).max(axis=2)
+                mask = _infer_mask(energy)
+                report["regenerated"].append("mask lost: key area inferred from the key stream")
+            rows_ok = band_ok[np.minimum(sh - 1, (np.arange(height) * sh) // height)]
+            feather = meta.feather_px
+            weight = feather_weight(mask & rows_ok[:, None], feather)
+    elif meta is None and key_sections:
+        report["regenerated"].append("metadata lost: key streams cannot be decoded, whole image regenerated")
+    elif meta is None:
+        report["regenerated"].append("metadata lost: whole image regenerated from the prompt")
+    if weight.max() == 0 and (meta is None or meta.key):
+        if not any("key band" in r for r in report["regenerated"]) and meta is not None:
+            report["regenerated"].append("key streams lost: whole image regenerated from the prompt")
+
+    canvas_u8 = to_uint8(canvas)
+    seed = received.image_id if seed is None else seed
+    generated = codec.generator.generate(prompt, canvas_u8, weight, seed=seed)
+    generated = np.asarray(generated)
+    if generated.shape != (height, width, 3):
+        generated = resize(to_uint8(generated), width, height)
+    w = weight[..., None]
+    fused = to_uint8(w * canvas + (1.0 - w) * generated.astype(np.float32))
+    report["key_fraction"] = round(float((weight >= 1.0).mean()), 4)
+    report["generator"] = getattr(codec.generator, "name", type(codec.generator).__name__)
+    return DecodeResult(fused, weight >= 1.0, prompt, report)
+
+
+def _key_section_indices(received: Received, n_bands: int):
+    """Section index of each key band: KEY sections are the last ``n_bands`` of the container."""
+    if received.header is not None:
+        total = received.header[2]
+        return list(range(total - n_bands + 1, total + 1))
+    indices = [i for i in sorted(received.sections) if received.sections[i].type == SectionType.KEY]
+    return (indices + [None] * n_bands)[:n_bands]
+
+
+def _infer_mask(energy: np.ndarray) -> np.ndarray:
+    import cv2
+    smooth = cv2.GaussianBlur(energy.astype(np.float32), (0, 0), 4)
+    return smooth > 2.0
