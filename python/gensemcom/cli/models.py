@@ -40,6 +40,8 @@ def add_arguments(parser, name):
     parser.add_argument("--quant", default="none,int8,nf4",
                         help="bench: comma-separated modes to measure (default none,int8,nf4)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the card's)")
+    parser.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16"),
+                        help="bench: float dtype (default: the card's: float16 on GPU, float32 on CPU)")
     parser.add_argument("--runs", type=positive_int, default=3,
                         help="bench: timed calls per setting (median)")
     parser.add_argument("--image-px", type=positive_int, default=256, help="bench: side of the test image")
@@ -145,7 +147,7 @@ def run(args) -> int:
     rows = []
     for card in _members(models.load_card(args.cards[0])):
         for row in bench_card(card.source or card.name, quants, device=args.device, runs=args.runs,
-                              image_px=args.image_px):
+                              image_px=args.image_px, dtype=args.dtype):
             rows.append(row)
             if args.json:
                 print_json(row)

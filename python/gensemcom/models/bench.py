@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import GensemcomError
 
-BENCH_FIELDS = ("card", "role", "quant", "device", "load_s", "peak_mem_mb", "param_mb", "latency_ms", "runs",
-                "error")
+BENCH_FIELDS = ("card", "role", "quant", "dtype", "device", "load_s", "peak_mem_mb", "param_mb", "latency_ms",
+                "runs", "error")
 
 
 def backend_modules(backend) -> list:
@@ -74,8 +74,11 @@ def _peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def bench_one(card_name, quant, device=None, runs=3, image_px=256) -> dict:
-    """Measure one setting in this process (see module docstring). Returns a result row."""
+def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, fresh_process=True) -> dict:
+    """Measure one setting in this process (see module docstring). Returns a result row.
+
+    ``fresh_process`` False: on CPU the peak resident memory of this process also holds earlier
+    work, so ``peak_mem_mb`` is reported as None (GPU peaks are reset per setting and stay)."""
     import torch
     from .quant import parameter_bytes
     from .stack import load_backend
@@ -89,7 +92,7 @@ def bench_one(card_name, quant, device=None, runs=3, image_px=256) -> dict:
         torch.cuda.reset_peak_memory_stats()
     baseline = _rss_bytes()
     start = time.perf_counter()
-    backend = load_backend(card, quant=quant, device=device)
+    backend = load_backend(card, quant=quant, device=device, dtype=dtype)
     load_s = time.perf_counter() - start
     call = {"segmenter": lambda: backend.analyze(image),
             "prompt_generator": lambda: backend.describe(image, mask, significance),
@@ -104,27 +107,34 @@ def bench_one(card_name, quant, device=None, runs=3, image_px=256) -> dict:
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated() if cuda else max(0, _peak_rss_bytes() - baseline)
+    if cuda:
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = max(0, _peak_rss_bytes() - baseline) if fresh_process else None
     params = sum(parameter_bytes(m) for m in backend_modules(backend))
-    used = getattr(getattr(backend, "spec", None), "device", device or card.device)
-    return {"card": card.name, "role": card.role, "quant": quant, "device": used, "load_s": round(load_s, 3),
-            "peak_mem_mb": round(peak / 2 ** 20, 1), "param_mb": round(params / 2 ** 20, 2),
+    spec = backend.spec
+    return {"card": card.name, "role": card.role, "quant": quant,
+            "dtype": str(spec.dtype).replace("torch.", ""), "device": spec.device, "load_s": round(load_s, 3),
+            "peak_mem_mb": None if peak is None else round(peak / 2 ** 20, 1),
+            "param_mb": round(params / 2 ** 20, 2),
             "latency_ms": round(float(np.median(times)) * 1000, 1), "runs": runs, "error": None}
 
 
 def bench_card(card_name, quants=("none", "int8", "nf4"), device=None, runs=3, image_px=256, isolate=True,
-               timeout_s=1800) -> list:
+               timeout_s=1800, dtype=None) -> list:
     """One row per quantization mode (``BENCH_FIELDS``); a setting that fails gets its error."""
     rows = []
     for quant in quants:
-        job = {"card": str(card_name), "quant": quant, "device": device, "runs": runs, "image_px": image_px}
+        job = {"card": str(card_name), "quant": quant, "device": device, "runs": runs, "image_px": image_px,
+               "dtype": dtype}
         if not isolate:
             try:
-                rows.append(bench_one(job["card"], quant, device, runs, image_px))
+                rows.append(bench_one(job["card"], quant, device, runs, image_px, dtype, fresh_process=False))
             except GensemcomError:
                 raise
             except Exception as exc:  # a backend/quantization combination this machine lacks
                 rows.append(_error_row(job, f"{type(exc).__name__}: {exc}"))
+            _release_memory()
             continue
         proc = subprocess.run([sys.executable, "-m", f"{__package__}.bench", json.dumps(job)],
                               capture_output=True, text=True, timeout=timeout_s)
@@ -139,6 +149,15 @@ def bench_card(card_name, quants=("none", "int8", "nf4"), device=None, runs=3, i
     return rows
 
 
+def _release_memory():
+    """Free what the last setting left (in-process runs), so the next one's peak is its own."""
+    import gc
+    gc.collect()
+    import torch
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _reraise(line):
     from ..errors import MissingWeightsError, BadInputError
     kind, _, message = line.partition(": ")
@@ -147,25 +166,23 @@ def _reraise(line):
 
 def _error_row(job, error):
     row = dict.fromkeys(BENCH_FIELDS)
-    row.update(card=job["card"], quant=job["quant"], device=job["device"], runs=job["runs"],
-               error=error[:300])
+    row.update({key: job[key] for key in ("card", "quant", "dtype", "device", "runs")}, error=error[:300])
     return row
 
 
 def format_table(rows) -> str:
     """Rows as a fixed-width text table (what ``gensemcom models bench`` prints)."""
-    header = ["card", "quant", "device", "load s", "peak MiB", "params MiB", "latency ms"]
-    lines = [header]
+    lines = [["card", "quant", "dtype", "device", "load s", "peak MiB", "params MiB", "latency ms"]]
     for r in rows:
+        head = [r["card"], r["quant"], str(r.get("dtype") or ""), str(r.get("device") or "")]
         if r.get("error"):
-            lines.append([r["card"], r["quant"], str(r.get("device") or ""), "failed: " + r["error"], "",
-                          "", ""])
-            continue
-        lines.append([r["card"], r["quant"], r["device"], f"{r['load_s']:.2f}", f"{r['peak_mem_mb']:.1f}",
-                      f"{r['param_mb']:.2f}", f"{r['latency_ms']:.1f}"])
-    widths = [max(len(str(line[i])) for line in lines if not str(line[3]).startswith("failed"))
-              for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
+            lines.append(head + ["failed: " + r["error"]])
+        else:
+            peak = "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.1f}"
+            lines.append(head + [f"{r['load_s']:.2f}", peak, f"{r['param_mb']:.2f}",
+                                 f"{r['latency_ms']:.1f}"])
+    widths = [max(len(line[i]) for line in lines if len(line) == len(lines[0])) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
 
 
 def _main(argv):
@@ -174,7 +191,7 @@ def _main(argv):
     warnings.filterwarnings("ignore")
     job = json.loads(argv[0])
     try:
-        row = bench_one(job["card"], job["quant"], job["device"], job["runs"], job["image_px"])
+        row = bench_one(job["card"], job["quant"], job["device"], job["runs"], job["image_px"], job["dtype"])
     except GensemcomError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

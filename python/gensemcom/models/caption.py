@@ -22,7 +22,7 @@ import numpy as np
 
 from ..semantic.interfaces import PromptGenerator
 from ..semantic.prompt import MAX_LABEL_CHARS, MAX_TEXT_CHARS, ObjectLabel, StructuredPrompt
-from .loading import LoadSpec, load_processor, load_transformers_model
+from .loading import LoadSpec, floating_dtype, inputs_to, load_processor, load_transformers_model
 
 STYLE_WORDS = ("bright", "dark", "sunny", "cloudy", "foggy", "snowy", "rainy", "blurry", "indoor", "outdoor",
                "night", "daylight", "sunset", "colorful", "colourful", "black and white", "vintage")
@@ -96,9 +96,7 @@ class ImageToTextPromptGenerator(PromptGenerator):
         texts = self._text_inputs(prompt, len(pils))
         inputs = self.processor(images=pils, text=texts, return_tensors="pt", padding=True) if texts \
             else self.processor(images=pils, return_tensors="pt")
-        inputs = {k: v.to(self.spec.device) for k, v in inputs.items()}
-        if "pixel_values" in inputs and self.spec.quant == "none":
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.spec.dtype)
+        inputs = inputs_to(inputs, self.spec.device, floating_dtype(self.model))
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams,
                                       do_sample=False)

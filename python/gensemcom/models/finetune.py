@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import BadInputError
 from ..fileio import write_text_atomic
 from .cards import ModelCard, load_card, save_card
-from .loading import LoadSpec, load_transformers_model, load_processor
+from .loading import LoadSpec, floating_dtype, inputs_to, load_processor, load_transformers_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 TASK_BACKENDS = {"captioner": "image-to-text", "generator": "diffusers-inpaint"}
@@ -314,7 +314,7 @@ class CaptionerTrainer(_Trainer):
         images = [Image.fromarray(_read_rgb(self.pairs[i][0])) for i in idx]
         texts = [self.pairs[i][1] for i in idx]
         inputs = self.processor(images=images, text=texts, return_tensors="pt", padding=True)
-        return {k: v.to(self.spec.device) for k, v in inputs.items()}
+        return inputs_to(inputs, self.spec.device, floating_dtype(self.model))
 
     def loss(self, inputs):
         input_ids = inputs["input_ids"].clone()

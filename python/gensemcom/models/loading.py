@@ -86,6 +86,28 @@ def load_transformers_model(spec: LoadSpec, class_name: str):
     return model
 
 
+def floating_dtype(model):
+    """dtype that float inputs of ``model`` need: that of its first float parameter (quantized
+    layers store integers; their neighbours keep the load dtype)."""
+    for param in model.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    import torch
+    return torch.float32
+
+
+def inputs_to(inputs, device, dtype) -> dict:
+    """Processor outputs moved to ``device``; float tensors (pixels) cast to ``dtype``."""
+    out = {}
+    for key, value in inputs.items():
+        if hasattr(value, "to"):
+            value = value.to(device)
+            if value.is_floating_point():
+                value = value.to(dtype)
+        out[key] = value
+    return out
+
+
 def load_processor(spec: LoadSpec, class_name="AutoProcessor"):
     """The processor (tokenizer + image processor) saved beside the weights."""
     cls = library_class("transformers", class_name, f"model card {spec.card.name!r}")

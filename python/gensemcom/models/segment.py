@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..semantic.interfaces import KeyRegion, Segmenter, Significance
-from .loading import LoadSpec, load_processor, load_transformers_model
+from .loading import LoadSpec, floating_dtype, inputs_to, load_processor, load_transformers_model
 
 
 def _check_image(image):
@@ -67,15 +67,7 @@ class _ModelSegmenter(Segmenter):
         self.max_regions = int(card.option("max_regions"))
 
     def _inputs_to_device(self, inputs):
-        import torch
-        out = {}
-        for key, value in inputs.items():
-            if torch.is_tensor(value):
-                value = value.to(self.spec.device)
-                if value.is_floating_point():
-                    value = value.to(self.model.dtype if self.spec.quant == "none" else value.dtype)
-            out[key] = value
-        return out
+        return inputs_to(inputs, self.spec.device, floating_dtype(self.model))
 
     def analyze(self, image: np.ndarray) -> Significance:
         _check_image(image)
