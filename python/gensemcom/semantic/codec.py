@@ -43,6 +43,7 @@ FLAG_KEY = 2
 MIN_SIDE = 16
 # Visual hint levels: (thumbnail cells on the long side, AV1 quality). Level 0 = no hints.
 HINT_LEVELS = ((12, 30), (24, 40), (48, 40), (96, 30), (96, 50))
+MIN_HINT_CELL_PX = 8          # a hint thumbnail is at most 1/8 of the image size
 MAX_PROMPT_BYTES = 1024
 
 BACKENDS = {
@@ -109,7 +110,7 @@ class CodecConfig:
     cell_px: int = None
     feather_px: int = None
     speed: int = 6
-    search_speed: int = 8
+    search_speed: int = 9
     scale_factors: tuple = SCALE_FACTORS
 
     def __post_init__(self):
@@ -243,7 +244,7 @@ def render_base(prompt: StructuredPrompt, thumbnail, width: int, height: int) ->
         return smooth_upsample(thumbnail.astype(np.float32), width, height)
     grid = prompt.layout_rgb() if prompt is not None else None
     if grid is not None:
-        return smooth_upsample(grid, width, height)
+        return smooth_upsample(grid, width, height, cells=True)
     mean = np.array(prompt.mean_rgb() if prompt is not None else (128, 128, 128), np.float32)
     return np.broadcast_to(mean, (height, width, 3)).astype(np.float32)
 
@@ -314,43 +315,50 @@ class SemanticCodec:
 
     ``SemanticCodec()`` is the offline default stack. ``from_config`` builds one from data:
     ``{"codec": {CodecConfig fields}, "segmenter": {"name": ..., params},
-    "prompt_generator": {...}, "generator": {...}}``.
+    "prompt_generator": {...}, "generator": {...}}`` (names from ``register_backend``).
+    Backends given explicitly win; missing ones come from ``stack`` (any object with
+    ``segmenter``/``prompt_generator``/``generator`` attributes, e.g. ``models.load_stack``,
+    loaded lazily), else the offline defaults. Encoding never loads the generator, decoding
+    never loads the segmenter or prompt generator.
     """
 
-    def __init__(self, segmenter=None, prompt_generator=None, generator=None, config: CodecConfig = None):
+    def __init__(self, segmenter=None, prompt_generator=None, generator=None, config: CodecConfig = None,
+                 stack=None):
         self.config = config or CodecConfig()
         self._segmenter = segmenter
         self._prompt_generator = prompt_generator
         self._generator = generator
+        self._stack = stack
 
     @classmethod
-    def from_config(cls, config: dict = None) -> "SemanticCodec":
+    def from_config(cls, config: dict = None, stack=None) -> "SemanticCodec":
+        """Build from data (see class docstring); ``stack`` as in the constructor."""
         config = dict(config or {})
         unknown = set(config) - {"codec", "segmenter", "prompt_generator", "generator"}
         if unknown:
             raise BadInputError(f"unknown stack config keys: {', '.join(sorted(unknown))}")
-        return cls(segmenter=build_backend("segmenter", config.get("segmenter")),
-                   prompt_generator=build_backend("prompt_generator", config.get("prompt_generator")),
-                   generator=build_backend("generator", config.get("generator")),
-                   config=CodecConfig.from_dict(config.get("codec", {})))
+        backends = {kind: build_backend(kind, config[kind]) for kind in BACKENDS if kind in config}
+        return cls(**backends, config=CodecConfig.from_dict(config.get("codec", {})), stack=stack)
+
+    def _backend(self, kind):
+        attr = f"_{kind}"
+        if getattr(self, attr) is None:
+            if self._stack is not None:
+                return getattr(self._stack, kind)       # the stack loads it on first use
+            setattr(self, attr, build_backend(kind, "offline"))
+        return getattr(self, attr)
 
     @property
     def segmenter(self):
-        if self._segmenter is None:
-            self._segmenter = build_backend("segmenter", "offline")
-        return self._segmenter
+        return self._backend("segmenter")
 
     @property
     def prompt_generator(self):
-        if self._prompt_generator is None:
-            self._prompt_generator = build_backend("prompt_generator", "offline")
-        return self._prompt_generator
+        return self._backend("prompt_generator")
 
     @property
     def generator(self):
-        if self._generator is None:
-            self._generator = build_backend("generator", "offline")
-        return self._generator
+        return self._backend("generator")
 
     # ------------------------------------------------------------------------------- encoding
     def encode(self, image: np.ndarray, budget, key_mask: np.ndarray = None, image_id: int = 0,
@@ -452,18 +460,18 @@ class _Planner:
 
     def fit_prompt(self, prompt: StructuredPrompt) -> bytes:
         """Serialise the prompt, shrinking it until it (with header and metadata) fits."""
-        meta_max = 12 + 2 * 15 + 2
+        meta_min = len(_Meta("avif", False, False).to_bytes())
         for candidate in _shrinking(prompt):
             data = candidate.to_bytes()
-            if len(data) <= MAX_PROMPT_BYTES and self.fits([(Importance.CRITICAL, meta_max),
+            if len(data) <= MAX_PROMPT_BYTES and self.fits([(Importance.CRITICAL, meta_min),
                                                             (Importance.CRITICAL, len(data))]):
                 self.prompt = candidate
                 return data
-        need = HEADER_BYTES + section_wire_bytes(meta_max) + section_wire_bytes(
+        need = HEADER_BYTES + section_wire_bytes(meta_min) + section_wire_bytes(
             len(StructuredPrompt.neutral().to_bytes()))
         raise BudgetTooSmallError(
             f"budget too small: even the minimal container (header, metadata, a one-colour prompt) "
-            f"needs about {need} bytes")
+            f"needs {need} bytes")
 
     # -- hints
     def hint_candidates(self):
@@ -479,7 +487,7 @@ class _Planner:
         for level, (cells, quality) in enumerate(HINT_LEVELS, start=1):
             scale = max(self.width, self.height) / cells
             tw, th = max(2, int(round(self.width / scale))), max(2, int(round(self.height / scale)))
-            if tw > 255 or th > 255 or tw >= self.width or th >= self.height:
+            if scale < MIN_HINT_CELL_PX or tw > 255 or th > 255:
                 continue
             small = resize(self.image, tw, th)
             payload = stillcodec.encode_still(small, "avif", quality, self.cfg.speed)
@@ -711,9 +719,39 @@ def _shrinking(prompt: StructuredPrompt):
             p.layout = [LayoutCell(tuple(int(round(v)) for v in small[r, c]), 0, 0, 0)
                         for r in range(small.shape[0]) for c in range(small.shape[1])]
             yield p
-    yield StructuredPrompt(objects=p.objects[:1], grid=(1, 1),
-                           layout=[LayoutCell(tuple(int(round(v)) for v in p.mean_rgb()))])
+    mean = [LayoutCell(tuple(int(round(v)) for v in p.mean_rgb()))]
+    yield StructuredPrompt(objects=p.objects[:1], grid=(1, 1), layout=mean)
+    yield StructuredPrompt(grid=(1, 1), layout=mean)
     yield StructuredPrompt.neutral()
+
+
+def describe_container(data: bytes) -> dict:
+    """What ``gensemcom inspect`` shows: header, sections, metadata, mask share and the prompt."""
+    container = Container.from_bytes(data)
+    width, height = container.width, container.height
+    out = {"format_version": 1, "image_id": container.image_id, "image_size": [width, height],
+           "container_bytes": len(data),
+           "sections": [{"index": i + 1, "type": s.type_name, "importance": int(s.importance),
+                         "payload_bytes": len(s.payload), "bytes": section_wire_bytes(len(s.payload))}
+                        for i, s in enumerate(container.sections)],
+           "split_bytes": _split(container)}
+    for section in container.find(SectionType.META)[:1]:
+        meta = _Meta.from_bytes(section.payload, width, height)
+        out["metadata"] = {"key_codec": meta.codec, "key_stream": meta.key,
+                           "key_stream_size": list(meta.stream_size) if meta.key else None,
+                           "key_quality": meta.quality if meta.key else None,
+                           "key_bands": len(meta.bands()) if meta.key else 0,
+                           "feather_px": meta.feather_px,
+                           "hints_thumbnail": list(meta.thumb_size) if meta.hints else None}
+    for section in container.find(SectionType.MASK)[:1]:
+        grid, cell_px = maskcode.decode_mask(section.payload, width, height)
+        out["key_mask"] = {"cell_px": cell_px, "grid": [grid.shape[1], grid.shape[0]],
+                           "key_fraction": round(float(maskcode.grid_to_mask(grid, width, height, cell_px).mean()), 4)}
+    for section in container.find(SectionType.PROMPT)[:1]:
+        prompt = StructuredPrompt.from_bytes(section.payload)
+        out["prompt"] = prompt.to_dict()
+        out["prompt_text"] = prompt.to_text()
+    return out
 
 
 def parse_tolerant(data: bytes) -> Received:

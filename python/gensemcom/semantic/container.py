@@ -148,10 +148,10 @@ def encode_header(image_id, width, height, n_sections) -> bytes:
 
 def decode_header(data: bytes):
     """Parse and check a header: returns (image_id, width, height, n_sections)."""
+    if data[:2] != MAGIC[:len(data)] or not data:
+        raise CorruptDataError("not a gensemcom container (it does not start with 'GS')")
     if len(data) < HEADER_BYTES:
         raise CorruptDataError(f"container header truncated ({len(data)} of {HEADER_BYTES} bytes)")
-    if data[:2] != MAGIC:
-        raise CorruptDataError("not a gensemcom container (bad magic; expected 'GS')")
     if zlib.crc32(data[:10]) != struct.unpack(">I", data[10:14])[0]:
         raise CorruptDataError("container header CRC mismatch")
     version, image_id, width, height, count = struct.unpack(">BHHHB", data[2:10])

@@ -34,19 +34,22 @@ def to_uint8(image) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def smooth_upsample(grid: np.ndarray, width: int, height: int) -> np.ndarray:
+def smooth_upsample(grid: np.ndarray, width: int, height: int, cells: bool = False) -> np.ndarray:
     """A smooth float32 field of (height, width[, C]) from a coarse grid.
 
-    Bilinear interpolation to an intermediate size of about 8 px per sample, a Gaussian blur
-    of 0.35 grid cells there, then bilinear interpolation to the full size: smooth, and fast
-    even for large blurs.
+    ``cells=False`` treats the grid as samples (a thumbnail): bilinear interpolation, then a
+    Gaussian blur of 0.35 samples. ``cells=True`` treats it as the mean values of cells (a
+    layout): piecewise constant, then a Gaussian blur of 0.2 cells, so that each cell keeps
+    about its mean. Work happens at an intermediate size of about 8 px per pixel of it, which
+    keeps large blurs fast; the result is interpolated bilinearly to the full size.
     """
     import cv2
     grid = np.asarray(grid, dtype=np.float32)
     rows, cols = grid.shape[:2]
     mid_w, mid_h = max(cols, -(-width // 8)), max(rows, -(-height // 8))
-    field = cv2.resize(grid, (mid_w, mid_h), interpolation=cv2.INTER_LINEAR)
-    sigma = 0.35 * max(mid_w / cols, mid_h / rows)
+    interpolation = cv2.INTER_NEAREST if cells else cv2.INTER_LINEAR
+    field = cv2.resize(grid, (mid_w, mid_h), interpolation=interpolation)
+    sigma = (0.2 if cells else 0.35) * max(mid_w / cols, mid_h / rows)
     if sigma >= 0.5:
         field = cv2.GaussianBlur(field, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
     field = cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)

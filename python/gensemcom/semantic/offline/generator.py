@@ -44,13 +44,13 @@ class OfflineGenerator(Generator):
             return canvas.astype(np.uint8)
         cells = prompt.layout
         amplitude = np.array([max(0.0, c.texture - self.texture_knee) for c in cells], np.float32)
-        amplitude = smooth_upsample(amplitude.reshape(rows, cols), width, height)
+        amplitude = smooth_upsample(amplitude.reshape(rows, cols), width, height, cells=True)
         if float(amplitude.max()) * self.texture_strength < 0.5:
             return canvas.astype(np.uint8)
         grain_weights = smooth_upsample(GRAIN_MIX[[c.grain for c in cells]].reshape(rows, cols, 3),
-                                        width, height)
+                                        width, height, cells=True)
         orient_onehot = np.eye(4, dtype=np.float32)[[c.orientation for c in cells]].reshape(rows, cols, 4)
-        orient_weights = smooth_upsample(orient_onehot, width, height)
+        orient_weights = smooth_upsample(orient_onehot, width, height, cells=True)
 
         rng = np.random.default_rng(seed)
         bands = _noise_bands(rng.standard_normal((height, width), dtype=np.float32), max(height, width) / 768.0)
