@@ -1,0 +1,219 @@
+"""Channel presets: AWGN, flat Rayleigh/Rician block fading, frequency-selective multipath.
+
+SNR definition (used everywhere in gensemcom): ``snr_db`` is Es/N0 per data subcarrier,
+
+    Es/N0 = P_sym * fft_len / (N_occ * sigma^2)
+
+with P_sym the TX's mean power during OFDM symbols (``numerology.tx_symbol_power``, known
+analytically and checked by measurement in tests), N_occ the occupied (data + pilot)
+carriers, which share P_sym equally, and sigma^2 the complex noise variance per sample.
+After the receiver's FFT it is the SNR of each data-carrier QAM symbol. The cyclic prefix,
+preamble, header and gaps do not enter it (Es counts the energy of one data-carrier symbol
+per useful FFT window; the CP adds fft_len/(fft_len+cp_len) = -0.97 dB of overhead that
+throughput figures, not the SNR, account for). Eb/N0 = Es/N0 - 10 log10(bits_per_symbol *
+code_rate / repetition). With fading, Es/N0 is the average over fading: taps have
+E[sum |h|^2] = 1.
+
+Presets (``ChannelConfig.name``):
+  awgn       noise only
+  rayleigh   flat block fading, h ~ CN(0, 1), one draw per packet
+  rician     flat block fading, K-factor ``k_factor`` (LOS with random phase + scatter)
+  multipath  frequency-selective block fading: ``taps`` independent CN taps, one sample
+             apart, exponential power-delay profile with rms delay ``rms_delay_samples``
+
+"One draw per packet": the fader draws new gains at each burst-start tag the TX emits
+(``gsc_tx_len``) and, if ``block_len`` is set, every ``block_len`` samples. ``doppler`` > 0
+(normalised Doppler fD*Ts) replaces block fading by gr-channels' continuously varying
+``fading_model`` / ``selective_fading_model``. Every preset can add a carrier frequency offset
+``cfo`` (subcarrier spacings) and a timing offset ``delay_samples`` (fractional allowed);
+noise, CFO and timing come from ``channels.channel_model`` with ``block_tags=True`` so TX
+tags never reach the receiver. Everything is seeded by ``seed``.
+"""
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pmt
+from gnuradio import blocks, channels, gr
+
+from ..errors import BadInputError
+from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
+
+CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
+_MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A channel preset as data (see the module docstring for every field's meaning)."""
+
+    name: str = "awgn"
+    snr_db: float = 30.0
+    seed: int = 0
+    cfo: float = 0.0
+    delay_samples: float = 0.0
+    k_factor: float = 4.0
+    taps: int = 8
+    rms_delay_samples: float = 2.0
+    block_len: int = 0
+    doppler: float = 0.0
+
+    def __post_init__(self):
+        if self.name not in CHANNELS:
+            raise BadInputError(f"unknown channel {self.name!r}; choose from {', '.join(CHANNELS)}")
+        if not np.isfinite(self.snr_db):
+            raise BadInputError(f"snr_db must be a finite number, got {self.snr_db!r}")
+        if self.delay_samples < 0 or self.taps < 1 or self.block_len < 0 or self.doppler < 0:
+            raise BadInputError("delay_samples, block_len and doppler must be >= 0 and taps >= 1")
+        if abs(self.cfo) >= 0.4:
+            raise BadInputError("|cfo| must be below 0.4 subcarrier spacings (the receiver's range)")
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data or {}) - known)
+        if unknown:
+            raise BadInputError(f"unknown channel keys {unknown}; valid: {sorted(known)}")
+        return cls(**dict(data or {}))
+
+    def noise_var(self, numerology=None):
+        """Complex noise variance per sample that gives ``snr_db`` (see module docstring)."""
+        nm = as_numerology(numerology)
+        return (nm.tx_symbol_power * nm.fft_len / len(nm.occupied_carriers)
+                * 10 ** (-self.snr_db / 10))
+
+    def tap_powers(self):
+        """Mean power of each fading tap (sums to 1); one tap unless ``multipath``."""
+        if self.name != "multipath":
+            return np.ones(1)
+        powers = np.exp(-np.arange(self.taps) / max(self.rms_delay_samples, 1e-6))
+        return powers / powers.sum()
+
+
+def draw_taps(config, rng):
+    """One block-fading realisation: complex (len(tap_powers),) for ``config``."""
+    powers = config.tap_powers()
+    scatter = (rng.standard_normal(powers.size) + 1j * rng.standard_normal(powers.size)) / np.sqrt(2)
+    if config.name == "rician":
+        k = config.k_factor
+        los = np.exp(2j * np.pi * rng.random())
+        return np.sqrt(k / (k + 1)) * los + np.sqrt(1 / (k + 1)) * scatter
+    return np.sqrt(powers) * scatter
+
+
+class block_fader(gr.sync_block):
+    """Block fading: y[n] = sum_l h_l x[n - l], with taps h redrawn at each burst start.
+
+    Input/output: complex64. Taps are drawn by ``draw_taps(config, rng)`` at every
+    ``gsc_tx_len`` tag (one draw per packet) and, when ``config.block_len`` > 0, every
+    block_len samples. Seeded by ``config.seed``; tags pass through.
+    """
+
+    def __init__(self, config):
+        gr.sync_block.__init__(self, name="gensemcom_block_fader",
+                               in_sig=[np.complex64], out_sig=[np.complex64])
+        self.config = config
+        self._rng = np.random.default_rng([config.seed, 0xFADE])
+        self._taps = draw_taps(config, self._rng)
+        self._history = np.zeros(len(self._taps) - 1, np.complex64)
+        self._key = pmt.intern(TX_LEN_TAG)
+
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        n = len(x)
+        base = self.nitems_read(0)
+        cuts = {tag.offset - base for tag in self.get_tags_in_window(0, 0, n, self._key)}
+        if self.config.block_len:
+            step = self.config.block_len
+            cuts.update(range((-base) % step, n, step))
+        edges = sorted(c for c in cuts if 0 <= c < n)
+        bounds = [0] + edges + [n]
+        segments = []
+        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if i > 0 or lo in cuts:
+                self._taps = draw_taps(self.config, self._rng)
+            segments.append((lo, hi, self._taps))
+        memory = len(self._history)
+        padded = np.concatenate([self._history, x])
+        out = output_items[0]
+        for lo, hi, taps in segments:
+            acc = np.zeros(hi - lo, complex)
+            for delay, gain in enumerate(taps):
+                acc += gain * padded[memory + lo - delay:memory + hi - delay]
+            out[lo:hi] = acc
+        if memory:
+            self._history = padded[-memory:].copy()
+        return n
+
+
+def _timing_taps(delay_samples):
+    """(FIR taps for channel_model, extra integer delay) realising ``delay_samples``."""
+    whole, frac = int(np.floor(delay_samples)), float(delay_samples - np.floor(delay_samples))
+    if frac < 1e-9:
+        return [1.0 + 0j], whole + _MODEL_ADVANCE
+    n = np.arange(2 * _MODEL_ADVANCE + 1)
+    taps = np.sinc(n - _MODEL_ADVANCE - frac) * np.hamming(n.size)
+    return list((taps / taps.sum()).astype(complex)), whole
+
+
+class channel_preset(gr.hier_block2):
+    """Seeded channel preset (hier block): complex64 in -> complex64 out.
+
+    Parameters: ``name`` (awgn, rayleigh, rician, multipath), ``snr_db`` (Es/N0 per data
+    subcarrier, dB, see module docstring), ``seed``, ``cfo`` (subcarrier spacings),
+    ``delay_samples`` (timing offset, samples), ``numerology`` (the TX's, for the SNR
+    calibration), and the ``ChannelConfig`` fields as keyword arguments (k_factor, taps,
+    rms_delay_samples, block_len, doppler). Or pass ``config=ChannelConfig(...)``.
+    ``set_snr_db`` changes the noise while running.
+    """
+
+    def __init__(self, name="awgn", snr_db=30.0, seed=0, cfo=0.0, delay_samples=0.0,
+                 numerology=None, config=None, **options):
+        gr.hier_block2.__init__(self, "gensemcom_channel_preset",
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex),
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        if config is None:
+            config = ChannelConfig(name=name, snr_db=float(snr_db), seed=int(seed), cfo=float(cfo),
+                                   delay_samples=float(delay_samples), **options)
+        self.config = config
+        self.numerology = nm = as_numerology(numerology)
+        taps, extra_delay = _timing_taps(config.delay_samples)
+        self.model = channels.channel_model(float(np.sqrt(config.noise_var(nm))),
+                                            config.cfo / nm.fft_len, 1.0, taps,
+                                            int(config.seed) & 0x7FFFFFFF or 1, True)
+        chain = [self]
+        if config.name != "awgn":
+            chain.append(self._fading(config))
+        chain.append(self.model)
+        if extra_delay:
+            chain.append(blocks.delay(gr.sizeof_gr_complex, extra_delay))
+        self.connect(*chain, self)
+
+    def _fading(self, config):
+        if config.doppler <= 0:
+            self.fader = block_fader(config)
+            return self.fader
+        seed = int(config.seed) & 0x7FFFFFFF
+        los = config.name == "rician"
+        if config.name == "multipath":
+            powers = config.tap_powers()
+            self.fader = channels.selective_fading_model(
+                8, config.doppler, los, config.k_factor, seed, list(range(config.taps)),
+                list(np.sqrt(powers)), config.taps)
+        else:
+            self.fader = channels.fading_model(8, config.doppler, los, config.k_factor, seed)
+        return self.fader
+
+    def set_snr_db(self, snr_db):
+        """Change the SNR (Es/N0 per data subcarrier, dB) of the running channel."""
+        self.config = ChannelConfig(**{**self.config.to_dict(), "snr_db": float(snr_db)})
+        self.model.set_noise_voltage(float(np.sqrt(self.config.noise_var(self.numerology))))
+
+
+def make_channel(config, numerology=None):
+    """``channel_preset`` built from a ``ChannelConfig`` or a dict."""
+    if isinstance(config, dict):
+        config = ChannelConfig.from_dict(config)
+    return channel_preset(config=config, numerology=numerology)

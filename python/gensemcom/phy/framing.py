@@ -1,0 +1,177 @@
+"""Bits of a packet: header fields, CRCs, FEC, repetition, interleaving, scrambling.
+
+TX (``encode_frame``): payload bytes -> data-carrier symbols (header then payload) that the
+carrier allocator spreads over OFDM symbols. RX: ``decode_header_llr`` and
+``decode_payload_llr`` take per-slot LLRs of equalised symbols.
+
+Slot pipeline (header and payload alike): coded bits c (length Nc) fill the ``n_slots``
+bit positions of their OFDM symbols cyclically (slot j carries c[j mod Nc], so a repetition
+factor r and the fill of the last symbol are one rule); slots are XORed with the 802.11
+scrambler sequence and permuted by a fixed pseudo-random interleaver, so copies and
+neighbouring bits land on different carriers and symbols. The receiver undoes the
+permutation and the scrambling on LLRs and adds the LLRs of all copies (for uncoded MCS only
+the first copy is used, so the measured BER is that of the modulation alone).
+
+Header: 40 bits (MCS index 5, payload length - 1 13, sequence number 16, flags 6) + CRC-16
+(CCITT, init 0xFFFF) = 56 bits, K=7 rate-1/2 convolutional code with zero tail (124 bits),
+BPSK, ``header_repeats`` copies.
+"""
+import binascii
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import convcode, ldpc
+from .config import lfsr_bits
+from .mcs import CRC_BYTES, MCS_BY_INDEX, check_payload_bytes, frame_size, get_mcs
+from .modulation import hard_bits, modulate
+
+HEADER_INFO_BITS = 40
+HEADER_BITS = HEADER_INFO_BITS + 16
+HEADER_CODED_BITS = convcode.coded_length(HEADER_BITS)
+MAX_SEQ = (1 << 16) - 1
+MAX_FLAGS = (1 << 6) - 1
+FLAG_FILLER = 0x20  # end-of-stream filler burst: receivers drop it
+_HEADER_FIELDS = (("mcs_index", 5), ("length_minus_1", 13), ("seq", 16), ("flags", 6))
+_HEADER_SEED, _PAYLOAD_SEED = 0x4844, 0x504C
+
+
+@dataclass(frozen=True)
+class Header:
+    """Header fields: MCS name, payload length in bytes, sequence number, 6 flag bits."""
+
+    mcs: str
+    payload_len: int
+    seq: int = 0
+    flags: int = 0
+
+
+def bytes_to_bits(data):
+    return np.unpackbits(np.frombuffer(bytes(data), np.uint8))
+
+
+def bits_to_bytes(bits):
+    return np.packbits(np.asarray(bits, np.uint8)).tobytes()
+
+
+def crc32(data):
+    """CRC-32 (IEEE 802.3) of bytes as 4 little-endian bytes."""
+    return zlib.crc32(bytes(data)).to_bytes(4, "little")
+
+
+def header_bits(header):
+    """The 56 header bits (fields + CRC-16) of a ``Header``."""
+    mcs = get_mcs(header.mcs)
+    check_payload_bytes(header.payload_len)
+    if not 0 <= header.seq <= MAX_SEQ or not 0 <= header.flags <= MAX_FLAGS:
+        raise ValueError(f"seq must be 0..{MAX_SEQ} and flags 0..{MAX_FLAGS}")
+    values = (mcs.index, header.payload_len - 1, header.seq, header.flags)
+    word = 0
+    for (name, width), value in zip(_HEADER_FIELDS, values):
+        word = (word << width) | value
+    info = word.to_bytes(HEADER_INFO_BITS // 8, "big")
+    crc = binascii.crc_hqx(info, 0xFFFF).to_bytes(2, "big")
+    return bytes_to_bits(info + crc)
+
+
+def parse_header_bits(bits):
+    """``Header`` from 56 bits, or None when the CRC fails or a field is invalid."""
+    raw = bits_to_bytes(bits)
+    info, crc = raw[:HEADER_INFO_BITS // 8], raw[HEADER_INFO_BITS // 8:]
+    if binascii.crc_hqx(info, 0xFFFF).to_bytes(2, "big") != crc:
+        return None
+    word = int.from_bytes(info, "big")
+    values = {}
+    for name, width in reversed(_HEADER_FIELDS):
+        values[name] = word & ((1 << width) - 1)
+        word >>= width
+    mcs = MCS_BY_INDEX.get(values["mcs_index"])
+    if mcs is None:
+        return None
+    return Header(mcs.name, values["length_minus_1"] + 1, values["seq"], values["flags"])
+
+
+@lru_cache(maxsize=64)
+def _slot_maps(n_slots, seed):
+    """(permutation, scrambler bits) for ``n_slots`` slots; cached per size."""
+    perm = np.random.default_rng([seed, n_slots]).permutation(n_slots).astype(np.int32)
+    perm.setflags(write=False)
+    return perm, lfsr_bits(n_slots, state=0x5D)
+
+
+def spread_bits(coded, n_slots, seed):
+    """Coded bits -> ``n_slots`` transmitted bits (cyclic fill, scramble, interleave)."""
+    perm, scramble = _slot_maps(n_slots, seed)
+    slots = np.resize(np.asarray(coded, np.uint8), n_slots) ^ scramble
+    return slots[perm]
+
+
+def gather_llr(llr, n_coded, seed, combine=True):
+    """Inverse of ``spread_bits`` on LLRs: (n_slots,) -> (n_coded,), copies added when
+    ``combine`` else only the first copy used."""
+    llr = np.asarray(llr, float)
+    n_slots = llr.size
+    perm, scramble = _slot_maps(n_slots, seed)
+    slots = np.empty(n_slots)
+    slots[perm] = llr
+    slots *= 1.0 - 2.0 * scramble
+    if not combine:
+        return slots[:n_coded]
+    return np.bincount(np.arange(n_slots) % n_coded, weights=slots, minlength=n_coded)
+
+
+def header_symbols(header, numerology):
+    """BPSK data-carrier symbols of the header (header_symbols * n_data_carriers,)."""
+    n_slots = numerology.header_symbols * numerology.n_data_carriers
+    bits = spread_bits(convcode.encode(header_bits(header)), n_slots, _HEADER_SEED)
+    return modulate(bits, "bpsk")
+
+
+def decode_header_llr(llr):
+    """``Header`` (or None) from the BPSK LLRs of all header slots."""
+    coded = gather_llr(llr, HEADER_CODED_BITS, _HEADER_SEED)
+    return parse_header_bits(convcode.decode(coded))
+
+
+def payload_symbols(payload, mcs, numerology):
+    """QAM data-carrier symbols of the payload part (frame_size().data_symbols,)."""
+    mcs = get_mcs(mcs)
+    size = frame_size(len(payload), mcs, numerology)
+    info = bytes_to_bits(bytes(payload) + crc32(payload))
+    coded = ldpc.encode_bits(info, mcs.code_rate) if mcs.coded else info
+    n_slots = size.data_symbols * mcs.bits_per_symbol
+    return modulate(spread_bits(coded, n_slots, _PAYLOAD_SEED), mcs.modulation)
+
+
+def encode_frame(payload, mcs, numerology, seq=0, flags=0):
+    """Data-carrier symbols (complex64) of a whole packet: header then payload."""
+    header = Header(get_mcs(mcs).name, len(payload), seq, flags)
+    return np.concatenate([header_symbols(header, numerology),
+                           payload_symbols(payload, mcs, numerology)])
+
+
+@dataclass
+class PayloadResult:
+    """Decoded payload: bytes (header's length), CRC verdict, failed LDPC codewords."""
+
+    payload: bytes
+    crc_ok: bool
+    failed_codewords: int
+
+
+def decode_payload_llr(llr, header, numerology):
+    """Decode a payload from the LLRs of its slots (the payload's data symbols x bits)."""
+    mcs = get_mcs(header.mcs)
+    size = frame_size(header.payload_len, mcs, numerology)
+    combine = mcs.coded
+    coded = gather_llr(llr, size.coded_bits, _PAYLOAD_SEED, combine)
+    failed = 0
+    if mcs.coded:
+        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate)
+    else:
+        info = hard_bits(coded)
+    raw = bits_to_bytes(info)
+    payload, crc = raw[:-CRC_BYTES], raw[-CRC_BYTES:]
+    return PayloadResult(payload, crc32(payload) == crc, failed)

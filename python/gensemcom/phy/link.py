@@ -1,0 +1,158 @@
+"""Link-level Monte Carlo: ofdm_qam_tx -> channel_preset -> ofdm_qam_rx in one top block.
+
+``run_link`` sends ``packets`` random payloads (seeded), collects the receiver's PDUs and
+returns a ``LinkResult``:
+
+- per = 1 - packets_ok / packets_sent (lost headers count as errors);
+- ber = bit errors / bits_compared over every payload the receiver delivered, CRC passed or
+  not, against what was sent with the same sequence number;
+- samples: complex samples through the channel; samples_per_s = samples / wall_s.
+
+A feeder thread posts PDUs while the receiver keeps up (at most ``IN_FLIGHT_SAMPLES``
+samples ahead), then ends the TX with a filler burst and ``done``; the top block stops by
+itself, or after ``timeout_s`` with ``TimeoutError``.
+"""
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pmt
+from gnuradio import blocks, gr
+
+from .channel import ChannelConfig, make_channel
+from .mcs import check_payload_bytes, frame_size, get_mcs
+from .ofdm_qam_rx import ofdm_qam_rx
+from .ofdm_qam_tx import as_numerology, ofdm_qam_tx
+
+IN_FLIGHT_SAMPLES = 2_000_000
+
+
+@dataclass
+class LinkResult:
+    """One link measurement (see the module docstring for the definitions)."""
+
+    mcs: str
+    snr_db: float
+    channel: str
+    payload_bytes: int
+    seed: int
+    packets_sent: int
+    packets_received: int
+    packets_ok: int
+    per: float
+    ber: float
+    bit_errors: int
+    bits_compared: int
+    snr_est_db: float
+    samples: int
+    samples_per_s: float
+    wall_s: float
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class pdu_collector(gr.basic_block):
+    """Message sink comparing received PDUs with the payloads sent (by ``seq``).
+
+    Counts packets received and CRC-passed, bit errors over all delivered payloads, and the
+    receiver's SNR estimates. Duplicates of a sequence number are counted once.
+    """
+
+    def __init__(self, payloads):
+        gr.basic_block.__init__(self, name="gensemcom_pdu_collector", in_sig=None, out_sig=None)
+        self.payloads = payloads
+        self.seen = set()
+        self.received = self.ok = self.bit_errors = self.bits_compared = 0
+        self.snr_db = []
+        self.message_port_register_in(pmt.intern("in"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+
+    def handle(self, msg):
+        meta = pmt.to_python(pmt.car(msg))
+        seq = int(meta["seq"])
+        if seq in self.seen or seq >= len(self.payloads):
+            return
+        self.seen.add(seq)
+        data = np.frombuffer(bytes(pmt.u8vector_elements(pmt.cdr(msg))), np.uint8)
+        sent = np.frombuffer(self.payloads[seq], np.uint8)
+        common = min(data.size, sent.size)
+        errors = int(np.unpackbits(data[:common] ^ sent[:common]).sum())
+        self.received += 1
+        self.ok += bool(meta["crc_ok"])
+        self.bit_errors += errors + 8 * (sent.size - common)
+        self.bits_compared += 8 * sent.size
+        self.snr_db.append(float(meta["snr_db"]))
+
+
+def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_bytes=1500,
+             seed=0, numerology=None, channel_options=None, timeout_s=None, on_progress=None):
+    """Measure PER/BER of ``mcs`` over a channel preset. Returns a ``LinkResult``.
+
+    channel: preset name or ``ChannelConfig``; channel_options: extra ``ChannelConfig``
+    fields (cfo, delay_samples, k_factor, ...); on_progress(received, sent): called about
+    ten times a second; timeout_s: default scales with the number of samples.
+    """
+    mcs = get_mcs(mcs).name
+    check_payload_bytes(payload_bytes)
+    nm = as_numerology(numerology)
+    if isinstance(channel, ChannelConfig):
+        config = channel
+    else:
+        config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed),
+                               **(channel_options or {}))
+    rng = np.random.default_rng([int(seed), 0x11C])
+    payloads = [rng.integers(0, 256, payload_bytes, dtype=np.uint8).tobytes()
+                for _ in range(packets)]
+    burst = frame_size(payload_bytes, mcs, nm).samples
+    if timeout_s is None:
+        timeout_s = 60 + packets * burst / 5e4
+
+    tb = gr.top_block("gensemcom_link")
+    tx = ofdm_qam_tx(mcs, nm)
+    chan = make_channel(config, nm)
+    rx = ofdm_qam_rx(nm)
+    counter = blocks.null_sink(gr.sizeof_gr_complex)
+    collector = pdu_collector(payloads)
+    tb.connect(tx, chan, rx)
+    tb.connect(chan, counter)
+    tb.msg_connect(rx, "out", collector, "in")
+
+    def feed():
+        for seq, payload in enumerate(payloads):
+            while (seq * burst - counter.nitems_read(0) > IN_FLIGHT_SAMPLES
+                   and not stop.is_set()):
+                time.sleep(0.01)
+            tx.post(payload, seq=seq & 0xFFFF)
+        tx.post_done()
+
+    stop = threading.Event()
+    start = time.perf_counter()
+    tb.start()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    waiter = threading.Thread(target=tb.wait, daemon=True)
+    waiter.start()
+    deadline = start + timeout_s
+    while waiter.is_alive():
+        waiter.join(0.1)
+        if on_progress:
+            on_progress(collector.received, packets)
+        if time.perf_counter() > deadline:
+            stop.set()
+            tb.stop()
+            waiter.join(10)
+            raise TimeoutError(f"link run did not finish within {timeout_s:.0f} s")
+    wall = time.perf_counter() - start
+    stop.set()
+    feeder.join(1)
+    samples = int(counter.nitems_read(0))
+    return LinkResult(
+        mcs=mcs, snr_db=float(config.snr_db), channel=config.name, payload_bytes=int(payload_bytes),
+        seed=int(seed), packets_sent=packets, packets_received=collector.received,
+        packets_ok=collector.ok, per=1.0 - collector.ok / packets,
+        ber=collector.bit_errors / collector.bits_compared if collector.bits_compared else float("nan"),
+        bit_errors=collector.bit_errors, bits_compared=collector.bits_compared,
+        snr_est_db=float(np.mean(collector.snr_db)) if collector.snr_db else float("nan"),
+        samples=samples, samples_per_s=samples / wall, wall_s=wall)

@@ -1,0 +1,305 @@
+"""OFDM/QAM + LDPC receiver: complex baseband in, one PDU per decoded packet out.
+
+Sample-rate work runs in GNU Radio blocks; per-packet work (channel estimation, header and
+payload decoding) in two Python blocks, vectorised per packet::
+
+  x --> fir_filter_ccc (matched filter on one preamble symbol) = y
+        y * conj(delay(y, L)) --> moving_average_cc over L-vectors (sum at lags 0, L, ...
+        (R-2)L) = P
+        |P| / moving_average(|x|^2, R L) = metric --> gate (threshold) --> peak_detector2_fb
+            = trigger (one 1 per packet, at the end of the preamble)
+        arg(P) --> sample_and_hold(trigger) --> frequency_modulator_fc = CFO correction
+  x --> delay(one preamble) --> multiply(CFO correction) --> cfo_tagger --> header_payload_demux
+        header port: fft_vcc --> header_decoder --(payload length, channel)--> demux
+        payload port: fft_vcc --> payload_decoder --> PDU out
+
+L = fft_len + cp_len, R = preamble repeats. The detection metric is ~SNR/(1+SNR) (per-sample
+SNR) at the end of the preamble and ~1/(sqrt(R-1) L) on noise or data; the phase of P is
+2 pi CFO L / fft_len.
+"""
+import numpy as np
+import pmt
+from gnuradio import analog, blocks, digital, fft, filter as gr_filter, gr
+
+from .framing import FLAG_FILLER, Header, decode_header_llr, decode_payload_llr
+from .mcs import frame_size, get_mcs, largest_frame
+from .modulation import constellation, demodulate_llr
+from .ofdm_qam_tx import as_numerology
+from .receiver import TIMING_BACKOFF, ChannelEstimate, equalize, estimate_channel
+
+CFO_TAG = "gsc_cfo"
+LENGTH_TAG = "gsc_payload_symbols"
+DETECTION_THRESHOLD = 0.09
+
+
+class cfo_tagger(gr.sync_block):
+    """Pass samples through; tag each trigger position with the coarse CFO estimate.
+
+    Inputs: complex64 samples, uint8 trigger, float32 held arg(P) (rad per L samples).
+    Output: the samples, with a ``gsc_cfo`` tag (CFO in subcarrier spacings) at triggers.
+    """
+
+    def __init__(self, fft_len, symbol_len):
+        gr.sync_block.__init__(self, name="gensemcom_cfo_tagger",
+                               in_sig=[np.complex64, np.uint8, np.float32], out_sig=[np.complex64])
+        self._to_spacings = fft_len / (2 * np.pi * symbol_len)
+        self._key = pmt.intern(CFO_TAG)
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        out[:] = input_items[0]
+        base = self.nitems_written(0)
+        for i in np.flatnonzero(input_items[1]):
+            cfo = float(input_items[2][i]) * self._to_spacings
+            self.add_item_tag(0, base + int(i), self._key, pmt.from_double(cfo))
+        return len(out)
+
+
+class header_decoder(gr.sync_block):
+    """Decode headers; answer the demux on message port ``header_data``.
+
+    Input: fft_len vectors (unshifted FFTs), per packet the preamble symbols then the header
+    symbols. Output message: PMT_F when the header fails, else a dict whose entries become
+    tags on the payload: ``gsc_payload_symbols`` (length), ``gsc_header`` (mcs, payload_len,
+    seq, flags), ``gsc_channel`` (c32vector), ``gsc_noise_var``, ``gsc_phase_step``,
+    ``gsc_phase_offset``, ``gsc_snr_db``, ``gsc_cfo``.
+    """
+
+    def __init__(self, numerology):
+        nm = self.numerology = numerology
+        gr.sync_block.__init__(self, name="gensemcom_header_decoder",
+                               in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
+        self.message_port_register_out(pmt.intern("header_data"))
+        self._per_packet = nm.preamble_repeats + nm.header_symbols
+        self._pending = []
+        self._cfo = 0.0
+        self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
+        self.headers_ok = 0
+        self.headers_failed = 0
+
+    def work(self, input_items, output_items):
+        items = input_items[0]
+        for tag in self.get_tags_in_window(0, 0, len(items), pmt.intern(CFO_TAG)):
+            self._cfo = pmt.to_double(tag.value)
+        self._pending.append(items.copy())
+        buffered = sum(len(p) for p in self._pending)
+        if buffered >= self._per_packet:
+            stacked = np.concatenate(self._pending)
+            while len(stacked) >= self._per_packet:
+                self._decode(stacked[:self._per_packet])
+                stacked = stacked[self._per_packet:]
+            self._pending = [stacked] if len(stacked) else []
+        return len(items)
+
+    def _decode(self, vectors):
+        nm = self.numerology
+        reps = nm.preamble_repeats
+        estimate = estimate_channel(vectors[:reps], nm)
+        z, noise_var, offset = equalize(vectors[reps:], estimate, nm, first_symbol=0)
+        header = decode_header_llr(demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk"))
+        if header is None:
+            self.headers_failed += 1
+            self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
+            return
+        self.headers_ok += 1
+        size = frame_size(header.payload_len, header.mcs, nm)
+        cfo = self._cfo + estimate.phase_step * self._step_to_spacings
+        info = {
+            LENGTH_TAG: pmt.from_long(size.payload_ofdm_symbols),
+            "gsc_header": pmt.to_pmt([header.mcs, header.payload_len, header.seq, header.flags]),
+            "gsc_channel": pmt.init_c32vector(len(estimate.channel),
+                                              estimate.channel.astype(np.complex64)),
+            "gsc_noise_var": pmt.from_double(estimate.noise_var),
+            "gsc_phase_step": pmt.from_double(estimate.phase_step),
+            "gsc_phase_offset": pmt.from_double(offset),
+            "gsc_snr_db": pmt.from_double(estimate.snr_db),
+            "gsc_cfo": pmt.from_double(cfo),
+        }
+        msg = pmt.make_dict()
+        for key, value in info.items():
+            msg = pmt.dict_add(msg, pmt.intern(key), value)
+        self.message_port_pub(pmt.intern("header_data"), msg)
+
+
+class payload_decoder(gr.sync_block):
+    """Decode payloads; publish one PDU per packet on message port ``out``.
+
+    Input: fft_len vectors of payload symbols, the first of each packet tagged by the demux
+    with the header decoder's dict. PDU meta: mcs, seq, flags, payload_len, crc_ok, snr_db,
+    evm_db, cfo (subcarrier spacings), cfo_hz, ldpc_failed_codewords. ``emit_failed``:
+    also publish packets whose CRC failed (for BER measurement).
+    """
+
+    def __init__(self, numerology, samp_rate=20e6, emit_failed=True):
+        nm = self.numerology = numerology
+        gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
+                               in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
+        self.message_port_register_out(pmt.intern("out"))
+        self.samp_rate = float(samp_rate)
+        self.emit_failed = bool(emit_failed)
+        self._packet = None
+        self._chunks = []
+        self._have = 0
+        self.packets_ok = 0
+        self.packets_failed = 0
+
+    def work(self, input_items, output_items):
+        items = input_items[0]
+        base = self.nitems_read(0)
+        starts = {}
+        for tag in self.get_tags_in_window(0, 0, len(items)):
+            starts.setdefault(tag.offset - base, {})[pmt.symbol_to_string(tag.key)] = tag.value
+        pos = 0
+        while pos < len(items):
+            if self._packet is None:
+                later = sorted(i for i, tags in starts.items() if i >= pos and LENGTH_TAG in tags)
+                if not later:
+                    break
+                pos = later[0]
+                self._start(starts[pos])
+            take = min(len(items) - pos, self._packet["symbols"] - self._have)
+            self._chunks.append(items[pos:pos + take].copy())
+            self._have += take
+            pos += take
+            if self._have == self._packet["symbols"]:
+                self._finish()
+        return len(items)
+
+    def _start(self, tags):
+        mcs, length, seq, flags = pmt.to_python(tags["gsc_header"])
+        self._packet = {
+            "symbols": pmt.to_long(tags[LENGTH_TAG]),
+            "header": Header(str(mcs), int(length), int(seq), int(flags)),
+            "estimate": ChannelEstimate(np.asarray(pmt.c32vector_elements(tags["gsc_channel"])),
+                                        pmt.to_double(tags["gsc_noise_var"]),
+                                        pmt.to_double(tags["gsc_phase_step"]),
+                                        pmt.to_double(tags["gsc_phase_offset"])),
+            "snr_db": pmt.to_double(tags["gsc_snr_db"]),
+            "cfo": pmt.to_double(tags["gsc_cfo"]),
+        }
+        self._chunks, self._have = [], 0
+
+    def _finish(self):
+        packet, self._packet = self._packet, None
+        symbols = np.concatenate(self._chunks)
+        self._chunks, self._have = [], 0
+        header = packet["header"]
+        if header.flags & FLAG_FILLER:
+            return
+        nm = self.numerology
+        mcs = get_mcs(header.mcs)
+        z, noise_var, _ = equalize(symbols, packet["estimate"], nm, first_symbol=nm.header_symbols)
+        z, noise_var = z.reshape(-1), noise_var.reshape(-1)
+        result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+        points = constellation(mcs.modulation)
+        nearest = points[np.argmin(np.abs(z[:, None] - points[None, :]), axis=1)]
+        evm_db = 10 * np.log10(max(float(np.mean(np.abs(z - nearest) ** 2)), 1e-12))
+        if result.crc_ok:
+            self.packets_ok += 1
+        else:
+            self.packets_failed += 1
+            if not self.emit_failed:
+                return
+        meta = {
+            "mcs": mcs.name, "seq": header.seq, "flags": header.flags,
+            "payload_len": header.payload_len, "crc_ok": bool(result.crc_ok),
+            "snr_db": round(packet["snr_db"], 3), "evm_db": round(evm_db, 3),
+            "cfo": packet["cfo"], "cfo_hz": packet["cfo"] * self.samp_rate / nm.fft_len,
+            "ldpc_failed_codewords": result.failed_codewords,
+        }
+        data = np.frombuffer(result.payload, np.uint8)
+        self.message_port_pub(pmt.intern("out"),
+                              pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(data.size, data)))
+
+
+class ofdm_qam_rx(gr.hier_block2):
+    """OFDM/QAM/LDPC receiver (hier block).
+
+    Input: complex64 baseband stream (bursts from ``ofdm_qam_tx`` through a channel). Output:
+    message port ``out``, one PDU (meta dict, u8vector payload) per packet whose header
+    decoded. Meta: ``mcs`` (name), ``seq``, ``flags``, ``payload_len`` (bytes), ``crc_ok``
+    (payload CRC-32 passed; with ``emit_failed`` False only passing packets are sent),
+    ``snr_db`` (Es/N0 per data carrier estimated from the preamble), ``evm_db``, ``cfo``
+    (carrier frequency offset in subcarrier spacings, |cfo| < 0.4), ``cfo_hz`` (scaled by
+    ``samp_rate``), ``ldpc_failed_codewords``.
+
+    Parameters: ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for cfo_hz),
+    ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects down
+    to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples), ``emit_failed``.
+    """
+
+    def __init__(self, numerology=None, samp_rate=20e6, threshold=DETECTION_THRESHOLD,
+                 emit_failed=True):
+        gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_rx",
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
+        nm = self.numerology = as_numerology(numerology)
+        self.message_port_register_hier_out("out")
+        sym, reps = nm.symbol_len, nm.preamble_repeats
+        products = reps - 1
+
+        template = nm.sync_time / np.sqrt(np.mean(np.abs(nm.sync_time) ** 2))
+        # time-domain FIR and running sums: exact zeros on digital silence (an FFT filter's
+        # rounding noise divided by a near-zero energy would look like a preamble)
+        matched = gr_filter.fir_filter_ccc(1, list(np.conj(template[::-1])))
+        delayed_y = blocks.delay(gr.sizeof_gr_complex, sym)
+        product = blocks.multiply_conjugate_cc()
+        to_vectors = blocks.stream_to_vector(gr.sizeof_gr_complex, sym)
+        lag_sum = blocks.moving_average_cc(products, 1.0, 4000, sym)
+        self.correlation = to_stream = blocks.vector_to_stream(gr.sizeof_gr_complex, sym)
+        energy = blocks.complex_to_mag_squared()
+        window_energy = blocks.moving_average_ff(reps * sym, products * sym / reps, 4000)
+        slow_energy = gr_filter.single_pole_iir_filter_ff(1e-4)
+        floor = blocks.multiply_const_ff(1e-3)
+        floored = blocks.add_ff()
+        tiny = blocks.add_const_ff(1e-30)
+        magnitude = blocks.complex_to_mag()
+        self.metric = metric = blocks.divide_ff()
+        gate = blocks.threshold_ff(threshold, threshold, 0)
+        gated = blocks.multiply_ff()
+        self.peaks = blocks.peak_detector2_fb(0.0, 2 * reps * sym, 0.001)  # both ramps of P
+        angle = blocks.complex_to_arg()
+        hold = blocks.sample_and_hold_ff()
+        correction = analog.frequency_modulator_fc(-1.0 / sym)
+        delay = blocks.delay(gr.sizeof_gr_complex, reps * sym - 1 + TIMING_BACKOFF)
+        derotate = blocks.multiply_cc()
+        # Python blocks must stay referenced, or the scheduler calls into freed objects
+        self.tagger = tagger = cfo_tagger(nm.fft_len, sym)
+        self.demux = digital.header_payload_demux(
+            reps + nm.header_symbols, nm.fft_len, nm.cp_len, LENGTH_TAG, "", True,
+            gr.sizeof_gr_complex, "", 1.0, [], 0)
+        header_fft = fft.fft_vcc(nm.fft_len, True, (), False)
+        payload_fft = fft.fft_vcc(nm.fft_len, True, (), False)
+        self.header_decoder = header_decoder(nm)
+        self.payload_decoder = payload_decoder(nm, samp_rate, emit_failed)
+
+        longest = largest_frame(nm)
+        tagger.set_min_output_buffer(longest.burst_samples + 2 * sym)
+        self.peaks.set_min_output_buffer(longest.burst_samples + 2 * sym)
+        # the demux asks for a whole payload of space on both of its outputs
+        self.demux.set_min_output_buffer(longest.payload_ofdm_symbols + 1)
+
+        self.connect(self, matched)
+        self.connect(matched, delayed_y)
+        self.connect(matched, (product, 0))
+        self.connect(delayed_y, (product, 1))
+        self.connect(product, to_vectors, lag_sum, to_stream, magnitude, (metric, 0))
+        self.connect(self, energy, window_energy, (floored, 0))
+        self.connect(window_energy, slow_energy, floor, (floored, 1))
+        self.connect(floored, tiny, (metric, 1))
+        self.connect(metric, gate, (gated, 0))
+        self.connect(metric, (gated, 1))
+        self.connect(gated, self.peaks)
+        self.connect(to_stream, angle, (hold, 0))
+        self.connect(self.peaks, (hold, 1))
+        self.connect(hold, correction)
+        self.connect(self, delay, (derotate, 0))
+        self.connect(correction, (derotate, 1))
+        self.connect(derotate, (tagger, 0))
+        self.connect(self.peaks, (tagger, 1))
+        self.connect(hold, (tagger, 2))
+        self.connect(tagger, (self.demux, 0))
+        self.connect(self.peaks, (self.demux, 1))
+        self.connect((self.demux, 0), header_fft, self.header_decoder)
+        self.connect((self.demux, 1), payload_fft, self.payload_decoder)
+        self.msg_connect(self.header_decoder, "header_data", self.demux, "header_data")
+        self.msg_connect(self.payload_decoder, "out", self, "out")

@@ -1,0 +1,133 @@
+"""OFDM/QAM + LDPC transmitter: PDU in, complex baseband bursts out.
+
+Chain (GNU Radio blocks except the per-packet encoder)::
+
+    PDU --> packet_encoder --> pdu_to_tagged_stream --> ofdm_carrier_allocator_cvc
+        (header + payload symbols)          (pilots, preamble = sync word x repeats)
+        --> fft_vcc (IFFT) --> ofdm_cyclic_prefixer --> burst_shaper_cc (gap) --> multiply_const
+"""
+import numpy as np
+import pmt
+from gnuradio import blocks, digital, fft, gr, pdu
+
+from .config import DEFAULT_NUMEROLOGY, Numerology
+from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
+from .mcs import get_mcs, largest_frame
+
+TX_LEN_TAG = "gsc_tx_len"
+
+
+def as_numerology(numerology):
+    """A ``Numerology`` from None (default), a ``Numerology`` or a dict (``from_dict``)."""
+    if numerology is None:
+        return DEFAULT_NUMEROLOGY
+    if isinstance(numerology, Numerology):
+        return numerology
+    return Numerology.from_dict(numerology)
+
+
+def pdu_meta(msg):
+    """(meta dict, payload bytes) of a PDU message."""
+    meta = pmt.to_python(pmt.car(msg)) if pmt.is_dict(pmt.car(msg)) else {}
+    return meta or {}, bytes(pmt.u8vector_elements(pmt.cdr(msg)))
+
+
+class packet_encoder(gr.basic_block):
+    """Message block: PDU (meta, u8vector payload) -> PDU (meta, c32vector data-carrier symbols).
+
+    Meta keys read: ``mcs`` (name; default: the block's), ``seq`` (0..65535; default: a
+    running counter), ``flags`` (0..63). Invalid PDUs are dropped with a log message.
+    """
+
+    def __init__(self, mcs="qpsk-1/2", numerology=None):
+        gr.basic_block.__init__(self, name="gensemcom_packet_encoder", in_sig=None, out_sig=None)
+        self.numerology = as_numerology(numerology)
+        self.mcs = get_mcs(mcs).name
+        self._seq = 0
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+
+    def set_mcs(self, mcs):
+        self.mcs = get_mcs(mcs).name
+
+    def handle(self, msg):
+        try:
+            meta, payload = pdu_meta(msg)
+            mcs = get_mcs(meta.get("mcs", self.mcs)).name
+            seq = int(meta.get("seq", self._seq)) & MAX_SEQ
+            symbols = encode_frame(payload, mcs, self.numerology, seq, int(meta.get("flags", 0)))
+        except (ValueError, TypeError) as exc:
+            self.logger.error(f"dropping PDU: {exc}")
+            return
+        self._seq = (seq + 1) & MAX_SEQ
+        meta.update(mcs=mcs, seq=seq)
+        out = pmt.cons(pmt.to_pmt(meta), pmt.init_c32vector(symbols.size, symbols))
+        self.message_port_pub(pmt.intern("out"), out)
+
+
+class ofdm_qam_tx(gr.hier_block2):
+    """OFDM/QAM/LDPC transmitter (hier block).
+
+    Input: message port ``in``, PDUs (meta dict, u8vector of 1..4096 bytes); meta may set
+    ``mcs``, ``seq`` and ``flags``. Output: complex64 stream of bursts, each followed by
+    ``numerology.gap_len`` zeros; mean power over the OFDM symbols is
+    ``numerology.tx_power_db`` dBFS (-15 dBFS by default, peaks below 1.0).
+
+    Parameters: ``mcs`` (default MCS name, see ``mcs.MCS_TABLE``), ``numerology``
+    (``Numerology``, dict or None for the 802.11a-like default).
+
+    A finite flowgraph ends after ``post_done()`` (see there); with a GRC message source,
+    the flowgraph runs until stopped, as with an SDR.
+    """
+
+    def __init__(self, mcs="qpsk-1/2", numerology=None):
+        gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_tx", gr.io_signature(0, 0, 0),
+                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+        nm = self.numerology = as_numerology(numerology)
+        self.message_port_register_hier_in("in")
+        self.encoder = packet_encoder(mcs, nm)
+        to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, TX_LEN_TAG)
+        pilot_symbols = [list(row) for row in nm.pilots(0, 127)]
+        sync = list(np.fft.fftshift(nm.sync_spectrum))
+        allocator = digital.ofdm_carrier_allocator_cvc(
+            nm.fft_len, [list(nm.data_carriers)], [list(nm.pilot_carriers)], pilot_symbols,
+            [sync] * nm.preamble_repeats, TX_LEN_TAG, True)
+        ifft = fft.fft_vcc(nm.fft_len, False, (), True)
+        prefixer = digital.ofdm_cyclic_prefixer(nm.fft_len, nm.symbol_len, 0, TX_LEN_TAG)
+        shaper = digital.burst_shaper_cc([], 0, nm.gap_len, False, TX_LEN_TAG)
+        self.scale = blocks.multiply_const_cc(nm.tx_gain)
+        # tagged-stream blocks need a whole packet in their output buffer
+        longest = largest_frame(nm)
+        to_stream.set_min_output_buffer(longest.ofdm_symbols * nm.n_data_carriers)
+        allocator.set_min_output_buffer(longest.ofdm_symbols)
+        ifft.set_min_output_buffer(longest.ofdm_symbols)
+        prefixer.set_min_output_buffer(longest.burst_samples)
+        shaper.set_min_output_buffer(longest.samples)
+        self.msg_connect(self, "in", self.encoder, "in")
+        self.msg_connect(self.encoder, "out", to_stream, "pdus")
+        self.connect(to_stream, allocator, ifft, prefixer, shaper, self.scale, self)
+
+    def set_mcs(self, mcs):
+        """Change the default MCS (PDUs may still override it with meta ``mcs``)."""
+        self.encoder.set_mcs(mcs)
+
+    def post(self, payload, **meta):
+        """Queue one payload (bytes) for transmission; meta as for the ``in`` port."""
+        data = np.frombuffer(bytes(payload), np.uint8)
+        msg = pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(data.size, data))
+        self.encoder.to_basic_block()._post(pmt.intern("in"), msg)
+
+    def post_done(self, filler=True):
+        """End a finite flowgraph: optionally queue a filler burst, then tell the encoder
+        that no more PDUs will come.
+
+        The filler (1 byte, uncoded BPSK, header flag ``FLAG_FILLER``; receivers drop it)
+        carries the last real burst through the receiver, which needs a preamble's worth
+        of samples after a burst: ``burst_shaper_cc`` does not emit the gap after the final
+        burst when its input ends.
+        """
+        if filler:
+            self.post(b"\0", mcs="bpsk", flags=FLAG_FILLER)
+        self.encoder.to_basic_block()._post(pmt.intern("system"),
+                                            pmt.cons(pmt.intern("done"), pmt.from_long(1)))
