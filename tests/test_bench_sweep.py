@@ -183,3 +183,24 @@ def test_scoring_rules_bound_and_errors(tmp_path, image_dir, test_schemes):
 
     again = run_sweep(config, progress=False, outputs=False, **NO_LOG)
     assert (again["skipped"], again["ran"], again["errors"]) == (7, 1, 0)  # the failed task retried
+
+
+def _corner_mask(image, task):
+    mask = np.zeros(image.shape[:2], bool)
+    mask[: 10 + int(task.snr_db), :10] = True  # a mask that follows the task
+    return mask
+
+
+def test_reference_key_mask_gets_the_task(image_dir):
+    from gnuradio.gensemcom.bench.execute import RunOptions, score
+    from gnuradio.gensemcom.bench.tasks import Task
+    task = Task(image=str(image_dir / "coffee.png"), image_name="coffee.png", scheme="x",
+                snr_db=6.0, channel="awgn", cpp="1/48")
+    original = task.load_image()
+    damaged = original.copy()
+    damaged[100:, 100:] = 0  # outside the key mask
+    options = RunOptions(agreement=False, key_mask=_corner_mask, key_mask_name="corner")
+    row, _ = score(task, original, {"image": damaged, "bytes": 10}, options)
+    assert row["key_mask_source"] == "corner" and row["key_psnr"] == 100.0 and row["psnr"] < 30
+    assert row.get("key_fraction") is None  # the reference mask is not the scheme's key split
+    assert row["semantic_status"].startswith("not computed")

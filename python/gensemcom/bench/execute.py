@@ -28,7 +28,7 @@ class RunOptions:
     """How tasks are scored (the same for every task of a sweep).
 
     agreement       compute the semantic-agreement measures (``semantic_agreement``)
-    key_mask        ``provider(image) -> mask`` for schemes without their own mask, or None
+    key_mask        ``provider(image, task) -> mask`` for schemes without their own mask, or None
     key_mask_name   the provider's name, recorded in ``key_mask_source``
     save_ids        task ids whose reconstruction comes back as PNG bytes (report examples)
     single_thread   run torch on one thread (one task per core; also makes results
@@ -79,7 +79,7 @@ def score(task, original: np.ndarray, result: dict, options: RunOptions) -> dict
         key_mask = np.asarray(key_mask, dtype=bool)
         key_source = "scheme"
     elif options.key_mask is not None:
-        key_mask = options.key_mask(original)
+        key_mask = np.asarray(options.key_mask(original, task), dtype=bool)
         key_source = options.key_mask_name
     else:
         key_source = None

@@ -3,9 +3,11 @@
 A scheme that sends a key region returns its own ``key_mask`` and is scored on it. For the
 others (whole-image baselines, bounds) ``gensemcom bench --key-mask NAME`` computes a mask
 from the original image with a registered provider, so that every scheme's key-region
-PSNR/SSIM is measured on the same pixels. For a fair comparison with the semantic scheme,
-the provider should be the semantic sender's own significance analysis (register it under
-a name with ``register_key_mask``).
+PSNR/SSIM is measured on the same pixels. A provider is a module-level function
+``provider(image, task) -> (H, W) bool mask``; it gets the task so that a mask may depend on
+the task's budget (the semantic sender's key area grows with its budget). For a fair
+comparison with the semantic scheme, register the semantic sender's own key-mask selection
+under a name with ``register_key_mask``.
 
 Built in:
   saliency   top 20 % of OpenCV's fine-grained static saliency, smoothed with a Gaussian
@@ -26,7 +28,7 @@ SALIENCY_SIGMA_PX = 8.0
 
 
 def register_key_mask(name: str, provider: Callable):
-    """Register ``provider(image) -> (H, W) bool mask`` under ``name`` (module-level function)."""
+    """Register ``provider(image, task) -> (H, W) bool mask`` under ``name`` (module-level function)."""
     _PROVIDERS[name] = provider
 
 
@@ -40,9 +42,9 @@ def get_key_mask(name: str) -> Callable:
     return _PROVIDERS[name]
 
 
-def saliency_mask(image: np.ndarray, fraction: float = SALIENCY_FRACTION,
+def saliency_mask(image: np.ndarray, task=None, fraction: float = SALIENCY_FRACTION,
                   sigma_px: float = SALIENCY_SIGMA_PX) -> np.ndarray:
-    """Top ``fraction`` of the smoothed OpenCV fine-grained saliency map of ``image``."""
+    """Top ``fraction`` of the smoothed OpenCV fine-grained saliency map of ``image`` (any task)."""
     import cv2
     detector = cv2.saliency.StaticSaliencyFineGrained_create()
     ok, saliency = detector.computeSaliency(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR))
