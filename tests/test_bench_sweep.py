@@ -43,7 +43,7 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path, image_dir):
            "--cpp", "1/8", "--seeds", "1", "--workers", "1", "--no-agreement", "--out", str(killed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = killed / store.RESULTS_NAME
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if results.exists() and results.read_text().count("\n") >= 3:  # header + 2 rows
