@@ -88,8 +88,12 @@ def stack_nf4():
     prompt = StructuredPrompt.from_bytes(stack.prompt_generator.describe(image, mask,
                                                                          significance).to_bytes())
     out = stack.generator.generate(prompt, image, mask.astype(np.float32), seed=0)
+    from gnuradio.gensemcom.semantic import SemanticCodec
+    encoded = SemanticCodec(stack=stack).encode(image, 3072)
+    decoded = SemanticCodec(stack=stack).decode(encoded.data)
     return {"shape": list(out.shape), "key_kept": bool(np.array_equal(out[mask], image[mask])),
-            "prompt": prompt.to_text()[:200], "unet_device": str(stack.generator.pipe.unet.device)}
+            "prompt": prompt.to_text()[:200], "unet_device": str(stack.generator.pipe.unet.device),
+            "codec_bytes": len(encoded.data), "codec_decoded_shape": list(decoded.image.shape)}
 
 
 def lora(out):

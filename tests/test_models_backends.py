@@ -116,3 +116,20 @@ def test_scheduler_and_options_from_the_card(tmp_path, image):
     assert type(generator.pipe.scheduler).__name__ == "EulerAncestralDiscreteScheduler"
     out = generator.generate("a sky", image, np.zeros(image.shape[:2], np.float32), seed=1)
     assert out.shape == image.shape
+
+
+def test_semantic_codec_with_the_tiny_large_stack():
+    """The codec with ``--models tiny``: encode within the budget, decode to the input's size,
+    the large backends doing analysis, prompt and fill."""
+    from PIL import Image
+    from skimage import data
+    from gnuradio.gensemcom.semantic import SemanticCodec
+    image = np.asarray(Image.fromarray(data.astronaut()).resize((128, 96), Image.BICUBIC))
+    stack = models.load_stack("tiny")
+    encoded = SemanticCodec(stack=stack).encode(image, 1536)
+    assert len(encoded.data) <= 1536 and isinstance(encoded.prompt, StructuredPrompt)
+    assert stack.loaded == {"segmenter", "prompt_generator"}  # the encoder loads no generator
+    receiver = models.load_stack("tiny")
+    decoded = SemanticCodec(stack=receiver).decode(encoded.data)
+    assert decoded.image.shape == image.shape and decoded.image.dtype == np.uint8
+    assert receiver.loaded == {"generator"}

@@ -115,6 +115,8 @@ def load_pipeline(spec: LoadSpec):
     import torch
     card = spec.card
     cls = library_class("diffusers", card.option("pipeline_class"), f"model card {card.name!r}")
+    from diffusers.utils import logging as diffusers_logging
+    diffusers_logging.disable_progress_bar()  # no per-load bars in flowgraph logs
     if not (spec.folder / "model_index.json").is_file():
         raise BadInputError(f"model card {card.name!r}: {spec.folder} holds no diffusers pipeline "
                             "(model_index.json missing)")

@@ -71,6 +71,8 @@ def load_transformers_model(spec: LoadSpec, class_name: str):
     ``spec.device``, adapters from the card applied, in eval mode."""
     import torch
     cls = library_class("transformers", class_name, f"model card {spec.card.name!r}")
+    from transformers.utils import logging as transformers_logging
+    transformers_logging.disable_progress_bar()  # no per-load bars in flowgraph logs
     kwargs = pretrained_kwargs(spec.card)
     kwargs.update(dtype_kwarg("transformers", spec.dtype))
     compute_dtype = spec.dtype if spec.device.startswith("cuda") else torch.float32

@@ -114,6 +114,11 @@ class Stack:
             return self._loaded[role]
 
     @property
+    def loaded(self) -> set:
+        """Roles whose backend has been loaded so far."""
+        return set(self._loaded)
+
+    @property
     def segmenter(self):
         return self.backend("segmenter")
 
