@@ -138,3 +138,17 @@ def test_cards_module_imports_no_torch():
             "print('torch' in sys.modules, 'transformers' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["False", "False"], proc.stderr
+
+
+def test_stack_arguments_for_coding_commands():
+    import argparse
+    from gnuradio.gensemcom.cli.models import add_stack_arguments, stack_from_args
+    parser = argparse.ArgumentParser()
+    add_stack_arguments(parser)
+    args = parser.parse_args(["--models", "large", "--quant", "generator=nf4", "--device", "cpu"])
+    stack = stack_from_args(args)
+    assert stack.cards["generator"].name == "sd-inpaint" and stack.quant == {"generator": "nf4"}
+    assert stack.loaded == set()
+    assert stack_from_args(parser.parse_args([])).cards["segmenter"].backend == "offline"
+    with pytest.raises(BadInputError, match="auto, cpu, cuda, cuda:N"):
+        stack_from_args(parser.parse_args(["--device", "gpu"]))

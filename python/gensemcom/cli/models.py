@@ -34,6 +34,26 @@ from .common import positive_int, print_json
 ACTIONS = ("list", "show", "download", "bench")
 
 
+def add_stack_arguments(parser):
+    """Add --models, --quant and --device to a command that codes images (encode, decode,
+    transmit ...); ``stack_from_args`` turns them into the codec's backend stack."""
+    group = parser.add_argument_group("models (see `gensemcom models --help`)")
+    group.add_argument("--models", default=None, metavar="CARD",
+                       help="backend stack: a stack card (offline = default, large, tiny), a model card "
+                            "replacing its role, a comma-separated list, or a .yaml path")
+    group.add_argument("--quant", default=None, metavar="MODE",
+                       help="quantization of the large models: none, int8, nf4, torchao-int8, or per role "
+                            "ROLE=MODE,... (default: each card's)")
+    group.add_argument("--device", default=None, metavar="DEV", help="auto, cpu, cuda or cuda:N")
+
+
+def stack_from_args(args):
+    """The ``models.Stack`` that --models/--quant/--device select (validated now, loaded lazily);
+    pass it as ``SemanticCodec(stack=...)``."""
+    from ..models import load_stack
+    return load_stack(args.models, quant=args.quant, device=args.device)
+
+
 def add_arguments(parser, name):
     parser.add_argument("action", choices=ACTIONS, metavar="ACTION", help=f"one of {', '.join(ACTIONS)}")
     parser.add_argument("cards", nargs="*", metavar="CARD", help="card name or path to a .yaml card")
