@@ -224,21 +224,29 @@ def fragment(container, mtu_bytes: int) -> list:
     """
     if isinstance(container, (bytes, bytearray, memoryview)):
         container = Container.from_bytes(container)
+    packets = []
+    for index, code, framed in framed_pieces(container):
+        packets += fragment_framed(container.image_id, index, code, framed, mtu_bytes)
+    return packets
+
+
+def framed_pieces(container: Container) -> list:
+    """[(section index, code, framed bytes)]: the header as index 0, then each section."""
+    pieces = [(0, Importance.CRITICAL << 5, encode_header(container.image_id, container.width,
+                                                          container.height, len(container.sections)))]
+    return pieces + [(i + 1, s.code, s.to_bytes()) for i, s in enumerate(container.sections)]
+
+
+def fragment_framed(image_id: int, index: int, code: int, framed: bytes, mtu_bytes: int) -> list:
+    """Cut one framed piece (section ``index``, header = 0) into fragments of <= ``mtu_bytes``."""
     chunk = mtu_bytes - FRAGMENT_HEADER_BYTES
     if chunk < 1:
         raise ValueError(f"mtu_bytes must exceed the {FRAGMENT_HEADER_BYTES}-byte fragment header")
-    pieces = [(0, Importance.CRITICAL << 5, encode_header(container.image_id, container.width,
-                                                          container.height, len(container.sections)))]
-    pieces += [(i + 1, s.code, s.to_bytes()) for i, s in enumerate(container.sections)]
-    packets = []
-    for index, code, framed in pieces:
-        count = -(-len(framed) // chunk)
-        if count > 0xFFFF:
-            raise ValueError(f"section {index} needs {count} fragments; use a larger mtu_bytes")
-        for k in range(count):
-            head = _FRAGMENT_HEADER.pack(FRAGMENT_MAGIC, container.image_id, index, code, k, count)
-            packets.append(head + framed[k * chunk:(k + 1) * chunk])
-    return packets
+    count = -(-len(framed) // chunk)
+    if count > 0xFFFF:
+        raise ValueError(f"section {index} needs {count} fragments; use a larger mtu_bytes")
+    return [_FRAGMENT_HEADER.pack(FRAGMENT_MAGIC, image_id, index, code, k, count) + framed[k * chunk:(k + 1) * chunk]
+            for k in range(count)]
 
 
 def fragment_count(framed_bytes: int, mtu_bytes: int) -> int:
