@@ -33,6 +33,7 @@ class BaselineResult:
     n_bytes       bytes used (0 if not fits)
     quality       codec quality chosen (None if not fits)
     scale_factor  coded size = original / scale_factor (None if not fits)
+    data          the coded file (or bare stream) itself (empty if not fits)
     """
 
     codec: str
@@ -42,6 +43,7 @@ class BaselineResult:
     n_bytes: int = 0
     quality: int = None
     scale_factor: float = None
+    data: bytes = b""
 
 
 def mean_grey(shape) -> np.ndarray:
@@ -114,7 +116,7 @@ def fit_whole_image(image: np.ndarray, budget_bytes: int, codec: str = "avif",
         score = psnr(image, recon)
         if best is None or score > best[0]:
             best = (score, BaselineResult(codec, budget_bytes, recon, True, len(data),
-                                          lo_q + (hi_q - lo_q) * q // 100, factor))
+                                          lo_q + (hi_q - lo_q) * q // 100, factor, data))
     if best is None:
         return BaselineResult(codec, budget_bytes, mean_grey(image.shape), False)
     return best[1]

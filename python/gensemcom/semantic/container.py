@@ -46,6 +46,7 @@ class SectionType(IntEnum):
     MASK = 3      # the key-region mask (block grid, arithmetic-coded)
     HINTS = 4     # compact visual hints for the non-key area (tiny thumbnail)
     KEY = 5       # one independently decodable key-region stream (a band of the image)
+    IMAGE = 6     # a whole-image standard file (JPEG/WebP/AVIF): the separation baselines
 
 
 class Importance(IntEnum):
@@ -63,6 +64,7 @@ DEFAULT_IMPORTANCE = {
     SectionType.MASK: Importance.HIGH,
     SectionType.HINTS: Importance.HIGH,
     SectionType.KEY: Importance.NORMAL,
+    SectionType.IMAGE: Importance.NORMAL,
 }
 
 
