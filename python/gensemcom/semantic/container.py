@@ -321,6 +321,29 @@ class Reassembler:
         self._parts = {}       # section index -> {"code", "count", "chunks": {index: bytes}}
         self._stored = 0
         self._stored_bytes = 0
+        self.duplicates = 0
+        self._announced = None   # sections the header announced, once it arrived
+
+    @property
+    def fragments(self) -> int:
+        """Distinct fragments stored."""
+        return self._stored
+
+    def complete(self) -> bool:
+        """True when the header and every section it announces have all their fragments."""
+        if self._announced is None:
+            header = self._parts.get(0)
+            if not header or len(header["chunks"]) < header["count"]:
+                return False
+            try:
+                self._announced = decode_header(_join(header))[3]
+            except CorruptDataError:
+                return False
+        for index in range(self._announced + 1):
+            part = self._parts.get(index)
+            if part is None or len(part["chunks"]) < part["count"]:
+                return False
+        return True
 
     def add(self, packet: bytes) -> bool:
         try:
@@ -335,7 +358,9 @@ class Reassembler:
         part = self._parts.setdefault(info.section_index, {"code": info.code, "count": info.count, "chunks": {}})
         if part["code"] != info.code or part["count"] != info.count:
             return False
-        if info.index not in part["chunks"]:
+        if info.index in part["chunks"]:
+            self.duplicates += 1
+        else:
             part["chunks"][info.index] = info.data
             self._stored += 1
             self._stored_bytes += len(info.data)

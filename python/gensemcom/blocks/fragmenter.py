@@ -1,0 +1,83 @@
+"""Fragmenter (packetizer): container pieces → packets of at most ``mtu_bytes`` with an MCS each."""
+import pmt
+from gnuradio import gr
+
+from ..semantic.container import fragment_framed
+from .pdus import make_pdu, split_pdu
+
+
+def parse_mcs_plan(plan):
+    """{importance class: MCS name} from a dict or text like "0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2".
+
+    Empty / None → {} (every packet uses the PHY's default MCS). MCS names are validated.
+    """
+    from ..errors import BadInputError
+    from ..phy.mcs import get_mcs
+    if not plan:
+        return {}
+    if isinstance(plan, str):
+        items = {}
+        for part in plan.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition(":")
+            if not sep:
+                raise BadInputError(f"MCS plan entries are CLASS:MCS, got {part!r}")
+            items[key] = value
+        plan = items
+    try:
+        return {int(k): get_mcs(v).name for k, v in dict(plan).items()}
+    except ValueError:
+        raise BadInputError(f"MCS plan keys are importance classes 0..7, got {list(plan)}") from None
+
+
+def mcs_for_class(plan, importance):
+    """The plan's MCS for ``importance``: its own entry, else the nearest more important class's."""
+    if not plan:
+        return None
+    candidates = [c for c in plan if c <= importance]
+    return plan[max(candidates)] if candidates else plan[min(plan)]
+
+
+class fragmenter(gr.basic_block):
+    """Cuts each container piece into packets of at most ``mtu_bytes`` (9-byte fragment header
+    included) and picks each packet's MCS from its importance class (unequal error protection).
+
+    Input ``in``: section PDUs from ``semantic_encoder`` (meta image_id, section_index, code).
+    Output ``out``: packet PDUs; meta image_id, section_index, importance, fragment (index),
+    and ``mcs`` when the plan names one (the PHY reads it).
+    Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict).
+    """
+
+    def __init__(self, mtu_bytes=256, mcs_plan=""):
+        gr.basic_block.__init__(self, name="gensemcom_fragmenter", in_sig=None, out_sig=None)
+        if int(mtu_bytes) <= 9:
+            raise ValueError(f"fragmenter: mtu_bytes must exceed the 9-byte fragment header, got {mtu_bytes}")
+        self.mtu_bytes = int(mtu_bytes)
+        self.mcs_plan = parse_mcs_plan(mcs_plan)
+        self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+
+    def set_mcs_plan(self, mcs_plan):
+        self.mcs_plan = parse_mcs_plan(mcs_plan)
+
+    def handle(self, msg):
+        try:
+            meta, framed = split_pdu(msg)
+            image_id, index, code = int(meta["image_id"]), int(meta["section_index"]), int(meta["code"])
+            packets = fragment_framed(image_id, index, code, framed.tobytes(), self.mtu_bytes)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.stats["dropped"] += 1
+            gr.log.warn(f"fragmenter: dropping a piece: {exc}")
+            return
+        self.stats["pieces"] += 1
+        importance = code >> 5
+        mcs = mcs_for_class(self.mcs_plan, importance)
+        for k, packet in enumerate(packets):
+            out = {"image_id": image_id, "section_index": index, "importance": importance, "fragment": k}
+            if mcs:
+                out["mcs"] = mcs
+            self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
+            self.stats["packets"] += 1

@@ -1,0 +1,90 @@
+"""Metrics sink: compares each reconstruction with its original (and the sender's key mask)."""
+import collections
+import threading
+
+import numpy as np
+import pmt
+
+from .. import metrics
+from .pdus import image_to_pdu, pdu_to_image, split_pdu
+from .worker import worker_block
+
+
+class metrics_sink(worker_block):
+    """Computes PSNR, SSIM, MS-SSIM, VSI, LPIPS (when available) and key-region PSNR/SSIM.
+
+    Message inputs
+      original  image PDUs as sent (keyed by image_id; the newest ``max_images`` are kept)
+      mask      key-mask PDUs from the encoder (u8 H×W, 255 = key), optional
+      in        reconstructed image PDUs (from the decoder)
+    Message output ``out``: the reconstruction with the metrics added to its meta (psnr, ssim,
+    ms_ssim, vsi, lpips, key_psnr, key_ssim, key_fraction; NaN → absent) and the original's name.
+    ``results`` holds one dict per image (metrics + decoder meta) for scripts; ``wait_for(n)``
+    blocks until n results exist. A reconstruction whose original is unknown is passed on
+    without metrics and counted in ``stats["unmatched"]``.
+    """
+
+    def __init__(self, max_images=64, lpips=True, queue_size=16):
+        worker_block.__init__(self, "gensemcom_metrics_sink", queue_size=queue_size, drop_policy="drop_newest")
+        self.max_images = int(max_images)
+        self.compute_lpips = bool(lpips)
+        self._originals = collections.OrderedDict()
+        self._masks = collections.OrderedDict()
+        self._store_lock = threading.Lock()
+        self.results = []
+        self._results_changed = threading.Condition()
+        self.stats["unmatched"] = 0
+        for port, handler in (("original", self._on_original), ("mask", self._on_mask)):
+            self.message_port_register_in(pmt.intern(port))
+            self.set_msg_handler(pmt.intern(port), handler)
+        self.message_port_register_out(pmt.intern("out"))
+
+    def _remember(self, table, key, value):
+        with self._store_lock:
+            table[key] = value
+            table.move_to_end(key)
+            while len(table) > self.max_images:
+                table.popitem(last=False)
+
+    def _on_original(self, msg):
+        meta, image = pdu_to_image(msg)
+        self._remember(self._originals, int(meta.get("image_id", 0)), (meta, image))
+
+    def _on_mask(self, msg):
+        meta, payload = split_pdu(msg)
+        width, height = int(meta.get("width", 0)), int(meta.get("height", 0))
+        if width * height == payload.size:
+            self._remember(self._masks, int(meta.get("image_id", 0)), payload.reshape(height, width) > 0)
+
+    def process(self, msg):
+        meta, image = pdu_to_image(msg)
+        image_id = int(meta.get("image_id", 0))
+        with self._store_lock:
+            original = self._originals.get(image_id)
+            mask = self._masks.get(image_id)
+        result = dict(meta)
+        if original is None or original[1].shape != image.shape:
+            self.stats["unmatched"] += 1
+        else:
+            result["name"] = original[0].get("name", meta.get("name", ""))
+            if mask is not None and mask.shape != image.shape[:2]:
+                mask = None
+            values = metrics.image_metrics(original[1], image, key_mask=mask if mask is not None and mask.any() else None)
+            if not self.compute_lpips:
+                values["lpips"], values["lpips_status"] = None, "disabled"
+            result.update(values)
+        self._add_result(result)
+        clean = {k: v for k, v in result.items()
+                 if k not in ("width", "height", "channels", "format")
+                 and v is not None and not (isinstance(v, float) and v != v)}
+        yield "out", image_to_pdu(image, **clean)
+
+    def _add_result(self, result):
+        with self._results_changed:
+            self.results.append(result)
+            self._results_changed.notify_all()
+
+    def wait_for(self, count, timeout_s=60.0):
+        """Block until at least ``count`` results exist; returns whether they do."""
+        with self._results_changed:
+            return self._results_changed.wait_for(lambda: len(self.results) >= count, timeout=timeout_s)

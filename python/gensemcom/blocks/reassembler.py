@@ -1,0 +1,141 @@
+"""Reassembler: received packets → one bundle per image, whatever arrived."""
+import struct
+import threading
+import time
+
+import pmt
+from gnuradio import gr
+
+from ..errors import CorruptDataError
+from ..semantic.container import Reassembler as FragmentStore
+from ..semantic.container import parse_fragment
+from .pdus import make_pdu, split_pdu
+
+MAX_BUNDLE_FRAGMENTS = 1 << 16
+
+
+def pack_bundle(packets) -> bytes:
+    """Fragments → one payload: for each, u16 length then the bytes."""
+    return b"".join(struct.pack(">H", len(p)) + bytes(p) for p in packets)
+
+
+def unpack_bundle(data) -> list:
+    """Inverse of ``pack_bundle``; validates every length (untrusted)."""
+    data, packets, pos = bytes(data), [], 0
+    while pos < len(data):
+        if pos + 2 > len(data) or len(packets) >= MAX_BUNDLE_FRAGMENTS:
+            raise CorruptDataError("bundle truncated or too many fragments")
+        (length,) = struct.unpack_from(">H", data, pos)
+        if pos + 2 + length > len(data):
+            raise CorruptDataError("bundle fragment length runs past the end")
+        packets.append(data[pos + 2:pos + 2 + length])
+        pos += 2 + length
+    return packets
+
+
+class _Pending:
+    def __init__(self, image_id):
+        self.store = FragmentStore(image_id)
+        self.packets = []
+        self.last_s = time.monotonic()
+
+
+class reassembler(gr.basic_block):
+    """Collects the packets of each image and emits them as one bundle PDU.
+
+    Input ``in``: packet PDUs from the PHY receiver. Packets whose meta says ``crc_ok`` False
+    and packets that are not fragments are dropped (counted).
+    Output ``out``: bundle PDU (u16-length-prefixed fragments, see ``pack_bundle``); meta
+    image_id, fragments (distinct received), complete (bool), reason ("complete", "newer
+    image", "timeout", "flush").
+    An image is emitted when every piece announced by its header has all its fragments, when
+    more than ``max_pending`` newer images have started, when no packet of it arrived for
+    ``timeout_s`` seconds, or on ``flush()``.
+    """
+
+    def __init__(self, timeout_s=2.0, max_pending=1):
+        gr.basic_block.__init__(self, name="gensemcom_reassembler", in_sig=None, out_sig=None)
+        self.timeout_s = float(timeout_s)
+        self.max_pending = max(1, int(max_pending))
+        self._pending = {}          # image_id -> _Pending, insertion order = arrival order
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer = None
+        self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "images": 0}
+        self.message_port_register_in(pmt.intern("in"))
+        self.message_port_register_out(pmt.intern("out"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+
+    def start(self):
+        self._stop.clear()
+        if self.timeout_s > 0:
+            self._timer = threading.Thread(target=self._watch, name="gensemcom-reassembler", daemon=True)
+            self._timer.start()
+        return True
+
+    def stop(self):
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+        return True
+
+    def handle(self, msg):
+        try:
+            meta, payload = split_pdu(msg)
+        except CorruptDataError:
+            self.stats["not_fragments"] += 1
+            return
+        if meta.get("crc_ok") is False:
+            self.stats["crc_failed"] += 1
+            return
+        packet = payload.tobytes()
+        try:
+            info = parse_fragment(packet)
+        except CorruptDataError:
+            self.stats["not_fragments"] += 1
+            return
+        self.stats["packets"] += 1
+        with self._lock:
+            pending = self._pending.get(info.image_id)
+            if pending is None:
+                pending = self._pending[info.image_id] = _Pending(info.image_id)
+                while len(self._pending) > self.max_pending:
+                    oldest = next(iter(self._pending))
+                    self._emit_locked(oldest, "newer image")
+            before = pending.store.fragments
+            if not pending.store.add(packet):
+                return
+            if pending.store.fragments == before:
+                self.stats["duplicates"] += 1
+                return
+            pending.packets.append(packet)
+            pending.last_s = time.monotonic()
+            if pending.store.complete():
+                self._emit_locked(info.image_id, "complete")
+
+    def _emit_locked(self, image_id, reason):
+        pending = self._pending.pop(image_id, None)
+        if pending is None:
+            return
+        self.stats["images"] += 1
+        meta = {"image_id": image_id, "fragments": len(pending.packets),
+                "complete": reason == "complete", "reason": reason}
+        self.message_port_pub(pmt.intern("out"), make_pdu(pack_bundle(pending.packets), meta))
+
+    def flush(self):
+        """Emit every pending image now (end of a run)."""
+        with self._lock:
+            for image_id in list(self._pending):
+                self._emit_locked(image_id, "flush")
+
+    def pending_images(self):
+        with self._lock:
+            return len(self._pending)
+
+    def _watch(self):
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            with self._lock:
+                for image_id, pending in list(self._pending.items()):
+                    if now - pending.last_s > self.timeout_s:
+                        self._emit_locked(image_id, "timeout")
