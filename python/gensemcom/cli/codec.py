@@ -17,7 +17,7 @@ colour thumbnail, which the decoder's generator turns back into pixels.
 
 The budget is the whole container in bytes: header, prompt, mask, hints and key streams.
 Smaller budgets get a smaller key area (--key-fraction overrides the automatic choice,
-0.10 of the image at 1536 bytes for 768x512 up to 0.25 at 12288). When no key stream fits,
+0.10 of the image at 1536 bytes for 768x512, 0.17 at 3072, 0.24 at 6144, 0.31 at 12288). When no key stream fits,
 the container holds only the prompt (and hints), and the whole image is regenerated; when not
 even a minimal prompt fits (about 40 bytes), encoding fails.
 

@@ -87,7 +87,7 @@ class CodecConfig:
 
     codec            key-stream codec: "avif" (bare AV1, default), "webp" or "jpeg"
     key_fraction     target share of the image in the key area; None = automatic from the
-                     budget (0.10 at 0.031 bit/pixel, +0.05 per doubling, 0.08..0.35)
+                     budget (``auto_key_fraction``: 0.10 at 0.031 bit/pixel, +0.07 per doubling)
     adapt_key_area   rate control may shrink the key area when even its coarsest coding does
                      not fit, and grow it when the finest coding leaves bytes unused
     hints            "auto" (rate control decides), "off", or "on" (always the finest that fits)
@@ -216,9 +216,10 @@ class _Meta:
 
 
 def auto_key_fraction(budget_bytes: int, width: int, height: int) -> float:
-    """Default key-area share: 0.10 at 0.031 bit/pixel (1536 B at 768x512), +0.05 per doubling."""
+    """Default key-area share: 0.10 at 0.031 bit/pixel (1536 B at 768x512), +0.07 per doubling,
+    within 0.08..0.45 (0.17 at 3072 B, 0.24 at 6144 B, 0.31 at 12288 B for 768x512)."""
     bpp = 8.0 * max(1, budget_bytes) / (width * height)
-    return float(np.clip(0.10 + 0.05 * math.log2(bpp / 0.03125), 0.08, 0.35))
+    return float(np.clip(0.10 + 0.07 * math.log2(bpp / 0.03125), 0.08, 0.45))
 
 
 def select_key_grid(importance: np.ndarray, key_fraction: float, cell_px: int) -> np.ndarray:
@@ -544,7 +545,8 @@ class _Planner:
             mask = maskcode.grid_to_mask(grid, self.width, self.height, self.cell_px)
             weight = feather_weight(mask, self.feather_px)[..., None]
             mask_payload = maskcode.encode_mask(grid, self.cell_px)
-            outcome = self._search_once(grid, mask, weight, mask_payload, prompt_bytes, n_bands)
+            outcome = self._search_once(grid, mask, weight, mask_payload, prompt_bytes, n_bands,
+                                        significance.importance if adapt else None)
             if not adapt or attempts >= 3 or outcome is None:
                 break
             fraction = float(grid.mean())
@@ -564,7 +566,7 @@ class _Planner:
         return {"container": outcome["container"], "mask": outcome["mask"], "prompt": self.prompt,
                 "report": report}
 
-    def _search_once(self, grid, mask, weight, mask_payload, prompt_bytes, n_bands):
+    def _search_once(self, grid, mask, weight, mask_payload, prompt_bytes, n_bands, importance=None):
         cfg = self.cfg
         if not mask.any():
             return None
@@ -636,6 +638,12 @@ class _Planner:
         if found is None:
             return None
         q, streams, rows, size = found
+        if importance is not None:
+            grown = self._grow_key_area(importance, grid, base, weight, mask_payload, fixed(hint_payload)[:2]
+                                        + fixed(hint_payload)[3:], factor, q, n_bands, streams)
+            if grown is not None:
+                grid, mask, weight, mask_payload, streams = grown
+                area_key = float(mask.mean())
         err = self.key_error(streams, rows, size, base, mask)
         meta = _Meta(cfg.codec, hint_payload is not None, True, size, self.key_quality(q), self.feather_px,
                      tuple(r0 for r0, _ in rows[1:]),
@@ -662,6 +670,46 @@ class _Planner:
         return {"container": container, "mask": mask, "report": report,
                 "floor": factor >= 4.0,
                 "ceiling": q >= 90 and factor == min(cfg.scale_factors)}
+
+    def _grow_key_area(self, importance, grid, base, weight, mask_payload, other_sections, factor, q, n_bands,
+                       streams):
+        """Spend what the last quality step left unused on more key area (same scale and quality).
+
+        One quality step of the codec can change the stream size by 5-15 %, so the best
+        quality that fits may leave that much of the budget unused. The next most important
+        cells are added to the key area while the container still fits (at most 3 tries).
+        Returns (grid, mask, weight, mask payload, streams) or None if nothing was added.
+        """
+        best, share = None, 0.7
+        for _ in range(3):
+            used = sum(section_wire_bytes(n) for _, n in other_sections) + section_wire_bytes(len(mask_payload)) \
+                + sum(section_wire_bytes(len(s)) for s in streams) + HEADER_BYTES
+            leftover = self.equivalent - used
+            key_bytes = sum(len(s) for s in streams)
+            cells = int(grid.sum())
+            add = int(cells * leftover / max(1, key_bytes) * share)
+            if leftover < max(24, 0.02 * self.equivalent) or add < 1:
+                break
+            new_grid = select_key_grid(importance, min(1.0, (cells + add) / grid.size), self.cell_px)
+            if new_grid.sum() <= cells:
+                break
+            new_mask = maskcode.grid_to_mask(new_grid, self.width, self.height, self.cell_px)
+            new_weight = feather_weight(new_mask, self.feather_px)[..., None]
+            new_payload = maskcode.encode_mask(new_grid, self.cell_px)
+            residual = (self.image_f - base) * new_weight + 128.0
+            sw, sh = scaled_size(self.width, self.height, factor)
+            edges = _band_rows(sh, n_bands)
+            rows = list(zip((0,) + edges, edges + (sh,)))
+            new_streams = self.encode_key(to_uint8(resize(residual, sw, sh)), rows, self.key_quality(q),
+                                          self.cfg.speed)
+            sections = other_sections + [(Importance.HIGH, len(new_payload))] + [
+                (Importance.NORMAL, len(s)) for s in new_streams]
+            if not self.fits(sections):
+                share /= 2
+                continue
+            grid, mask_payload, streams = new_grid, new_payload, new_streams
+            best = (new_grid, new_mask, new_weight, new_payload, new_streams)
+        return best
 
     def _prompt_only(self, prompt_bytes, report):
         """No key stream fits: send the prompt, and hints if they fit."""

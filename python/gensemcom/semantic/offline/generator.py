@@ -29,7 +29,7 @@ class OfflineGenerator(Generator):
 
     name = "offline"
 
-    def __init__(self, texture_strength: float = 0.7, texture_knee: float = 12.0, chroma_strength: float = 0.1):
+    def __init__(self, texture_strength: float = 0.5, texture_knee: float = 12.0, chroma_strength: float = 0.1):
         self.texture_strength = texture_strength
         self.texture_knee = texture_knee
         self.chroma_strength = chroma_strength
