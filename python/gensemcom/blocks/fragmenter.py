@@ -4,6 +4,7 @@ from gnuradio import gr
 
 from ..semantic.container import fragment_framed
 from .pdus import make_pdu, split_pdu
+from .worker import message_block
 
 
 def parse_mcs_plan(plan):
@@ -39,7 +40,7 @@ def mcs_for_class(plan, importance):
     return plan[max(candidates)] if candidates else plan[min(plan)]
 
 
-class fragmenter(gr.basic_block):
+class fragmenter(message_block):
     """Cuts each container piece into packets of at most ``mtu_bytes`` (9-byte fragment header
     included) and picks each packet's MCS from its importance class (unequal error protection).
 
@@ -50,15 +51,14 @@ class fragmenter(gr.basic_block):
     """
 
     def __init__(self, mtu_bytes=256, mcs_plan=""):
-        gr.basic_block.__init__(self, name="gensemcom_fragmenter", in_sig=None, out_sig=None)
+        message_block.__init__(self, "gensemcom_fragmenter")
         if int(mtu_bytes) <= 9:
             raise ValueError(f"fragmenter: mtu_bytes must exceed the 9-byte fragment header, got {mtu_bytes}")
         self.mtu_bytes = int(mtu_bytes)
         self.mcs_plan = parse_mcs_plan(mcs_plan)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
-        self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
-        self.set_msg_handler(pmt.intern("in"), self.handle)
+        self.register_input("in", self.handle)
 
     def set_mcs_plan(self, mcs_plan):
         self.mcs_plan = parse_mcs_plan(mcs_plan)
@@ -72,7 +72,6 @@ class fragmenter(gr.basic_block):
             self.stats["dropped"] += 1
             gr.log.warn(f"fragmenter: dropping a piece: {exc}")
             return
-        self.stats["pieces"] += 1
         importance = code >> 5
         mcs = mcs_for_class(self.mcs_plan, importance)
         for k, packet in enumerate(packets):
@@ -81,3 +80,4 @@ class fragmenter(gr.basic_block):
                 out["mcs"] = mcs
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1
+        self.stats["pieces"] += 1      # counted last: all its packets are out

@@ -1,9 +1,9 @@
 """Qt image display: the original beside the reconstruction, updated live."""
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from .pdus import pdu_to_image
+from .worker import message_block
 
 
 def _format_caption(meta):
@@ -16,7 +16,7 @@ def _format_caption(meta):
     return " · ".join(parts)
 
 
-class image_display(gr.basic_block):
+class image_display(message_block):
     """Shows the latest image PDUs from two message ports side by side.
 
     Message inputs
@@ -29,7 +29,7 @@ class image_display(gr.basic_block):
     """
 
     def __init__(self, title="GenSemCom", max_width=384):
-        gr.basic_block.__init__(self, name="gensemcom_image_display", in_sig=None, out_sig=None)
+        message_block.__init__(self, "gensemcom_image_display")
         from PyQt5 import QtCore, QtGui, QtWidgets
 
         self._QtGui = QtGui
@@ -56,10 +56,8 @@ class image_display(gr.basic_block):
         self._bridge = _Bridge()
         self._bridge.update.connect(self._show, QtCore.Qt.QueuedConnection)
         # GNU Radio's Python gateway needs bound methods as handlers (no lambdas).
-        self.message_port_register_in(pmt.intern("original"))
-        self.set_msg_handler(pmt.intern("original"), self._on_original)
-        self.message_port_register_in(pmt.intern("received"))
-        self.set_msg_handler(pmt.intern("received"), self._on_received)
+        self.register_input("original", self._on_original)
+        self.register_input("received", self._on_received)
 
     def qwidget(self):
         """The Qt widget (a QWidget) to place in a GUI."""

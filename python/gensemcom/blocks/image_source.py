@@ -10,6 +10,7 @@ from gnuradio import gr
 from ..errors import BadInputError
 from ..imageio import FORMATS, load_image
 from .pdus import image_to_pdu
+from .worker import message_block
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
@@ -39,7 +40,7 @@ def expand_images(spec):
     return paths
 
 
-class image_source(gr.basic_block):
+class image_source(message_block):
     """Emits each image as a PDU on message port ``out``.
 
     Parameters
@@ -57,7 +58,7 @@ class image_source(gr.basic_block):
     """
 
     def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0):
-        gr.basic_block.__init__(self, name="gensemcom_image_source", in_sig=None, out_sig=None)
+        message_block.__init__(self, "gensemcom_image_source")
         if float(interval_s) < 0 or int(repeat) < 1 or int(max_in_flight) < 0:
             raise BadInputError("image_source needs interval_s >= 0, repeat >= 1 and max_in_flight >= 0")
         self.paths = expand_images(images)
@@ -71,8 +72,7 @@ class image_source(gr.basic_block):
         self._done = threading.Event()
         self._thread = None
         self.message_port_register_out(pmt.intern("out"))
-        self.message_port_register_in(pmt.intern("ack"))
-        self.set_msg_handler(pmt.intern("ack"), self._on_ack)
+        self.register_input("ack", self._on_ack)
 
     @property
     def total(self):

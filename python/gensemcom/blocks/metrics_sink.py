@@ -34,9 +34,8 @@ class metrics_sink(worker_block):
         self.results = []
         self._results_changed = threading.Condition()
         self.stats["unmatched"] = 0
-        for port, handler in (("original", self._on_original), ("mask", self._on_mask)):
-            self.message_port_register_in(pmt.intern(port))
-            self.set_msg_handler(pmt.intern(port), handler)
+        self.register_input("original", self._on_original)
+        self.register_input("mask", self._on_mask)
         self.message_port_register_out(pmt.intern("out"))
 
     def _remember(self, table, key, value):

@@ -10,6 +10,7 @@ from ..errors import CorruptDataError
 from ..semantic.container import Reassembler as FragmentStore
 from ..semantic.container import parse_fragment
 from .pdus import make_pdu, split_pdu
+from .worker import message_block
 
 MAX_BUNDLE_FRAGMENTS = 1 << 16
 
@@ -40,7 +41,7 @@ class _Pending:
         self.last_s = time.monotonic()
 
 
-class reassembler(gr.basic_block):
+class reassembler(message_block):
     """Collects the packets of each image and emits them as one bundle PDU.
 
     Input ``in``: packet PDUs from the PHY receiver. Packets whose meta says ``crc_ok`` False
@@ -50,11 +51,12 @@ class reassembler(gr.basic_block):
     image", "timeout", "flush").
     An image is emitted when every piece announced by its header has all its fragments, when
     more than ``max_pending`` newer images have started, when no packet of it arrived for
-    ``timeout_s`` seconds, or on ``flush()``.
+    ``timeout_s`` seconds, or on ``flush()`` — which also happens when the upstream PHY
+    ends (a finite flowgraph's last packet was handled).
     """
 
     def __init__(self, timeout_s=2.0, max_pending=1):
-        gr.basic_block.__init__(self, name="gensemcom_reassembler", in_sig=None, out_sig=None)
+        message_block.__init__(self, "gensemcom_reassembler")
         self.timeout_s = float(timeout_s)
         self.max_pending = max(1, int(max_pending))
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
@@ -62,9 +64,8 @@ class reassembler(gr.basic_block):
         self._stop = threading.Event()
         self._timer = None
         self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "images": 0}
-        self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
-        self.set_msg_handler(pmt.intern("in"), self.handle)
+        self.register_input("in", self.handle)
 
     def start(self):
         self._stop.clear()
@@ -127,6 +128,9 @@ class reassembler(gr.basic_block):
         with self._lock:
             for image_id in list(self._pending):
                 self._emit_locked(image_id, "flush")
+
+    def on_upstream_done(self):
+        self.flush()
 
     def pending_images(self):
         with self._lock:

@@ -1,8 +1,14 @@
-"""A message block that runs slow work (model inference) in a worker thread.
+"""Message-block base classes: explicit end-of-stream handling and a worker thread for slow work.
 
-The scheduler thread only enqueues: a full queue drops a message (the oldest or the new
-one, by policy) and counts it, so a slow model never blocks the PHY. Models load once, in
-``start()``.
+``message_block``: GNU Radio ends a message block at the first ``done`` that any upstream
+neighbour sends, and handles the ``system`` port before the block's other queued messages.
+A block with several inputs would therefore stop early and drop messages. Our blocks keep
+running until the flowgraph stops; on ``done`` they first handle everything already queued,
+then call ``on_upstream_done()`` (the reassembler flushes there) and set ``upstream_done``.
+
+``worker_block``: runs slow work (model inference) in a worker thread. The scheduler thread
+only enqueues: a full queue drops a message (the oldest or the new one, by policy) and
+counts it, so a slow model never blocks the PHY. Models load once, in ``start()``.
 """
 import collections
 import queue
@@ -13,9 +19,41 @@ import pmt
 from gnuradio import gr
 
 DROP_POLICIES = ("drop_oldest", "drop_newest")
+DONE = pmt.intern("done")
 
 
-class worker_block(gr.basic_block):
+class message_block(gr.basic_block):
+    """Base class of the module's message-only blocks (see module docstring)."""
+
+    def __init__(self, name):
+        gr.basic_block.__init__(self, name=name, in_sig=None, out_sig=None)
+        self._inputs = {}
+        self.upstream_done = threading.Event()
+        self.set_msg_handler(pmt.intern("system"), self._on_system)
+
+    def register_input(self, port, handler):
+        """Register message input ``port`` handled by the bound method ``handler``."""
+        self.message_port_register_in(pmt.intern(port))
+        self.set_msg_handler(pmt.intern(port), handler)
+        self._inputs[port] = handler
+
+    def on_upstream_done(self):
+        """Called once everything queued before an upstream ``done`` was handled."""
+
+    def _on_system(self, msg):
+        if not (pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), DONE)):
+            return
+        for port, handler in self._inputs.items():
+            while True:
+                queued = self.delete_head_nowait(pmt.intern(port))
+                if queued is None or pmt.is_null(queued):
+                    break
+                handler(queued)
+        self.on_upstream_done()
+        self.upstream_done.set()
+
+
+class worker_block(message_block):
     """Base class: message port ``in`` → ``process(msg)`` in a worker thread → output ports.
 
     Subclasses register their output ports, implement ``process(msg)`` returning an iterable
@@ -26,7 +64,7 @@ class worker_block(gr.basic_block):
     """
 
     def __init__(self, name, queue_size=8, drop_policy="drop_oldest"):
-        gr.basic_block.__init__(self, name=name, in_sig=None, out_sig=None)
+        message_block.__init__(self, name)
         if int(queue_size) < 1:
             raise ValueError(f"{name}: queue_size must be >= 1, got {queue_size}")
         if drop_policy not in DROP_POLICIES:
@@ -41,8 +79,7 @@ class worker_block(gr.basic_block):
         self._loaded = False
         self.stats = collections.Counter(received=0, processed=0, dropped=0, errors=0, queue_high_water=0)
         self.last_error = None
-        self.message_port_register_in(pmt.intern("in"))
-        self.set_msg_handler(pmt.intern("in"), self._enqueue)
+        self.register_input("in", self._enqueue)
 
     # -- subclass hooks -------------------------------------------------------------
     def load(self):
@@ -51,6 +88,9 @@ class worker_block(gr.basic_block):
     def process(self, msg):
         """Handle one message; return an iterable of (port_name, pmt message)."""
         raise NotImplementedError
+
+    def on_upstream_done(self):
+        self.wait_idle()
 
     # -- scheduler side ---------------------------------------------------------------
     def _enqueue(self, msg):
