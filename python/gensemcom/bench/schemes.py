@@ -45,6 +45,7 @@ from ..errors import BadInputError
 # Modules whose import registers schemes. Add a module here to make its schemes built in.
 SCHEME_MODULES = [
     "gnuradio.gensemcom.bench.capacity",
+    "gnuradio.gensemcom.bench.flowgraph",
 ]
 
 

@@ -3,41 +3,9 @@ import pmt
 from gnuradio import gr
 
 from ..semantic.container import fragment_framed
+from ..link_profile import mcs_for_class, parse_mcs_plan
 from .pdus import make_pdu, split_pdu
 from .worker import message_block
-
-
-def parse_mcs_plan(plan):
-    """{importance class: MCS name} from a dict or text like "0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2".
-
-    Empty / None → {} (every packet uses the PHY's default MCS). MCS names are validated.
-    """
-    from ..errors import BadInputError
-    from ..phy.mcs import get_mcs
-    if not plan:
-        return {}
-    if isinstance(plan, str):
-        items = {}
-        for part in plan.split(","):
-            if not part.strip():
-                continue
-            key, sep, value = part.partition(":")
-            if not sep:
-                raise BadInputError(f"MCS plan entries are CLASS:MCS, got {part!r}")
-            items[key] = value
-        plan = items
-    try:
-        return {int(k): get_mcs(v).name for k, v in dict(plan).items()}
-    except ValueError:
-        raise BadInputError(f"MCS plan keys are importance classes 0..7, got {list(plan)}") from None
-
-
-def mcs_for_class(plan, importance):
-    """The plan's MCS for ``importance``: its own entry, else the nearest more important class's."""
-    if not plan:
-        return None
-    candidates = [c for c in plan if c <= importance]
-    return plan[max(candidates)] if candidates else plan[min(plan)]
 
 
 class fragmenter(message_block):

@@ -50,6 +50,8 @@ class semantic_decoder(worker_block):
             kwargs["seed"] = None if self.seed < 0 else self.seed
         result = self.codec.decode(received, **kwargs)
         report = dict(result.report)
+        if getattr(result, "prompt", None) is not None:
+            report["prompt_text"] = result.prompt.to_text()
         image_id = int(received.image_id)
         out_meta = {
             "image_id": image_id,

@@ -47,6 +47,8 @@ class semantic_encoder(worker_block):
         self.budget_bytes, self.cpp = int(budget_bytes), float(cpp)
         self.symbols_for_bytes, self.mtu_bytes = symbols_for_bytes, int(mtu_bytes)
         self.codec = None
+        self.last_report = None
+        self.stats["pieces_out"] = 0
         for port in ("sections", "mask", "report"):
             self.message_port_register_out(pmt.intern(port))
         make_codec(scheme, models, quant, codec=codec)   # validate names now, load at start
@@ -68,13 +70,15 @@ class semantic_encoder(worker_block):
         image_id = int(meta.get("image_id", 0)) % 65536
         result = self.codec.encode(image, self.budget_for(width, height), image_id=image_id)
         pieces = framed_pieces(result.container)
+        report = dict(result.report, image_id=image_id, name=meta.get("name", ""))
+        self.last_report = report
         for index, code, framed in pieces:
             yield "sections", make_pdu(framed, {
                 "image_id": image_id, "section_index": index, "pieces": len(pieces), "code": code,
                 "importance": code >> 5, "type": "header" if index == 0 else
                 result.container.sections[index - 1].type_name, "width": width, "height": height})
+            self.stats["pieces_out"] += 1
         mask = np.asarray(result.key_mask, dtype=bool)
         yield "mask", make_pdu(mask.astype(np.uint8) * 255, {
             "image_id": image_id, "width": width, "height": height, "key_fraction": float(mask.mean())})
-        report = dict(result.report, image_id=image_id, name=meta.get("name", ""))
         yield "report", make_pdu(b"", {"image_id": image_id, "report": json.dumps(report, default=str)})

@@ -1,0 +1,120 @@
+"""Send one image through the real GNU Radio flowgraph and measure what arrives.
+
+The flowgraph: semantic_tx (encoder → fragmenter → OFDM/QAM/LDPC transmitter) → channel
+preset → semantic_rx (OFDM receiver → reassembler → decoder). The same PHY carries every
+scheme:
+
+  semantic        key regions (AV1), structured prompt and hints; the MCS of each importance
+                  class is chosen from the SNR (prompt and header most robust)
+  jpeg|webp|avif  the whole image at the best quality and scale that fit the channel budget,
+                  all packets at the best single MCS for the SNR (--mcs fixes it instead)
+
+Definitions
+  --snr     Es/N0 per data subcarrier in dB (see docs/phy.md); the transmitter plans with it
+  --cpp     channel uses per pixel = complex data-carrier symbols / (H·W·3); 1/48 is the
+            field's usual ratio. --budget-symbols N gives the symbol budget directly
+  symbols_used   data-carrier symbols of every packet's header and payload OFDM symbols
+  samples        every complex sample through the channel (preambles, CP, gaps included)
+  packets_ok     packets whose payload CRC passed, counted against packets sent
+A baseline whose file did not arrive complete is scored as a flat image at the original's
+mean level (delivered: false). Key-region metrics of a baseline use the semantic sender's key
+mask for the same image and budget. LPIPS is null, with the reason, when its AlexNet weights
+are not on this machine.
+
+examples:
+  gensemcom transmit kodim01.png --scheme semantic --snr 0 --channel awgn --cpp 1/48 --out rx.png
+  gensemcom transmit kodim01.png --scheme jpeg --snr 0 --channel rayleigh --cpp 1/48 --out jpeg.png --json
+  gensemcom transmit photo.png --scheme jpeg --mcs qpsk-1/2 --snr 3 --budget-symbols 20000 --out rx.png
+"""
+import sys
+from pathlib import Path
+
+from ..errors import BadInputError
+from .common import fraction, nonnegative_int, positive_int, print_json, snr_db, unit_fraction
+from .models import add_stack_arguments
+
+SCHEMES = ("semantic", "jpeg", "webp", "avif")
+CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
+FIELDS = ("scheme", "snr_db", "channel", "symbols_used", "samples", "bytes_sent", "packets_sent", "packets_ok",
+          "psnr", "ssim", "vsi", "lpips", "key_psnr", "sections_received", "wall_s")
+
+
+def add_arguments(parser, name):
+    parser.add_argument("image", help="input image (PNG, JPEG, WebP, TIFF, BMP)")
+    parser.add_argument("--scheme", choices=SCHEMES, default="semantic", help="what to send (default semantic)")
+    parser.add_argument("--snr", type=snr_db, required=True, metavar="DB", help="Es/N0 per data subcarrier, dB")
+    parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--cpp", type=fraction, metavar="R", help="channel uses per pixel, e.g. 1/48")
+    budget.add_argument("--budget-symbols", type=positive_int, metavar="N", help="data-carrier symbols for the image")
+    parser.add_argument("--profile", default="default", help="link profile name or .yaml (default: default)")
+    parser.add_argument("--mcs", default="", metavar="MCS", help="send every packet at this MCS (baselines: "
+                        "a fixed MCS instead of the best one; e.g. qpsk-1/2)")
+    parser.add_argument("--key-fraction", type=unit_fraction, default=None, metavar="F",
+                        help="semantic: target key-area share (default: from the budget)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="channel noise/fading seed (default 0)")
+    parser.add_argument("--out", required=True, type=Path, metavar="OUT.png", help="where to write the received image")
+    parser.add_argument("--no-agreement", action="store_true", help="skip the semantic-agreement measures")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_stack_arguments(parser)
+
+
+def run(args):
+    from ..bench.execute import RunOptions, score
+    from ..bench.tasks import Task, format_cpp
+    from ..fileio import atomic_path
+    from ..imageio import load_image
+    from ..link_profile import LinkProfile
+    from ..phy.mcs import get_mcs
+    from ..transmit import run_transmission, semantic_sender_mask
+
+    if args.out.suffix.lower() != ".png":
+        raise BadInputError(f"--out must be a .png file, got {args.out}")
+    if not args.out.parent.exists():
+        raise BadInputError(f"--out folder does not exist: {args.out.parent}")
+    if args.mcs:
+        get_mcs(args.mcs)
+    LinkProfile.load(args.profile)
+    image = load_image(args.image)
+    height, width = image.shape[:2]
+    cpp = args.cpp if args.cpp is not None else args.budget_symbols / (height * width * 3)
+    if args.scheme == "semantic" or args.models or args.quant:
+        from .models import stack_from_args
+        stack_from_args(args)          # validates --models/--quant/--device before the run
+    tx = run_transmission(image, args.scheme, args.snr, args.channel, cpp=cpp, budget_symbols=args.budget_symbols,
+                          profile=args.profile, models=args.models, quant=args.quant, seed=args.seed,
+                          key_fraction=args.key_fraction, fixed_mcs=args.mcs)
+    task = Task(str(args.image), Path(args.image).name, args.scheme + (f"@{args.mcs}" if args.mcs else ""),
+                args.snr, args.channel, format_cpp(cpp), args.seed)
+    key_mask = tx.key_mask if args.scheme == "semantic" else semantic_sender_mask(
+        image, args.snr, args.channel, cpp, args.profile, args.budget_symbols)
+    result = {"image": tx.image if tx.delivered else None, "delivered": tx.delivered, "key_mask": key_mask,
+              "prompt_sent": tx.encoder_report.get("prompt_text"),
+              "prompt_received": tx.decoder_report.get("prompt_text")}
+    row, _ = score(task, image, result, RunOptions(agreement=not args.no_agreement))
+    with atomic_path(args.out) as tmp:
+        from PIL import Image
+        Image.fromarray(tx.image).save(tmp, "PNG")
+    out = {
+        "scheme": args.scheme, "snr_db": args.snr, "channel": args.channel, "cpp": format_cpp(cpp),
+        "symbols_budget": tx.symbols_budget, "symbols_used": tx.symbols_used, "samples": tx.samples,
+        "bytes_sent": tx.bytes_sent, "packets_sent": tx.packets_sent, "packets_ok": tx.packets_ok,
+        "delivered": tx.delivered, "psnr": row.get("psnr"), "ssim": row.get("ssim"), "ms_ssim": row.get("ms_ssim"),
+        "vsi": row.get("vsi"), "lpips": row.get("lpips"),
+        "lpips_status": None if row.get("lpips") is not None else row.get("lpips_status"),
+        "key_psnr": row.get("key_psnr"), "key_ssim": row.get("key_ssim"),
+        "key_fraction": float(key_mask.mean()), "sections_received": tx.sections_received,
+        "sections_sent": tx.sections_sent, "mcs_plan": {str(k): v for k, v in tx.mcs_plan.items()},
+        "prompt_bytes": next((s.get("bytes") for s in tx.encoder_report.get("sections", []) if s.get("type") == "prompt"), 0),
+        "top5_overlap": row.get("top5_overlap"), "caption_similarity": row.get("caption_similarity"),
+        "rx_snr_db": tx.rx_snr_db, "wall_s": round(tx.wall_s, 3), "out": str(args.out),
+    }
+    if args.json:
+        print_json(out)
+    else:
+        for key, value in out.items():
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            print(f"{key:>18}: {value}")
+        print(f"received image written to {args.out}", file=sys.stderr)
+    return 0
