@@ -85,10 +85,16 @@ def parse_mcs_plan(plan):
                 raise BadInputError(f"MCS plan entries are CLASS:MCS, got {part!r}")
             items[key] = value
         plan = items
-    try:
-        return {int(k): get_mcs(v).name for k, v in dict(plan).items()}
-    except ValueError:
-        raise BadInputError(f"MCS plan keys are importance classes 0..7, got {list(plan)}") from None
+    result = {}
+    for key, value in dict(plan).items():
+        try:
+            importance = int(key)
+        except (TypeError, ValueError):
+            raise BadInputError(f"MCS plan keys are importance classes 0..7, got {key!r}") from None
+        if not 0 <= importance <= 7:
+            raise BadInputError(f"MCS plan keys are importance classes 0..7, got {importance}")
+        result[importance] = get_mcs(str(value).strip()).name
+    return result
 
 
 def mcs_for_class(plan, importance):

@@ -1,0 +1,201 @@
+"""Layer-3 message blocks: PDU conventions, worker queues, fragmenter/reassembler, sinks."""
+import json
+import time
+
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+
+from gnuradio.gensemcom.blocks import pdus
+from gnuradio.gensemcom.blocks.fragmenter import fragmenter
+from gnuradio.gensemcom.blocks.image_sink import image_sink
+from gnuradio.gensemcom.blocks.image_source import expand_images, image_source
+from gnuradio.gensemcom.blocks.reassembler import pack_bundle, reassembler, unpack_bundle
+from gnuradio.gensemcom.blocks.semantic_decoder import semantic_decoder
+from gnuradio.gensemcom.blocks.semantic_encoder import semantic_encoder
+from gnuradio.gensemcom.blocks.worker import worker_block
+from gnuradio.gensemcom.errors import BadInputError, CorruptDataError
+from gnuradio.gensemcom.link_profile import mcs_for_class, parse_mcs_plan
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def post(block, port, msg):
+    block.to_basic_block()._post(pmt.intern(port), msg)
+
+
+def wait_until(predicate, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_image_pdu_round_trip_and_validation(astronaut):
+    meta, image = pdus.pdu_to_image(pdus.image_to_pdu(astronaut, image_id=7, name="a.png"))
+    assert meta["image_id"] == 7 and meta["name"] == "a.png"
+    assert np.array_equal(image, astronaut)
+    bad = pdus.make_pdu(b"\0" * 10, {"width": 4, "height": 4})
+    with pytest.raises(CorruptDataError, match="expected 4x4x3"):
+        pdus.pdu_to_image(bad)
+    with pytest.raises(CorruptDataError):
+        pdus.split_pdu(pmt.intern("not a pdu"))
+
+
+def test_bundle_round_trip_and_untrusted_lengths():
+    packets = [b"\xf1abc", b"", bytes(range(256)) * 3]
+    assert unpack_bundle(pack_bundle(packets)) == packets
+    with pytest.raises(CorruptDataError):
+        unpack_bundle(b"\x00\x10abc")          # claims 16 bytes, has 3
+    with pytest.raises(CorruptDataError):
+        unpack_bundle(b"\x00")
+
+
+def test_mcs_plan_parsing_and_class_lookup():
+    plan = parse_mcs_plan("0:bpsk-1/2x4, 2:16qam-1/2")
+    assert plan == {0: "bpsk-1/2x4", 2: "16qam-1/2"}
+    assert mcs_for_class(plan, 0) == "bpsk-1/2x4"
+    assert mcs_for_class(plan, 1) == "bpsk-1/2x4"     # nearest more important class
+    assert mcs_for_class(plan, 3) == "16qam-1/2"
+    with pytest.raises(BadInputError, match="unknown MCS"):
+        parse_mcs_plan("0:qam1024")
+
+
+class _slow(worker_block):
+    def __init__(self):
+        worker_block.__init__(self, "slow", queue_size=2, drop_policy="drop_newest")
+        self.message_port_register_out(pmt.intern("out"))
+
+    def process(self, msg):
+        time.sleep(0.2)
+        yield "out", msg
+
+
+def test_worker_queue_is_bounded_and_counts_drops():
+    tb = gr.top_block()
+    slow, sink = _slow(), blocks.message_debug()
+    tb.msg_connect(slow, "out", sink, "store")
+    tb.start()
+    for i in range(10):
+        post(slow, "in", pmt.from_long(i))
+    wait_until(lambda: slow.stats["received"] == 10)
+    assert slow.wait_idle(10)
+    tb.stop()
+    tb.wait()
+    assert slow.stats["queue_high_water"] <= 2
+    assert slow.stats["dropped"] >= 6
+    assert slow.stats["processed"] + slow.stats["dropped"] == 10
+    assert sink.num_messages() == slow.stats["processed"]
+
+
+def _chain(scheme, budget_bytes, drop_every=0):
+    """encoder → fragmenter → (lossy) → reassembler → decoder, message ports only."""
+    tb = gr.top_block()
+    enc = semantic_encoder(scheme, budget_bytes=budget_bytes, mtu_bytes=120)
+    frag = fragmenter(120, "0:bpsk-1/2x4,2:qpsk-1/2")
+    rea = reassembler(timeout_s=0.5)
+    dec = semantic_decoder(scheme)
+    packets, images = blocks.message_debug(), blocks.message_debug()
+    tb.msg_connect(enc, "sections", frag, "in")
+    tb.msg_connect(frag, "out", packets, "store")
+    tb.msg_connect(rea, "out", dec, "in")
+    tb.msg_connect(dec, "out", images, "store")
+    return tb, enc, frag, rea, dec, packets, images
+
+
+def test_encoder_to_decoder_survives_loss_and_reordering(coffee):
+    tb, enc, frag, rea, dec, packets, images = _chain("semantic", 2500)
+    tb.start()
+    post(enc, "in", pdus.image_to_pdu(coffee, image_id=3, name="coffee"))
+    wait_until(lambda: enc.stats["processed"] == 1 and frag.stats["pieces"] == enc.stats["pieces_out"])
+    sent = [packets.get_message(i) for i in range(packets.num_messages())]
+    metas = [pdus.split_pdu(m)[0] for m in sent]
+    assert all(m["mcs"] == ("bpsk-1/2x4" if m["importance"] <= 1 else "qpsk-1/2") for m in metas)
+    assert all(pdus.split_pdu(m)[1].size <= 120 for m in sent)
+    rng = np.random.default_rng(5)
+    keep = [m for i, m in enumerate(sent) if metas[i]["importance"] < 2 or rng.random() > 0.4]
+    for i in rng.permutation(len(keep)):
+        post(rea, "in", keep[i])
+    post(rea, "in", keep[0])                          # a duplicate
+    wait_until(lambda: images.num_messages() == 1)
+    tb.stop()
+    tb.wait()
+    meta, image = pdus.pdu_to_image(images.get_message(0))
+    assert image.shape == coffee.shape
+    assert meta["image_id"] == 3
+    assert rea.stats["duplicates"] == 1
+    if len(keep) < len(sent):
+        assert meta["regenerated"]                    # the report says what was rebuilt
+
+
+def test_baseline_complete_image_is_emitted_without_waiting(astronaut):
+    tb, enc, frag, rea, dec, packets, images = _chain("jpeg", 6000)
+    tb.msg_connect(frag, "out", rea, "in")
+    tb.start()
+    post(enc, "in", pdus.image_to_pdu(astronaut, image_id=9))
+    wait_until(lambda: images.num_messages() == 1)
+    tb.stop()
+    tb.wait()
+    meta, image = pdus.pdu_to_image(images.get_message(0))
+    assert meta["delivered"] and image.shape == astronaut.shape
+    assert rea.stats["images"] == 1 and pdus.split_pdu(packets.get_message(0))[0]["mcs"] == "bpsk-1/2x4"
+
+
+def test_reassembler_flushes_pending_images_when_upstream_ends():
+    tb = gr.top_block()
+    rea, out = reassembler(timeout_s=0), blocks.message_debug()
+    tb.msg_connect(rea, "out", out, "store")
+    tb.start()
+    fragment = bytes([0xF1, 0, 4, 1, 0x45, 0, 0, 0, 2]) + b"xyz"      # 1 of 2 fragments of a section
+    post(rea, "in", pdus.make_pdu(fragment, {"crc_ok": True}))
+    post(rea, "in", pdus.make_pdu(fragment, {"crc_ok": False}))     # failed CRC: dropped
+    post(rea, "system", pmt.cons(pmt.intern("done"), pmt.from_long(1)))
+    wait_until(rea.upstream_done.is_set)
+    wait_until(lambda: out.num_messages() == 1)
+    tb.stop()
+    tb.wait()
+    meta, payload = pdus.split_pdu(out.get_message(0))
+    assert meta["reason"] == "flush" and not meta["complete"]
+    assert unpack_bundle(payload.tobytes()) == [fragment]
+    assert rea.stats["crc_failed"] == 1
+
+
+def test_image_source_and_sink(tmp_path, astronaut):
+    from PIL import Image
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    Image.fromarray(astronaut[:64, :96]).save(tmp_path / "in" / "a.png")
+    Image.fromarray(astronaut[:80, :80]).save(tmp_path / "in" / "b.jpg")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    assert [p.name for p in expand_images(tmp_path / "in")] == ["a.png", "b.jpg"]
+    assert [p.name for p in expand_images(str(tmp_path / "in" / "*.png"))] == ["a.png"]
+    with pytest.raises(BadInputError, match="no such image"):
+        expand_images(tmp_path / "missing.png")
+    tb = gr.top_block()
+    src = image_source(tmp_path / "in", repeat=2)
+    sink = image_sink(tmp_path / "out")
+    tb.msg_connect(src, "out", sink, "in")
+    tb.start()
+    wait_until(lambda: len(sink.written) == 4)
+    tb.stop()
+    tb.wait()
+    assert src.finished() and src.stats["sent"] == 4
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["00000_a.json", "00000_a.png", "00001_b.json", "00001_b.png",
+                     "00002_a.json", "00002_a.png", "00003_b.json", "00003_b.png"]
+    assert json.loads((tmp_path / "out" / "00001_b.json").read_text())["width"] == 80
+    assert not any(p.name.startswith(".") for p in (tmp_path / "out").iterdir())   # no temp files left
+
+
+def test_block_parameters_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="budget_bytes > 0 or cpp > 0"):
+        semantic_encoder("semantic")
+    with pytest.raises(BadInputError, match="unknown scheme"):
+        semantic_encoder("png", budget_bytes=100)
+    with pytest.raises(ValueError, match="fragment header"):
+        fragmenter(9)
+    with pytest.raises(ValueError, match="does not exist"):
+        image_sink(tmp_path / "nope")
+    with pytest.raises(ValueError, match="queue_size"):
+        semantic_decoder("jpeg", queue_size=0)
