@@ -17,6 +17,17 @@ _LAZY = {
     "ofdm_qam_rx": "phy.ofdm_qam_rx",
     "channel_preset": "phy.channel",
     "image_display": "blocks.image_display",
+    "image_source": "blocks.image_source",
+    "image_sink": "blocks.image_sink",
+    "metrics_sink": "blocks.metrics_sink",
+    "semantic_encoder": "blocks.semantic_encoder",
+    "semantic_decoder": "blocks.semantic_decoder",
+    "fragmenter": "blocks.fragmenter",
+    "reassembler": "blocks.reassembler",
+    "semantic_tx": "blocks.semantic_txrx",
+    "semantic_rx": "blocks.semantic_txrx",
+    "sigmf_sink": "blocks.sigmf_io",
+    "sigmf_source": "blocks.sigmf_io",
 }
 
 
