@@ -50,6 +50,11 @@ def threshold_from_curve(snrs, pers, target):
     return float(lo_s + frac * (hi_s - lo_s))
 
 
+def _measure(name, snr, packets, payload):
+    """One PER point in a worker process (GNU Radio flowgraphs are run in recycled workers)."""
+    return run_link(name, snr, "awgn", packets, payload, seed=int(snr * 10) & 0xFFFF).per
+
+
 def faded_per(snrs, pers, snr_db, gains_sq):
     """E_h[PER_awgn(|h|² snr)] with PER_awgn interpolated in SNR (1 below, 0 above the grid)."""
     effective = snr_db + 10 * np.log10(np.maximum(gains_sq, 1e-12))
@@ -65,22 +70,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
     payload = LinkProfile.load("default").mtu_bytes
     names = [m.name for m in MCS_TABLE.values() if m.coded]
+    from concurrent.futures import ProcessPoolExecutor
+    pool = ProcessPoolExecutor(max_workers=1, max_tasks_per_child=20)
     curves = {}
     for name in names:
         mcs = MCS_TABLE[name]
         snr = math.floor(shannon_snr_db(mcs.spectral_efficiency) * 2) / 2
         snrs, pers = [], []
         while True:
-            result = run_link(name, snr, "awgn", args.packets, payload, seed=int(snr * 10) & 0xFFFF)
+            per = pool.submit(_measure, name, snr, args.packets, payload).result()
             snrs.append(snr)
-            pers.append(result.per)
-            print(f"{name:12s} {snr:6.1f} dB  PER {result.per:.4f}", file=sys.stderr, flush=True)
-            if result.per == 0.0 and len(pers) >= 2 and pers[-2] <= args.per_target:
+            pers.append(per)
+            print(f"{name:12s} {snr:6.1f} dB  PER {per:.4f}", file=sys.stderr, flush=True)
+            if per == 0.0 and len(pers) >= 2 and pers[-2] <= args.per_target:
                 break
             if snr > 45:
                 break
             snr += args.step_db
         curves[name] = (snrs, pers)
+    pool.shutdown()
     rng = np.random.default_rng(2026)
     draws = 100_000
     rayleigh = np.abs((rng.normal(size=draws) + 1j * rng.normal(size=draws)) / np.sqrt(2)) ** 2

@@ -17,6 +17,10 @@ from pathlib import Path
 from .execute import execute_task, failed_outcome
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# A worker process is replaced after this many tasks: every GNU Radio top block leaves some
+# memory mappings behind in the process (about 150 per transmission with GNU Radio 3.10.5),
+# and a process may hold at most vm.max_map_count (65530) of them.
+TASKS_PER_WORKER = 40
 
 
 def _init_worker():
@@ -41,7 +45,7 @@ class LocalExecutor:
     def run(self, jobs, options):
         """Yield ``execute_task`` outcomes of ``jobs`` (pairs of task, scheme) as they finish."""
         jobs = list(jobs)
-        if self.workers == 1 or len(jobs) <= 1:
+        if len(jobs) <= 1 or (self.workers == 1 and len(jobs) <= TASKS_PER_WORKER):
             for task, scheme in jobs:
                 yield execute_task(task, scheme, options)
             return
@@ -50,7 +54,7 @@ class LocalExecutor:
         # spawn: no fork of a parent holding torch / GNU Radio threads.
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+                                   initializer=_init_worker, max_tasks_per_child=TASKS_PER_WORKER)
         try:
             futures = {pool.submit(execute_task, task, scheme, options): task for task, scheme in jobs}
             for future in as_completed(futures):
@@ -101,7 +105,7 @@ class RayExecutor:
         jobs = list(jobs)
         started_here = self._start()
         try:
-            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_execute)
+            remote = ray.remote(num_cpus=1, max_retries=0, max_calls=TASKS_PER_WORKER)(_ray_execute)
             image_refs = {}
             for task, _ in jobs:
                 if task.image not in image_refs:
