@@ -27,7 +27,8 @@ Presets (``ChannelConfig.name``):
 ``fading_model`` / ``selective_fading_model``. Every preset can add a carrier frequency offset
 ``cfo`` (subcarrier spacings) and a timing offset ``delay_samples`` (fractional allowed);
 noise, CFO and timing come from ``channels.channel_model`` with ``block_tags=True`` so TX
-tags never reach the receiver. Everything is seeded by ``seed``.
+tags never reach the receiver. Everything is seeded by ``seed`` (with a CFO, equal runs agree
+up to float32 rounding: GNU Radio's rotator renormalises per work call).
 """
 from dataclasses import asdict, dataclass, fields
 

@@ -50,17 +50,19 @@ def decode(llr):
     llr = np.asarray(llr, float).reshape(-1, 2)
     steps = llr.shape[0]
     pred, signs, bit = _trellis()
-    metric = np.full(STATES, -np.inf)
+    # next state j + 32 b comes from states 2j and 2j + 1: one broadcast per stage
+    branch = np.einsum("sxg,tg->tsx", signs, llr).reshape(steps, 2, STATES // 2, 2)
+    metric = np.full(STATES, -1e30)
     metric[0] = 0.0
-    choice = np.empty((steps, STATES), np.uint8)
+    choice = np.empty((steps, STATES), bool)
     for t in range(steps):
-        branch = metric[pred] + signs @ llr[t]   # (STATES, 2)
-        pick = np.argmax(branch, axis=1)
-        choice[t] = pick
-        metric = branch[np.arange(STATES), pick]
+        cand = metric.reshape(1, STATES // 2, 2) + branch[t]
+        pick = cand[..., 1] > cand[..., 0]
+        choice[t] = pick.reshape(-1)
+        metric = np.maximum(cand[..., 0], cand[..., 1]).reshape(-1)
     state = 0                                    # zero-terminated
     decoded = np.empty(steps, np.uint8)
     for t in range(steps - 1, -1, -1):
         decoded[t] = bit[state]
-        state = pred[state, choice[t, state]]
+        state = pred[state, int(choice[t, state])]
     return decoded[:steps - TAIL]

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import convcode, ldpc
 from .config import lfsr_bits
-from .mcs import CRC_BYTES, MCS_BY_INDEX, check_payload_bytes, frame_size, get_mcs
+from .mcs import CRC_BYTES, MAX_PAYLOAD_BYTES, MCS_BY_INDEX, check_payload_bytes, frame_size, get_mcs
 from .modulation import hard_bits, modulate
 
 HEADER_INFO_BITS = 40
@@ -88,7 +88,9 @@ def parse_header_bits(bits):
         values[name] = word & ((1 << width) - 1)
         word >>= width
     mcs = MCS_BY_INDEX.get(values["mcs_index"])
-    if mcs is None:
+    # the 13-bit length field can say up to 8192 bytes; no sender makes more than
+    # MAX_PAYLOAD_BYTES, and frame_size() refuses more (it would raise in the receiver)
+    if mcs is None or values["length_minus_1"] + 1 > MAX_PAYLOAD_BYTES:
         return None
     return Header(mcs.name, values["length_minus_1"] + 1, values["seq"], values["flags"])
 

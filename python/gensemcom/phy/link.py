@@ -20,7 +20,9 @@ import numpy as np
 import pmt
 from gnuradio import blocks, gr
 
+from ..errors import BadInputError
 from .channel import ChannelConfig, make_channel
+from .framing import MAX_SEQ
 from .mcs import check_payload_bytes, frame_size, get_mcs
 from .ofdm_qam_rx import ofdm_qam_rx
 from .ofdm_qam_tx import as_numerology, ofdm_qam_tx
@@ -56,7 +58,7 @@ class LinkResult:
 class pdu_collector(gr.basic_block):
     """Message sink comparing received PDUs with the payloads sent (by ``seq``).
 
-    Counts packets received and CRC-passed, bit errors over all delivered payloads, and the
+    Counts packets received and CRC-passed (``metas``: seq -> PDU meta), bit errors over all delivered payloads, and the
     receiver's SNR estimates. Duplicates of a sequence number are counted once.
     """
 
@@ -64,6 +66,7 @@ class pdu_collector(gr.basic_block):
         gr.basic_block.__init__(self, name="gensemcom_pdu_collector", in_sig=None, out_sig=None)
         self.payloads = payloads
         self.seen = set()
+        self.metas = {}
         self.received = self.ok = self.bit_errors = self.bits_compared = 0
         self.snr_db = []
         self.message_port_register_in(pmt.intern("in"))
@@ -74,6 +77,7 @@ class pdu_collector(gr.basic_block):
         seq = int(meta["seq"])
         if seq in self.seen or seq >= len(self.payloads):
             return
+        self.metas[seq] = meta
         self.seen.add(seq)
         data = np.frombuffer(bytes(pmt.u8vector_elements(pmt.cdr(msg))), np.uint8)
         sent = np.frombuffer(self.payloads[seq], np.uint8)
@@ -86,31 +90,18 @@ class pdu_collector(gr.basic_block):
         self.snr_db.append(float(meta["snr_db"]))
 
 
-def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_bytes=1500,
-             seed=0, numerology=None, channel_options=None, timeout_s=None, on_progress=None):
-    """Measure PER/BER of ``mcs`` over a channel preset. Returns a ``LinkResult``.
+def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None):
+    """Send PDUs through ofdm_qam_tx -> channel_preset -> ofdm_qam_rx in one top block.
 
-    channel: preset name or ``ChannelConfig``; channel_options: extra ``ChannelConfig``
-    fields (cfo, delay_samples, k_factor, ...); on_progress(received, sent): called about
-    ten times a second; timeout_s: default scales with the number of samples.
+    packets: list of (payload bytes, meta dict) with meta ``seq`` = list index (``mcs``
+    optional); config: ``ChannelConfig``. Returns (pdu_collector, samples, wall_s).
     """
-    mcs = get_mcs(mcs).name
-    check_payload_bytes(payload_bytes)
     nm = as_numerology(numerology)
-    if isinstance(channel, ChannelConfig):
-        config = channel
-    else:
-        config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed),
-                               **(channel_options or {}))
-    rng = np.random.default_rng([int(seed), 0x11C])
-    payloads = [rng.integers(0, 256, payload_bytes, dtype=np.uint8).tobytes()
-                for _ in range(packets)]
-    burst = frame_size(payload_bytes, mcs, nm).samples
-    if timeout_s is None:
-        timeout_s = 60 + packets * burst / 5e4
-
+    payloads = [payload for payload, _ in packets]
+    bursts = np.cumsum([frame_size(len(p), meta.get("mcs", "qpsk-1/2"), nm).samples
+                        for p, meta in packets])
     tb = gr.top_block("gensemcom_link")
-    tx = ofdm_qam_tx(mcs, nm)
+    tx = ofdm_qam_tx("qpsk-1/2", nm)
     chan = make_channel(config, nm)
     rx = ofdm_qam_rx(nm)
     counter = blocks.null_sink(gr.sizeof_gr_complex)
@@ -118,16 +109,17 @@ def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_b
     tb.connect(tx, chan, rx)
     tb.connect(chan, counter)
     tb.msg_connect(rx, "out", collector, "in")
+    stop = threading.Event()
 
     def feed():
-        for seq, payload in enumerate(payloads):
-            while (seq * burst - counter.nitems_read(0) > IN_FLIGHT_SAMPLES
-                   and not stop.is_set()):
+        for seq, (payload, meta) in enumerate(packets):
+            ahead = (bursts[seq - 1] if seq else 0) - counter.nitems_read(0)
+            while ahead > IN_FLIGHT_SAMPLES and not stop.is_set():
                 time.sleep(0.01)
-            tx.post(payload, seq=seq & 0xFFFF)
+                ahead = bursts[seq - 1] - counter.nitems_read(0)
+            tx.post(payload, **meta)
         tx.post_done()
 
-    stop = threading.Event()
     start = time.perf_counter()
     tb.start()
     feeder = threading.Thread(target=feed, daemon=True)
@@ -138,7 +130,7 @@ def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_b
     while waiter.is_alive():
         waiter.join(0.1)
         if on_progress:
-            on_progress(collector.received, packets)
+            on_progress(collector.received, len(packets))
         if time.perf_counter() > deadline:
             stop.set()
             tb.stop()
@@ -147,7 +139,33 @@ def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_b
     wall = time.perf_counter() - start
     stop.set()
     feeder.join(1)
-    samples = int(counter.nitems_read(0))
+    return collector, int(counter.nitems_read(0)), wall
+
+
+def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_bytes=1500,
+             seed=0, numerology=None, channel_options=None, timeout_s=None, on_progress=None):
+    """Measure PER/BER of ``mcs`` over a channel preset. Returns a ``LinkResult``.
+
+    channel: preset name or ``ChannelConfig``; channel_options: extra ``ChannelConfig``
+    fields (cfo, delay_samples, k_factor, ...); on_progress(received, sent): called about
+    ten times a second; timeout_s: default scales with the number of samples.
+    """
+    mcs = get_mcs(mcs).name
+    check_payload_bytes(payload_bytes)
+    if not 1 <= packets <= MAX_SEQ + 1:
+        raise BadInputError(f"packets must be 1 to {MAX_SEQ + 1} (16-bit sequence numbers)")
+    nm = as_numerology(numerology)
+    if isinstance(channel, ChannelConfig):
+        config = channel
+    else:
+        config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed),
+                               **(channel_options or {}))
+    rng = np.random.default_rng([int(seed), 0x11C])
+    specs = [(rng.integers(0, 256, payload_bytes, dtype=np.uint8).tobytes(),
+              {"seq": seq, "mcs": mcs}) for seq in range(packets)]
+    if timeout_s is None:
+        timeout_s = 60 + packets * frame_size(payload_bytes, mcs, nm).samples / 5e4
+    collector, samples, wall = transmit(specs, config, nm, timeout_s, on_progress)
     return LinkResult(
         mcs=mcs, snr_db=float(config.snr_db), channel=config.name, payload_bytes=int(payload_bytes),
         seed=int(seed), packets_sent=packets, packets_received=collector.received,

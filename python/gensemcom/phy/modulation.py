@@ -49,17 +49,23 @@ def modulate(bits, modulation):
     return constellation(modulation)[bits @ weights].astype(np.complex64)
 
 
+@lru_cache(maxsize=None)
+def _bit_masks(bits_per_dim):
+    """(levels, labels as float 0/1 (levels x bits)) of a Gray PAM dimension."""
+    levels, labels = _pam(bits_per_dim)
+    return levels, labels.astype(float)
+
+
 def _dim_llr(z, noise_var, bits_per_dim, scale):
     """Exact LLRs of one Gray PAM dimension; z (N,), noise_var (N,) per complex symbol."""
-    levels, labels = _pam(bits_per_dim)
-    levels = levels * scale
-    metric = -((z[:, None] - levels[None, :]) ** 2) / noise_var[:, None]
-    out = np.empty((z.size, bits_per_dim))
-    for b in range(bits_per_dim):
-        zero = labels[:, b] == 0
-        out[:, b] = (np.logaddexp.reduce(metric[:, zero], axis=1)
-                     - np.logaddexp.reduce(metric[:, ~zero], axis=1))
-    return out
+    if bits_per_dim == 1:                        # levels -s, +s: closed form
+        return (-4.0 * scale * z / noise_var)[:, None]
+    levels, ones = _bit_masks(bits_per_dim)
+    metric = -((z[:, None] - scale * levels[None, :]) ** 2) / noise_var[:, None]
+    metric -= metric.max(axis=1, keepdims=True)
+    weight = np.exp(metric)                      # sums over subsets by two matrix products
+    with np.errstate(divide="ignore"):
+        return np.log(weight @ (1.0 - ones)) - np.log(weight @ ones)
 
 
 def demodulate_llr(z, noise_var, modulation):
@@ -79,6 +85,19 @@ def demodulate_llr(z, noise_var, modulation):
     llr = np.concatenate([_dim_llr(z.real, noise_var, half, scale),
                           _dim_llr(z.imag, noise_var, half, scale)], axis=1)
     return np.clip(llr.reshape(-1), -LLR_CLIP, LLR_CLIP)
+
+
+def nearest_points(z, modulation):
+    """The constellation point nearest to each of z (complex, same shape)."""
+    bps = BITS_PER_SYMBOL[modulation]
+    if bps == 1:
+        return np.where(np.real(z) >= 0, 1.0, -1.0).astype(complex)
+    top = (1 << (bps // 2)) - 1
+    scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))
+
+    def level(v):
+        return np.clip(2 * np.floor((v / scale + top) / 2 + 0.5) - top, -top, top) * scale
+    return level(np.real(z)) + 1j * level(np.imag(z))
 
 
 def hard_bits(llr):

@@ -17,19 +17,22 @@ L = fft_len + cp_len, R = preamble repeats. The detection metric is ~SNR/(1+SNR)
 SNR) at the end of the preamble and ~1/(sqrt(R-1) L) on noise or data; the phase of P is
 2 pi CFO L / fft_len.
 """
+import sys
+
 import numpy as np
 import pmt
 from gnuradio import analog, blocks, digital, fft, filter as gr_filter, gr
 
 from .framing import FLAG_FILLER, Header, decode_header_llr, decode_payload_llr
 from .mcs import frame_size, get_mcs, largest_frame
-from .modulation import constellation, demodulate_llr
-from .ofdm_qam_tx import as_numerology
+from .modulation import demodulate_llr, nearest_points
+from .ofdm_qam_tx import as_numerology, reserve_buffer
 from .receiver import TIMING_BACKOFF, ChannelEstimate, equalize, estimate_channel
 
 CFO_TAG = "gsc_cfo"
 LENGTH_TAG = "gsc_payload_symbols"
 DETECTION_THRESHOLD = 0.09
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class cfo_tagger(gr.sync_block):
@@ -86,7 +89,11 @@ class header_decoder(gr.sync_block):
         if buffered >= self._per_packet:
             stacked = np.concatenate(self._pending)
             while len(stacked) >= self._per_packet:
-                self._decode(stacked[:self._per_packet])
+                try:
+                    self._decode(stacked[:self._per_packet])
+                except Exception as exc:  # never leave the demux waiting
+                    self.logger.error(f"header decoding failed: {exc!r}")
+                    self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
                 stacked = stacked[self._per_packet:]
             self._pending = [stacked] if len(stacked) else []
         return len(items)
@@ -135,6 +142,7 @@ class payload_decoder(gr.sync_block):
         gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
                                in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
+        import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
         self._packet = None
@@ -162,7 +170,10 @@ class payload_decoder(gr.sync_block):
             self._have += take
             pos += take
             if self._have == self._packet["symbols"]:
-                self._finish()
+                try:
+                    self._finish()
+                except Exception as exc:  # a bad packet must not stop the flowgraph
+                    self.logger.error(f"payload decoding failed: {exc!r}")
         return len(items)
 
     def _start(self, tags):
@@ -191,9 +202,8 @@ class payload_decoder(gr.sync_block):
         z, noise_var, _ = equalize(symbols, packet["estimate"], nm, first_symbol=nm.header_symbols)
         z, noise_var = z.reshape(-1), noise_var.reshape(-1)
         result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
-        points = constellation(mcs.modulation)
-        nearest = points[np.argmin(np.abs(z[:, None] - points[None, :]), axis=1)]
-        evm_db = 10 * np.log10(max(float(np.mean(np.abs(z - nearest) ** 2)), 1e-12))
+        error = z - nearest_points(z, mcs.modulation)
+        evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
         if result.crc_ok:
             self.packets_ok += 1
         else:
@@ -207,9 +217,9 @@ class payload_decoder(gr.sync_block):
             "cfo": packet["cfo"], "cfo_hz": packet["cfo"] * self.samp_rate / nm.fft_len,
             "ldpc_failed_codewords": result.failed_codewords,
         }
-        data = np.frombuffer(result.payload, np.uint8)
+        data = list(result.payload)
         self.message_port_pub(pmt.intern("out"),
-                              pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(data.size, data)))
+                              pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), data)))
 
 
 class ofdm_qam_rx(gr.hier_block2):
@@ -234,6 +244,10 @@ class ofdm_qam_rx(gr.hier_block2):
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
+        # The demux waits for the header decoder on every packet; with Python's default 5 ms
+        # thread switch interval the payload decoder can hold the GIL that long.
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         sym, reps = nm.symbol_len, nm.preamble_repeats
         products = reps - 1
 
@@ -248,9 +262,10 @@ class ofdm_qam_rx(gr.hier_block2):
         self.correlation = to_stream = blocks.vector_to_stream(gr.sizeof_gr_complex, sym)
         energy = blocks.complex_to_mag_squared()
         window_energy = blocks.moving_average_ff(reps * sym, products * sym / reps, 4000)
-        slow_energy = gr_filter.single_pole_iir_filter_ff(1e-4)
-        floor = blocks.multiply_const_ff(1e-3)
-        floored = blocks.add_ff()
+        # E + 1e-3 * (E averaged over ~1e4 samples): keeps the metric tiny in digital silence
+        # after a burst, where running sums leave rounding residue; + 1e-30 avoids 0/0
+        alpha, keep = 1e-4, 1 - 1e-4
+        floored = gr_filter.iir_filter_ffd([1 + 1e-3 * alpha, -keep], [0.0, keep], True)
         tiny = blocks.add_const_ff(1e-30)
         magnitude = blocks.complex_to_mag()
         self.metric = metric = blocks.divide_ff()
@@ -273,19 +288,18 @@ class ofdm_qam_rx(gr.hier_block2):
         self.payload_decoder = payload_decoder(nm, samp_rate, emit_failed)
 
         longest = largest_frame(nm)
-        tagger.set_min_output_buffer(longest.burst_samples + 2 * sym)
-        self.peaks.set_min_output_buffer(longest.burst_samples + 2 * sym)
-        # the demux asks for a whole payload of space on both of its outputs
-        self.demux.set_min_output_buffer(longest.payload_ofdm_symbols + 1)
+        reserve_buffer(tagger, longest.burst_samples + 2 * sym)
+        reserve_buffer(self.peaks, longest.burst_samples + 2 * sym)
+        # the demux asks for a whole payload of space on both of its outputs; its info line
+        # on every failed header ("Parser returned #f") is silenced too
+        reserve_buffer(self.demux, longest.payload_ofdm_symbols + 1)
 
         self.connect(self, matched)
         self.connect(matched, delayed_y)
         self.connect(matched, (product, 0))
         self.connect(delayed_y, (product, 1))
         self.connect(product, to_vectors, lag_sum, to_stream, magnitude, (metric, 0))
-        self.connect(self, energy, window_energy, (floored, 0))
-        self.connect(window_energy, slow_energy, floor, (floored, 1))
-        self.connect(floored, tiny, (metric, 1))
+        self.connect(self, energy, window_energy, floored, tiny, (metric, 1))
         self.connect(metric, gate, (gated, 0))
         self.connect(metric, (gated, 1))
         self.connect(gated, self.peaks)

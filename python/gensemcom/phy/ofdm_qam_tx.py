@@ -26,6 +26,12 @@ def as_numerology(numerology):
     return Numerology.from_dict(numerology)
 
 
+def reserve_buffer(block, items):
+    """``set_min_output_buffer`` without GNU Radio's info line about it."""
+    block.set_log_level("warn")
+    block.set_min_output_buffer(int(items))
+
+
 def pdu_meta(msg):
     """(meta dict, payload bytes) of a PDU message."""
     meta = pmt.to_python(pmt.car(msg)) if pmt.is_dict(pmt.car(msg)) else {}
@@ -99,11 +105,11 @@ class ofdm_qam_tx(gr.hier_block2):
         self.scale = blocks.multiply_const_cc(nm.tx_gain)
         # tagged-stream blocks need a whole packet in their output buffer
         longest = largest_frame(nm)
-        to_stream.set_min_output_buffer(longest.ofdm_symbols * nm.n_data_carriers)
-        allocator.set_min_output_buffer(longest.ofdm_symbols)
-        ifft.set_min_output_buffer(longest.ofdm_symbols)
-        prefixer.set_min_output_buffer(longest.burst_samples)
-        shaper.set_min_output_buffer(longest.samples)
+        reserve_buffer(to_stream, longest.ofdm_symbols * nm.n_data_carriers)
+        for block in (allocator, ifft):
+            reserve_buffer(block, longest.ofdm_symbols)
+        reserve_buffer(prefixer, longest.burst_samples)
+        reserve_buffer(shaper, longest.samples)
         self.msg_connect(self, "in", self.encoder, "in")
         self.msg_connect(self.encoder, "out", to_stream, "pdus")
         self.connect(to_stream, allocator, ifft, prefixer, shaper, self.scale, self)
@@ -114,8 +120,8 @@ class ofdm_qam_tx(gr.hier_block2):
 
     def post(self, payload, **meta):
         """Queue one payload (bytes) for transmission; meta as for the ``in`` port."""
-        data = np.frombuffer(bytes(payload), np.uint8)
-        msg = pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(data.size, data))
+        data = bytes(payload)
+        msg = pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), list(data)))
         self.encoder.to_basic_block()._post(pmt.intern("in"), msg)
 
     def post_done(self, filler=True):

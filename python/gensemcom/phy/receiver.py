@@ -130,7 +130,7 @@ def equalize(symbols_fft, estimate, numerology, first_symbol=0):
     smooth = _moving_average(residual, width)
     phase = predicted + np.angle(smooth)
     y_data = symbols_fft[:, nm.spectrum_index(nm.data_carriers)]
-    z = y_data * np.exp(-1j * phase)[:, None] / h_data[None, :]
     gain = np.maximum(np.abs(h_data) ** 2, 1e-30)
+    z = y_data * np.exp(-1j * phase)[:, None] * (np.conj(h_data) / gain)[None, :]
     noise_var = np.broadcast_to(estimate.noise_var / gain, z.shape)
     return z, noise_var, float(np.angle(np.sum(residual)))
