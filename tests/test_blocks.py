@@ -1,5 +1,6 @@
 """Layer-3 message blocks: PDU conventions, worker queues, fragmenter/reassembler, sinks."""
 import json
+import threading
 import time
 
 import numpy as np
@@ -62,31 +63,37 @@ def test_mcs_plan_parsing_and_class_lookup():
         parse_mcs_plan("0:qam1024")
 
 
-class _slow(worker_block):
+class _gated(worker_block):
+    """Worker whose processing waits for ``release``: makes queue behaviour deterministic."""
+
     def __init__(self):
-        worker_block.__init__(self, "slow", queue_size=2, drop_policy="drop_newest")
+        worker_block.__init__(self, "gated", queue_size=2, drop_policy="drop_newest")
         self.message_port_register_out(pmt.intern("out"))
+        self.release = threading.Event()
 
     def process(self, msg):
-        time.sleep(0.2)
+        self.release.wait(30)
         yield "out", msg
 
 
 def test_worker_queue_is_bounded_and_counts_drops():
     tb = gr.top_block()
-    slow, sink = _slow(), blocks.message_debug()
-    tb.msg_connect(slow, "out", sink, "store")
+    gated, sink = _gated(), blocks.message_debug()
+    tb.msg_connect(gated, "out", sink, "store")
     tb.start()
-    for i in range(10):
-        post(slow, "in", pmt.from_long(i))
-    wait_until(lambda: slow.stats["received"] == 10)
-    assert slow.wait_idle(10)
+    post(gated, "in", pmt.from_long(0))
+    wait_until(lambda: gated.pending() == 1 and gated._queue.qsize() == 0)   # the worker holds #0
+    for i in range(1, 10):
+        post(gated, "in", pmt.from_long(i))
+    wait_until(lambda: gated.stats["received"] == 10)
+    gated.release.set()
+    assert gated.wait_idle(10)
+    wait_until(lambda: sink.num_messages() == 3)
     tb.stop()
     tb.wait()
-    assert slow.stats["queue_high_water"] <= 2
-    assert slow.stats["dropped"] >= 6
-    assert slow.stats["processed"] + slow.stats["dropped"] == 10
-    assert sink.num_messages() == slow.stats["processed"]
+    assert gated.stats["queue_high_water"] == 2
+    assert gated.stats["dropped"] == 7 and gated.stats["processed"] == 3
+    assert [pmt.to_long(sink.get_message(i)) for i in range(sink.num_messages())] == [0, 1, 2]
 
 
 def _chain(scheme, budget_bytes, drop_every=0):

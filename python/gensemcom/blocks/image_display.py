@@ -28,6 +28,8 @@ class image_display(message_block):
     The widget is ``self.qwidget()``; GRC places it with the GUI hint.
     """
 
+    finish_on_done = False     # shows the last images until the window closes
+
     def __init__(self, title="GenSemCom", max_width=384):
         message_block.__init__(self, "gensemcom_image_display")
         from PyQt5 import QtCore, QtGui, QtWidgets

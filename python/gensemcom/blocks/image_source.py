@@ -54,7 +54,8 @@ class image_source(message_block):
       ack   (input, optional) any message acknowledges one image in flight, e.g. the
             decoder's or sink's output, so a slow receiver paces the source
     Images load on the source's own thread, one at a time; unreadable files are skipped
-    with a warning and counted in ``stats["skipped"]``.
+    with a warning and counted in ``stats["skipped"]``. After the last image (and, with flow
+    control, its acknowledgement) the source ends, and its ``done`` lets a finite chain end.
     """
 
     def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0):
@@ -127,5 +128,11 @@ class image_source(message_block):
                     image_id = (image_id + 1) % 65536
                     if self.interval_s:
                         self._stop.wait(self.interval_s)
+            if self._credit is not None:
+                for _ in range(self.max_in_flight):      # wait for the last acknowledgements
+                    while not self._credit.acquire(timeout=0.1):
+                        if self._stop.is_set():
+                            return
+            self.to_basic_block()._post(pmt.intern("system"), pmt.cons(pmt.intern("done"), pmt.from_long(1)))
         finally:
             self._done.set()

@@ -24,6 +24,8 @@ class metrics_sink(worker_block):
     without metrics and counted in ``stats["unmatched"]``.
     """
 
+    finish_on_done = False     # several inputs: one upstream's end is not the end
+
     def __init__(self, max_images=64, lpips=True, queue_size=16):
         worker_block.__init__(self, "gensemcom_metrics_sink", queue_size=queue_size, drop_policy="drop_newest")
         self.max_images = int(max_images)

@@ -52,7 +52,7 @@ def pdu_to_image(pdu):
     meta, payload = split_pdu(pdu)
     try:
         width, height = int(meta["width"]), int(meta["height"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):    # OverflowError: width = inf
         raise CorruptDataError("image PDU lacks integer 'width'/'height' meta") from None
     if not (0 < width <= MAX_IMAGE_SIDE_PX and 0 < height <= MAX_IMAGE_SIDE_PX):
         raise CorruptDataError(f"image PDU size {width}x{height} out of range")

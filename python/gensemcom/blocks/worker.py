@@ -2,9 +2,13 @@
 
 ``message_block``: GNU Radio ends a message block at the first ``done`` that any upstream
 neighbour sends, and handles the ``system`` port before the block's other queued messages.
-A block with several inputs would therefore stop early and drop messages. Our blocks keep
-running until the flowgraph stops; on ``done`` they first handle everything already queued,
-then call ``on_upstream_done()`` (the reassembler flushes there) and set ``upstream_done``.
+On ``done`` our blocks first handle everything already queued, then call
+``on_upstream_done()`` (the reassembler flushes, a worker waits for its queue to empty) and
+set ``upstream_done``. Blocks in a single chain (``finish_on_done`` True: encoder,
+fragmenter, reassembler, decoder, sinks) then finish and pass ``done`` on, so a finite
+flowgraph (a SigMF file, a list of images) ends by itself; blocks with several inputs
+(metrics, display) keep running until the flowgraph stops, since the first ``done`` would
+not mean that every input has ended.
 
 ``worker_block``: runs slow work (model inference) in a worker thread. The scheduler thread
 only enqueues: a full queue drops a message (the oldest or the new one, by policy) and
@@ -24,6 +28,8 @@ DONE = pmt.intern("done")
 
 class message_block(gr.basic_block):
     """Base class of the module's message-only blocks (see module docstring)."""
+
+    finish_on_done = True
 
     def __init__(self, name):
         gr.basic_block.__init__(self, name=name, in_sig=None, out_sig=None)
@@ -51,6 +57,8 @@ class message_block(gr.basic_block):
                 handler(queued)
         self.on_upstream_done()
         self.upstream_done.set()
+        if self.finish_on_done:
+            self.system_handler(msg)
 
 
 class worker_block(message_block):
