@@ -43,7 +43,15 @@ class packet_encoder(gr.basic_block):
 
     Meta keys read: ``mcs`` (name; default: the block's), ``seq`` (0..65535; default: a
     running counter), ``flags`` (0..63). Invalid PDUs are dropped with a log message.
+
+    End of stream: on ``done`` (from ``post_done`` or from an upstream message block that
+    finished) it first encodes every PDU still queued, then a filler burst (1 byte, uncoded
+    BPSK, header flag ``FLAG_FILLER``; receivers drop it) that carries the last real burst
+    through the receiver, which needs a preamble's worth of samples after a burst
+    (``burst_shaper_cc`` does not emit the gap after the final burst when its input ends).
     """
+
+    send_filler = True
 
     def __init__(self, mcs="qpsk-1/2", numerology=None):
         gr.basic_block.__init__(self, name="gensemcom_packet_encoder", in_sig=None, out_sig=None)
@@ -53,6 +61,21 @@ class packet_encoder(gr.basic_block):
         self.message_port_register_in(pmt.intern("in"))
         self.message_port_register_out(pmt.intern("out"))
         self.set_msg_handler(pmt.intern("in"), self.handle)
+        self.set_msg_handler(pmt.intern("system"), self.handle_system)
+
+    def handle_system(self, msg):
+        """``done``: drain queued PDUs, send the filler, then finish (GNU Radio handles the
+        system port before other queued messages)."""
+        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done")):
+            while True:
+                queued = self.delete_head_nowait(pmt.intern("in"))
+                if queued is None or pmt.is_null(queued):
+                    break
+                self.handle(queued)
+            if self.send_filler:
+                data = [0]
+                self.handle(pmt.cons(pmt.to_pmt({"mcs": "bpsk", "flags": FLAG_FILLER}), pmt.init_u8vector(1, data)))
+        self.system_handler(msg)
 
     def set_mcs(self, mcs):
         self.mcs = get_mcs(mcs).name
@@ -125,15 +148,9 @@ class ofdm_qam_tx(gr.hier_block2):
         self.encoder.to_basic_block()._post(pmt.intern("in"), msg)
 
     def post_done(self, filler=True):
-        """End a finite flowgraph: optionally queue a filler burst, then tell the encoder
-        that no more PDUs will come.
-
-        The filler (1 byte, uncoded BPSK, header flag ``FLAG_FILLER``; receivers drop it)
-        carries the last real burst through the receiver, which needs a preamble's worth
-        of samples after a burst: ``burst_shaper_cc`` does not emit the gap after the final
-        burst when its input ends.
-        """
-        if filler:
-            self.post(b"\0", mcs="bpsk", flags=FLAG_FILLER)
+        """End a finite flowgraph: tell the encoder that no more PDUs will come. It encodes
+        what is queued, then (``filler``) a filler burst that carries the last real burst
+        through the receiver (see ``packet_encoder``), then ends the stream."""
+        self.encoder.send_filler = bool(filler)
         self.encoder.to_basic_block()._post(pmt.intern("system"),
                                             pmt.cons(pmt.intern("done"), pmt.from_long(1)))
