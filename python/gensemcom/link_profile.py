@@ -1,8 +1,9 @@
 """Link profiles: the PHY settings a semantic link uses, as data (YAML).
 
 A profile names the OFDM numerology, the packet size (``mtu_bytes``), the MCS of each
-importance class (fixed, or ``auto``: chosen from the planning SNR with per-class margins and
-the measured MCS thresholds in ``phy/mcs_thresholds.yaml``), and channel options. Profiles are
+importance class (fixed, or ``auto``: for each class the fastest MCS whose planning packet error rate at the
+planning SNR less the class's margin is within the class's target; PER curves measured on
+the real flowgraph, in ``phy/mcs_thresholds.yaml``), and channel options. Profiles are
 found by name in ``$GENSEMCOM_PROFILES_DIR`` and in the package's ``profiles/`` folder, or by
 path.
 
@@ -24,7 +25,7 @@ from .errors import BadInputError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 THRESHOLDS_FILE = Path(__file__).parent / "phy" / "mcs_thresholds.yaml"
-PROFILE_KEYS = {"name", "description", "numerology", "mtu_bytes", "mcs", "margins_db", "channel"}
+PROFILE_KEYS = {"name", "description", "numerology", "mtu_bytes", "mcs", "per_targets", "margins_db", "channel"}
 
 
 def profile_dirs():
@@ -43,28 +44,65 @@ def list_profiles():
     return sorted(names)
 
 
+FADING_DRAWS = 20_000
+RICIAN_K = 4.0          # phy.channel.ChannelConfig's default k_factor
+
+
 @functools.lru_cache(maxsize=1)
-def mcs_thresholds():
-    """{channel: {mcs: SNR in dB at which PER <= per_target}} measured by
-    ``simulations/mcs_thresholds.py``; plus the measurement's settings under ``_meta``."""
+def per_curves():
+    """{mcs: (snr_db array, PER array)}: the AWGN packet error rate of every coded MCS,
+    measured on the real flowgraph by ``scripts/measure_mcs_thresholds.py`` (packets of the
+    default MTU); PER is made non-increasing in SNR (measurement noise removed)."""
+    import numpy as np
     with open(THRESHOLDS_FILE) as f:
         data = yaml.safe_load(f)
-    table = {ch: {m: float(v) for m, v in row.items()} for ch, row in data["thresholds_db"].items()}
-    table["_meta"] = {k: v for k, v in data.items() if k != "thresholds_db"}
-    return table
+    curves = {}
+    for name, curve in data["awgn_curves"].items():
+        snrs = np.asarray(curve["snr_db"], float)
+        order = np.argsort(snrs)
+        curves[name] = (snrs[order], np.minimum.accumulate(np.asarray(curve["per"], float)[order]))
+    return curves
 
 
-def best_mcs(snr_db, channel="awgn", margin_db=0.0):
-    """Fastest coded MCS whose threshold + ``margin_db`` <= ``snr_db`` on ``channel``'s statistics;
-    the robust mode when none qualifies."""
+@functools.lru_cache(maxsize=4)
+def _fading_gains(channel):
+    """|h|² draws of the flat block-fading presets (unit mean power), fixed seed."""
+    import numpy as np
+    rng = np.random.default_rng(2026)
+    scatter = (rng.normal(size=FADING_DRAWS) + 1j * rng.normal(size=FADING_DRAWS)) / np.sqrt(2)
+    if channel == "rician":
+        los = np.exp(1j * rng.uniform(0, 2 * np.pi, FADING_DRAWS))
+        return np.abs(np.sqrt(RICIAN_K / (RICIAN_K + 1)) * los + np.sqrt(1 / (RICIAN_K + 1)) * scatter) ** 2
+    return np.abs(scatter) ** 2
+
+
+def packet_error_rate(mcs, snr_db, channel="awgn"):
+    """Planning estimate of the PER of a packet at ``mcs`` and average SNR ``snr_db``.
+
+    awgn: the measured curve (PER 1 below it, 0 above it). rayleigh / rician (one fade per
+    packet): that curve averaged over the fade, E[PER_awgn(|h|²·SNR)] (perfect channel
+    estimation assumed). multipath: as rayleigh — coding across carriers does at least as
+    well as flat fading, so the plan is conservative.
+    """
+    import numpy as np
+    snrs, pers = per_curves()[mcs]
+    if channel == "awgn":
+        return float(np.interp(snr_db, snrs, pers, left=1.0, right=0.0))
+    gains = _fading_gains("rician" if channel == "rician" else "rayleigh")
+    effective = snr_db + 10 * np.log10(np.maximum(gains, 1e-12))
+    return float(np.interp(effective, snrs, pers, left=1.0, right=0.0).mean())
+
+
+def best_mcs(snr_db, channel="awgn", per_target=0.01):
+    """Fastest coded MCS whose planning PER at ``snr_db`` on ``channel`` is <= ``per_target``;
+    the robust mode when none qualifies. (Subtract a margin from ``snr_db`` to plan for an
+    SNR that may be lower than expected.)"""
     from .phy.mcs import MCS_TABLE, ROBUST_MCS
-    table = mcs_thresholds()
-    row = table.get(channel, table["awgn"])
-    usable = [name for name, threshold in row.items()
-              if MCS_TABLE[name].coded and threshold + margin_db <= snr_db]
+    usable = [name for name in per_curves()
+              if MCS_TABLE[name].coded and packet_error_rate(name, snr_db, channel) <= per_target]
     if not usable:
         return ROBUST_MCS
-    return max(usable, key=lambda name: (MCS_TABLE[name].spectral_efficiency, -row[name]))
+    return max(usable, key=lambda name: MCS_TABLE[name].spectral_efficiency)
 
 
 def parse_mcs_plan(plan):
@@ -115,7 +153,8 @@ class LinkProfile:
     numerology: dict = field(default_factory=dict)
     mtu_bytes: int = 400
     mcs: object = "auto"
-    margins_db: dict = field(default_factory=lambda: {0: 2.0, 1: 1.0, 2: 0.0, 3: 0.0})
+    per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
+    margins_db: dict = field(default_factory=lambda: {0: 1.0, 1: 0.5, 2: 0.0, 3: 0.0})
     channel: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -130,6 +169,9 @@ class LinkProfile:
             if not isinstance(self.mcs, dict) or not self.mcs:
                 raise BadInputError(f"profile {self.name}: mcs must be 'auto' or a mapping {{class: MCS}}")
             self.mcs = {int(k): get_mcs(v).name for k, v in self.mcs.items()}
+        self.per_targets = {int(k): float(v) for k, v in (self.per_targets or {}).items()}
+        if not self.per_targets or not all(0 < v < 1 for v in self.per_targets.values()):
+            raise BadInputError(f"profile {self.name}: per_targets must map classes to PERs in (0, 1)")
         self.margins_db = {int(k): float(v) for k, v in (self.margins_db or {}).items()}
         unknown = set(self.channel or {}) - set(ChannelConfig.__dataclass_fields__) | ({"name", "snr_db"} & set(self.channel or {}))
         if unknown:
@@ -168,14 +210,15 @@ class LinkProfile:
 
     def mcs_plan(self, snr_db=None, channel="awgn", single=False):
         """{importance class: MCS}. ``auto`` needs ``snr_db``; ``single``: one MCS for every
-        class (the separation baselines' "best MCS for the SNR", margin 0)."""
+        class, at the strictest target (a whole file needs every packet)."""
         if self.mcs != "auto":
             return dict(self.mcs)
         if snr_db is None:
             raise BadInputError(f"profile {self.name} chooses MCS from the SNR: give a planning snr_db")
         if single:
-            return {0: best_mcs(snr_db, channel, 0.0)}
-        return {cls_: best_mcs(snr_db, channel, margin) for cls_, margin in sorted(self.margins_db.items())}
+            return {0: best_mcs(snr_db, channel, min(self.per_targets.values()))}
+        return {cls_: best_mcs(snr_db - self.margins_db.get(cls_, 0.0), channel, target)
+                for cls_, target in sorted(self.per_targets.items())}
 
     def symbols_for_bytes(self, plan):
         """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module)."""
@@ -190,5 +233,5 @@ class LinkProfile:
 
     def to_dict(self):
         return {"name": self.name, "description": self.description, "numerology": self.numerology,
-                "mtu_bytes": self.mtu_bytes, "mcs": self.mcs, "margins_db": self.margins_db,
+                "mtu_bytes": self.mtu_bytes, "mcs": self.mcs, "per_targets": self.per_targets, "margins_db": self.margins_db,
                 "channel": self.channel}

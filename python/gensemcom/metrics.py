@@ -70,7 +70,7 @@ def psnr(reference, test, mask=None) -> float:
 
 def _to_tensor(image):
     import torch
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    return torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
 def ssim(reference, test) -> float:

@@ -48,6 +48,7 @@ class TransmissionResult:
     sections_sent: int
     encoder_report: dict = field(default_factory=dict)
     decoder_report: dict = field(default_factory=dict)
+    baseline_choice: dict = field(default_factory=dict)   # baselines: {MCS: expected PSNR} considered
     rx_snr_db: float = float("nan")
     wall_s: float = 0.0
 
@@ -101,6 +102,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     profile         link profile (name, path or LinkProfile); fixed_mcs: one MCS for all packets
     models, quant   semantic model stack; seed: channel noise/fading seed
     plan_channel    channel statistics the transmitter plans the MCS with (default: ``channel``)
+    Baselines without ``fixed_mcs`` use ``choose_baseline_mcs`` (best expected PSNR).
     """
     from gnuradio import blocks, gr
 
@@ -116,6 +118,10 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     if not cpp or cpp <= 0:
         raise BadInputError("give a channel budget: cpp > 0 or budget_symbols > 0")
     symbols_budget = int(cpp * height * width * 3)
+    baseline_choice = {}
+    if scheme != "semantic" and not fixed_mcs:
+        fixed_mcs, baseline_choice = choose_baseline_mcs(image, scheme, snr_db, plan_channel or channel,
+                                                         symbols_budget, link)
     config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed), **link.channel)
 
     tb = gr.top_block("gensemcom_transmit")
@@ -181,6 +187,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         samples=int(counter.nitems_read(0)), bytes_sent=int(sum(size for _, size in sent)),
         packets_sent=len(sent), packets_ok=min(ok, len(sent)), sections_received=sections_received,
         sections_sent=int(pieces) - 1, encoder_report=encoder_report, decoder_report=decoder_report,
+        baseline_choice=baseline_choice,
         rx_snr_db=float(np.mean(rx_snr)) if rx_snr else float("nan"), wall_s=wall_s)
 
 
@@ -216,3 +223,43 @@ def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="def
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
     budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan), mtu_bytes=link.mtu_bytes)
     return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
+
+
+def choose_baseline_mcs(image, codec, snr_db, channel, symbols_budget, profile="default"):
+    """The separation baseline's MCS: the one that maximises the expected whole-image PSNR.
+
+    For each candidate MCS the codec gets the largest file that fits ``symbols_budget`` at
+    that MCS (``WholeImageCodec``: best quality and scale); the file arrives only if every
+    one of its packets does, with probability (1 - PER)^packets from the planning PER
+    (``link_profile.packet_error_rate``), else the image is scored as a flat mean image.
+    Returns (mcs, {mcs: expected PSNR}). Slower MCS are not tried once a faster one is all
+    but certain to arrive (PER <= 0.1 %): they could only send fewer bytes.
+    """
+    from .link_profile import packet_error_rate
+    from .metrics import psnr
+    from .phy.mcs import MCS_TABLE, ROBUST_MCS
+    from .semantic.container import fragment
+    from .semantic.ratecontrol import Budget
+    from .semantic.wholeimage import WholeImageCodec
+    link = LinkProfile.load(profile)
+    flat = np.full_like(image, int(round(float(image.mean()))))
+    psnr_fail = psnr(image, flat)
+    names = sorted((m for m in MCS_TABLE.values() if m.coded), key=lambda m: -m.spectral_efficiency)
+    expected = {}
+    for mcs in names:
+        per = packet_error_rate(mcs.name, snr_db, channel)
+        if per > 0.5 and mcs.name != ROBUST_MCS:
+            continue
+        budget = Budget(budget_symbols=symbols_budget, symbols_for_bytes=link.symbols_for_bytes({0: mcs.name}),
+                        mtu_bytes=link.mtu_bytes)
+        result = WholeImageCodec(codec).encode(image, budget)
+        if not result.report["fits"]:
+            expected[mcs.name] = psnr_fail
+            continue
+        decoded = WholeImageCodec(codec).decode(result.data).image
+        p_success = (1.0 - per) ** len(fragment(result.container, link.mtu_bytes))
+        expected[mcs.name] = p_success * psnr(image, decoded) + (1 - p_success) * psnr_fail
+        if per <= 1e-3:
+            break
+    best = max(expected, key=expected.get) if expected else ROBUST_MCS
+    return best, expected

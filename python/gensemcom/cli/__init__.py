@@ -22,6 +22,7 @@ COMMANDS = {
     "transmit": ("transmit", "send one image through the real flowgraph (semantic or a codec baseline)"),
     "tx": ("txrx", "transmitter for two-process, ZeroMQ and SDR setups"),
     "rx": ("txrx", "receiver for two-process, ZeroMQ and SDR setups"),
+    "channel": ("channel", "channel emulator between a tx and an rx process (ZeroMQ / SigMF)"),
     "link": ("link", "link-level PER/BER benchmark of one MCS over a channel preset"),
     "bench": ("bench", "resumable benchmark sweep over images, schemes, SNRs and channels"),
     "models": ("models", "list, download and benchmark large-model cards"),
