@@ -27,6 +27,39 @@ MAX_RSS_MIB = 2048
 PER_INPUT_TIMEOUT_S = 10
 
 
+# ---- regression tests: one per bug the fuzzer found -------------------------------------------
+def _jpeg(width=16, height=16):
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((height, width, 3), np.uint8)).save(buf, "JPEG")
+    return bytearray(buf.getvalue())
+
+
+def test_whole_image_file_claiming_a_huge_size_is_corrupt_data():
+    """A JPEG whose SOF claims 65000x65000 made Pillow raise DecompressionBombError, which is
+    not an OSError: it escaped the whole-image receiver."""
+    from gnuradio.gensemcom.semantic.wholeimage import _decode_file
+    data = _jpeg()
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 65000, 65000)
+    for width, height in ((16, 16), (16384, 16384)):
+        with pytest.raises(CorruptDataError, match="does not decode|larger than"):
+            _decode_file(bytes(data), width, height)
+
+
+def test_whole_image_decoder_refuses_a_claimed_size_over_max_pixels():
+    """A 30-byte container claiming 16384x16384 made the baseline receiver allocate an 800 MB
+    mean-grey image; the claimed size is now checked against max_pixels first."""
+    from gnuradio.gensemcom.semantic.wholeimage import WholeImageCodec
+    tiny_lie = Container(3, 16384, 16384, [Section(SectionType.IMAGE, bytes(_jpeg()))]).to_bytes()
+    with pytest.raises(CorruptDataError, match="out of range"):
+        WholeImageCodec("jpeg").decode(tiny_lie)
+    honest = Container(3, 16, 16, [Section(SectionType.IMAGE, bytes(_jpeg()))]).to_bytes()
+    assert WholeImageCodec("jpeg").decode(honest).report["delivered"]
+    with pytest.raises(CorruptDataError):
+        WholeImageCodec("jpeg").decode(honest, max_pixels=100)
+
+
 def test_image_pdu_with_an_infinite_size_is_corrupt_data():
     """width = inf in an image PDU's meta raised OverflowError from int()."""
     from gnuradio.gensemcom.blocks.pdus import make_pdu, pdu_to_image

@@ -11,6 +11,7 @@ the field's convention for a failed transmission, and the report says ``delivere
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from .ratecontrol import Budget
 CODECS = ("jpeg", "webp", "avif")
 PIL_FORMATS = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
 MAX_FILE_PIXELS = 16384 * 16384
+MAX_DECODE_PIXELS = 1 << 25      # the decoder's default limit on the claimed image size (33.5 MP)
 
 
 def largest_section_payload(budget: Budget, importance) -> int:
@@ -72,8 +74,13 @@ class WholeImageCodec:
                   "container_bytes": len(container.to_bytes()), "key_fraction": 0.0, "prompt_bytes": 0}
         return EncodeResult(container, container.to_bytes(), np.zeros((height, width), bool), None, None, report)
 
-    def decode(self, received, size=None, seed: int = None, strict: bool = False) -> DecodeResult:
-        """Decode bytes, a ``Container`` or a ``Received``; mean grey when the file is missing or damaged."""
+    def decode(self, received, size=None, seed: int = None, strict: bool = False,
+               max_pixels: int = MAX_DECODE_PIXELS) -> DecodeResult:
+        """Decode bytes, a ``Container`` or a ``Received``; mean grey when the file is missing or damaged.
+
+        max_pixels  refuse (``CorruptDataError``) an image size over this many pixels: the size
+                    comes off the air and the output is always that size
+        """
         if isinstance(received, (bytes, bytearray, memoryview)):
             received = received_from_container(Container.from_bytes(bytes(received)))
         elif isinstance(received, Container):
@@ -86,6 +93,9 @@ class WholeImageCodec:
             width, height = size
         else:
             raise CorruptDataError("the container header was lost and no image size was given")
+        if not (1 <= width <= 16384 and 1 <= height <= 16384) or width * height > max_pixels:
+            raise CorruptDataError(f"image size {width}x{height} out of range "
+                                   f"(at most {max_pixels:,} pixels)")
         report = {"scheme": self.codec, "delivered": False, "sections_received": len(received.sections),
                   "sections_missing": len(received.missing), "regenerated": []}
         image = mean_grey((height, width, 3))
@@ -103,14 +113,20 @@ class WholeImageCodec:
 
 def _decode_file(data: bytes, width: int, height: int) -> np.ndarray:
     """Decode an untrusted standard image file no larger than the announced image."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
     try:
-        with Image.open(io.BytesIO(bytes(data))) as img:
-            if img.format not in PIL_FORMATS.values():
-                raise CorruptDataError(f"IMAGE section holds a {img.format} file")
-            w, h = img.size
-            if not (1 <= w <= width and 1 <= h <= height) or w * h > MAX_FILE_PIXELS:
-                raise CorruptDataError(f"IMAGE section is {w}x{h}, larger than the {width}x{height} image")
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise CorruptDataError(f"IMAGE section does not decode: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # DecompressionBombWarning: the size check follows
+            with Image.open(io.BytesIO(bytes(data))) as img:
+                if img.format not in PIL_FORMATS.values():
+                    raise CorruptDataError(f"IMAGE section holds a {img.format} file")
+                w, h = img.size
+                if not (1 <= w <= width and 1 <= h <= height) or w * h > MAX_FILE_PIXELS:
+                    raise CorruptDataError(f"IMAGE section is {w}x{h}, larger than the "
+                                           f"{width}x{height} image")
+                return np.asarray(img.convert("RGB"))
+    except CorruptDataError:
+        raise
+    except Exception as exc:    # any decoder failure on untrusted bytes (DecompressionBombError,
+        #                         struct.error, EOFError ... are not OSError/ValueError)
+        raise CorruptDataError(f"IMAGE section does not decode: {type(exc).__name__}: {exc}") from None
