@@ -66,3 +66,32 @@ def test_image_pdu_with_an_infinite_size_is_corrupt_data():
     for bad in (float("inf"), float("-inf"), float("nan"), "x", None):
         with pytest.raises(CorruptDataError):
             pdu_to_image(make_pdu(b"\0" * 12, {"width": bad, "height": 2}))
+
+
+def _header_bits(mcs_index, length, seq=0, flags=0):
+    from gnuradio.gensemcom.phy.framing import bytes_to_bits
+    word = (((mcs_index << 13 | (length - 1)) << 16 | seq) << 6) | flags
+    info = word.to_bytes(5, "big")
+    return bytes_to_bits(info + binascii.crc_hqx(info, 0xFFFF).to_bytes(2, "big"))
+
+
+def test_phy_header_announcing_more_than_the_largest_payload_is_rejected():
+    """The 13-bit length field can say 8192 bytes; a CRC-valid header saying more than
+    MAX_PAYLOAD_BYTES parsed, and frame_size() then raised inside the receiver's work()."""
+    from gnuradio.gensemcom.phy.framing import parse_header_bits
+    from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_BY_INDEX
+    index = next(iter(MCS_BY_INDEX))
+    assert parse_header_bits(_header_bits(index, MAX_PAYLOAD_BYTES)).payload_len == MAX_PAYLOAD_BYTES
+    assert parse_header_bits(_header_bits(index, MAX_PAYLOAD_BYTES + 1)) is None
+    assert parse_header_bits(_header_bits(index, 8192)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(word=st.integers(0, (1 << 40) - 1))
+def test_every_phy_header_that_parses_is_usable(word):
+    from gnuradio.gensemcom.phy.framing import bytes_to_bits, parse_header_bits
+    from gnuradio.gensemcom.phy.mcs import DEFAULT_NUMEROLOGY, frame_size
+    info = word.to_bytes(5, "big")
+    header = parse_header_bits(bytes_to_bits(info + binascii.crc_hqx(info, 0xFFFF).to_bytes(2, "big")))
+    if header is not None:
+        frame_size(header.payload_len, header.mcs, DEFAULT_NUMEROLOGY)
