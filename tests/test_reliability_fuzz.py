@@ -27,6 +27,63 @@ MAX_RSS_MIB = 2048
 PER_INPUT_TIMEOUT_S = 10
 
 
+def test_short_fuzz_run_finds_nothing(tmp_path):
+    """A few thousand structure-aware inputs through every receiver entry point: nothing but
+    CorruptDataError, memory and time per input within their bounds."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--inputs", str(SHORT_RUN_INPUTS), "--images",
+         "astronaut,coffee", "--sizes", "96", "--seed", "7", "--max-rss-mib", str(MAX_RSS_MIB),
+         "--per-input-timeout-s", str(PER_INPUT_TIMEOUT_S), "--crash-dir", str(tmp_path),
+         "--json", "--quiet"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["unique_exceptions"] == []
+    assert summary["inputs"] >= SHORT_RUN_INPUTS * 0.98          # mutator failures are skipped
+    assert set(summary["per_target"]) >= {"container", "decode_bytes", "decode_frags", "prompt", "mask",
+                                          "still", "image_file", "bundle", "pdu", "phy", "baseline"}
+    assert summary["peak_rss_mib"] <= MAX_RSS_MIB
+    assert summary["slowest_input_s"] <= PER_INPUT_TIMEOUT_S
+    decoded = sum(v for k, v in summary["outcomes"].items()
+                  if k.startswith("decode") and k.endswith(":decoded"))
+    assert decoded > 0.5 * (summary["per_target"]["decode_bytes"] + summary["per_target"]["decode_frags"])
+
+
+# ---- the whole decode path, structure-aware, with hypothesis ---------------------------------
+@pytest.fixture(scope="module")
+def real_container():
+    from skimage import data
+
+    from gnuradio.gensemcom.semantic.codec import SemanticCodec
+    image = np.ascontiguousarray(data.chelsea()[::4, ::4])          # 113x75
+    return SemanticCodec().encode(image, 700, image_id=9).container
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_section_payload_and_any_loss_decode_to_full_size(real_container, data):
+    """An adversarial sender (valid CRCs, any payload in any section) plus fragment loss,
+    duplication and reordering: the decoder returns a full-size image or CorruptDataError."""
+    from gnuradio.gensemcom.semantic.codec import SemanticCodec
+    sections = list(real_container.sections)
+    index = data.draw(st.integers(0, len(sections) - 1))
+    payload = data.draw(st.one_of(st.binary(max_size=300),
+                                  st.just(sections[index].payload[:len(sections[index].payload) // 2])))
+    kind = data.draw(st.sampled_from([sections[index].type] + list(SectionType)))
+    sections[index] = Section(int(kind), payload)
+    container = Container(real_container.image_id, real_container.width, real_container.height, sections)
+    packets = fragment(container, data.draw(st.sampled_from([24, 64, 200])))
+    keep = data.draw(st.lists(st.booleans(), min_size=len(packets), max_size=len(packets)))
+    packets = [p for p, k in zip(packets, keep) if k or p[3] == 0]      # the header always arrives
+    packets = data.draw(st.permutations(packets + packets[:data.draw(st.integers(0, 3))]))
+    try:
+        result = SemanticCodec().decode(list(packets))
+    except CorruptDataError:
+        return
+    assert result.image.shape == (container.height, container.width, 3)
+    assert result.image.dtype == np.uint8
+
+
 # ---- regression tests: one per bug the fuzzer found -------------------------------------------
 def _jpeg(width=16, height=16):
     from PIL import Image
@@ -95,3 +152,28 @@ def test_every_phy_header_that_parses_is_usable(word):
     header = parse_header_bits(bytes_to_bits(info + binascii.crc_hqx(info, 0xFFFF).to_bytes(2, "big")))
     if header is not None:
         frame_size(header.payload_len, header.mcs, DEFAULT_NUMEROLOGY)
+
+
+def _prompt_bytes(text: str) -> bytes:
+    from gnuradio.gensemcom.semantic.prompt import PROMPT_FORMAT, ZDICT
+    comp = zlib.compressobj(level=9, wbits=-15, memLevel=9, zdict=ZDICT)
+    return bytes([PROMPT_FORMAT]) + comp.compress(text.encode("ascii")) + comp.flush()
+
+
+@pytest.mark.xfail(strict=True, reason="prompt.py accepts JSON \\ud800 escapes: the prompt text then "
+                   "holds lone surrogates and print() (`gensemcom inspect`), pmt.to_pmt and Hugging Face "
+                   "tokenizers raise on it. prompt.py had its owner's uncommitted edits, so it is "
+                   "reported, not fixed here")
+def test_prompt_with_a_lone_surrogate_is_corrupt_data():
+    from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
+    with pytest.raises(CorruptDataError):
+        StructuredPrompt.from_bytes(_prompt_bytes('{"v":1,"s":"\\ud800"}'))
+
+
+@pytest.mark.xfail(strict=True, reason="prompt.py accepts control characters: an ESC sequence sent "
+                   "in the scene or a label reaches the terminal through `gensemcom inspect`. prompt.py "
+                   "had its owner's uncommitted edits, so it is reported, not fixed here")
+def test_prompt_with_terminal_control_characters_is_corrupt_data():
+    from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
+    with pytest.raises(CorruptDataError):
+        StructuredPrompt.from_bytes(_prompt_bytes('{"v":1,"s":"\\u001b]0;owned\\u0007","a":["\\u001b[2J"]}'))
