@@ -46,7 +46,7 @@ def test_measured_snr_matches_requested(tx_bursts, snr_db):
     noise = y[:n] - x[:n]
     assert abs(np.vdot(x[:n], noise)) / (np.linalg.norm(x[:n]) * np.linalg.norm(noise)) < 0.01
     in_burst = np.zeros(n, bool)
-    for start in range(0, n, size.samples):
+    for start in range(DEFAULT_NUMEROLOGY.gap_len, n, size.samples):
         in_burst[start:start + size.burst_samples] = True
     signal_power = np.mean(np.abs(x[:n][in_burst]) ** 2)
     noise_var = np.mean(np.abs(noise) ** 2)

@@ -5,6 +5,7 @@ import pytest
 from gnuradio import blocks, gr
 
 from gnuradio.gensemcom.phy.channel import ChannelConfig
+from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
 from gnuradio.gensemcom.phy.link import pdu_collector, run_link, transmit
 from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size
 from gnuradio.gensemcom.phy.ofdm_qam_rx import ofdm_qam_rx
@@ -28,7 +29,7 @@ def test_every_mcs_returns_exact_payloads_at_high_snr(rng):
         assert got["mcs"] == meta["mcs"] and got["payload_len"] == len(payload)
         assert abs(got["cfo"] - 0.17) < 0.01
     expected = sum(frame_size(len(p), m["mcs"]).samples for p, m in packets) \
-        + frame_size(1, "bpsk").burst_samples          # + the end-of-stream filler burst
+        + frame_size(1, "bpsk").samples                # + the end-of-stream filler burst
     assert expected - 16 <= samples <= expected        # the channel's filters keep a few
 
 
@@ -79,9 +80,9 @@ def test_noise_alone_yields_no_packets(rng):
 def test_corrupted_packet_is_rejected_by_crc(rng):
     payloads = [rng.integers(0, 256, 400, dtype=np.uint8).tobytes() for _ in range(2)]
     x = _tx_samples(payloads, "16qam")
-    burst = frame_size(400, "16qam").samples
-    payload_start = (8 + 11) * 80
-    x[burst + payload_start + 300: burst + payload_start + 700] *= -1j      # second packet
+    size = frame_size(400, "16qam")
+    payload_start = size.samples + DEFAULT_NUMEROLOGY.gap_len + (8 + 11) * 80   # second packet
+    x[payload_start + 300: payload_start + 700] *= -1j
     pdus, _ = _rx_pdus(x)
     assert [(m["seq"], m["crc_ok"]) for m, _ in pdus] == [(0, True), (1, False)]
     assert pdus[0][1] == payloads[0] and pdus[1][1] != payloads[1]
@@ -93,8 +94,9 @@ def test_tx_power_and_peaks(rng):
     payloads = [rng.integers(0, 256, 1500, dtype=np.uint8).tobytes() for _ in range(30)]
     x = _tx_samples(payloads, "64qam-3/4")
     size = frame_size(1500, "64qam-3/4")
-    bursts = x[:30 * size.samples].reshape(30, size.samples)[:, :size.burst_samples]
-    power_db = 10 * np.log10(np.mean(np.abs(bursts) ** 2))
+    gap = DEFAULT_NUMEROLOGY.gap_len
+    frames = x[:30 * size.samples].reshape(30, size.samples)
+    power_db = 10 * np.log10(np.mean(np.abs(frames[:, gap:]) ** 2))
     assert abs(power_db - (-15.0)) < 0.1
     assert np.abs(x).max() < 1.0
-    assert np.all(x[:30 * size.samples].reshape(30, size.samples)[:, size.burst_samples:] == 0)
+    assert np.all(frames[:, :gap] == 0)

@@ -24,6 +24,7 @@ examples:
   gensemcom link --mcs 16qam --sweep 8:20:2 --packets 50 --payload-bytes 1500
   gensemcom link --mcs 64qam-5/6 --sweep 16,17,18,19 --csv per.csv --plot per.png
   gensemcom link --mcs bpsk-1/2x4 --snr -5 --packets 200 --payload-bytes 200 --cfo 0.2
+  gensemcom link --mcs bpsk-1/2x4 --sweep=-8:-4:1      (write = when the list starts with -)
 """
 import argparse
 import csv

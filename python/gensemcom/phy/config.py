@@ -93,9 +93,9 @@ class Numerology:
     header_repeats : int
         Repetition of the convolutionally coded header (BPSK); 4 decodes at -5 dB Es/N0.
     gap_len : int or None
-        Zero samples after each burst, so back-to-back bursts stay separable. At least one
-        preamble long: the receiver delays its data path by a preamble, so the last burst of
-        a finite stream needs that many samples after it. None: preamble + one symbol.
+        Zero samples before each burst, so back-to-back bursts stay separable and the
+        detector sees a quiet stretch before every preamble. At least one preamble long.
+        None: preamble + one symbol (720 samples by default).
     tx_power_db : float
         Mean power of the TX output during OFDM symbols, in dB relative to full scale
         (|x| = 1). -15 dBFS keeps the peaks of 64-QAM OFDM well below 1.0.

@@ -6,7 +6,7 @@
     >>> MCS_TABLE["16qam-3/4"].bits_per_symbol, MCS_TABLE["16qam-3/4"].code_rate
     (4, Fraction(3, 4))
     >>> frame_size(1500, "qpsk-1/2").payload_ofdm_symbols
-    254
+    257
 
 Names: ``bpsk``, ``qpsk``, ``16qam``, ``64qam`` are uncoded (for BER measurements);
 ``<modulation>-<rate>`` use the 802.11n LDPC codes; ``bpsk-1/2x4`` is the robust mode:
@@ -102,7 +102,7 @@ class FrameSize:
     preamble_ofdm_symbols: int
     ofdm_symbols: int           # preamble + header + payload
     burst_samples: int          # ofdm_symbols * (fft_len + cp_len)
-    samples: int                # burst_samples + the gap after the burst
+    samples: int                # burst_samples + the gap before the burst
 
     @property
     def channel_symbols(self):
@@ -115,7 +115,8 @@ def frame_size(payload_bytes, mcs, numerology=DEFAULT_NUMEROLOGY):
 
     Returns a ``FrameSize``. ``data_symbols`` counts payload data-carrier symbols (the
     semantic layer's channel-symbol budget unit); ``samples`` counts every complex sample
-    the TX emits for the packet, preamble, header, cyclic prefixes and gap included.
+    the TX emits for the packet, gap (before the burst), preamble, header and cyclic
+    prefixes included.
     """
     from .ldpc import codeword_plan
     mcs = get_mcs(mcs)

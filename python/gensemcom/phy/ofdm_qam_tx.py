@@ -5,6 +5,10 @@ Chain (GNU Radio blocks except the per-packet encoder)::
     PDU --> packet_encoder --> pdu_to_tagged_stream --> ofdm_carrier_allocator_cvc
         (header + payload symbols)          (pilots, preamble = sync word x repeats)
         --> fft_vcc (IFFT) --> ofdm_cyclic_prefixer --> burst_shaper_cc (gap) --> multiply_const
+
+The gap of zeros comes before each burst: the receiver then sees noise, not a stream start,
+before the first preamble (its detection metric is normalised by the energy of the last
+preamble-length window), and burst_shaper_cc drops post-padding when its input ends.
 """
 import numpy as np
 import pmt
@@ -47,8 +51,8 @@ class packet_encoder(gr.basic_block):
     End of stream: on ``done`` (from ``post_done`` or from an upstream message block that
     finished) it first encodes every PDU still queued, then a filler burst (1 byte, uncoded
     BPSK, header flag ``FLAG_FILLER``; receivers drop it) that carries the last real burst
-    through the receiver, which needs a preamble's worth of samples after a burst
-    (``burst_shaper_cc`` does not emit the gap after the final burst when its input ends).
+    through the receiver, which needs a preamble's worth of samples after a burst (each
+    burst's gap comes before it).
     """
 
     send_filler = True
@@ -99,7 +103,7 @@ class ofdm_qam_tx(gr.hier_block2):
     """OFDM/QAM/LDPC transmitter (hier block).
 
     Input: message port ``in``, PDUs (meta dict, u8vector of 1..4096 bytes); meta may set
-    ``mcs``, ``seq`` and ``flags``. Output: complex64 stream of bursts, each followed by
+    ``mcs``, ``seq`` and ``flags``. Output: complex64 stream of bursts, each preceded by
     ``numerology.gap_len`` zeros; mean power over the OFDM symbols is
     ``numerology.tx_power_db`` dBFS (-15 dBFS by default, peaks below 1.0).
 
@@ -124,7 +128,7 @@ class ofdm_qam_tx(gr.hier_block2):
             [sync] * nm.preamble_repeats, TX_LEN_TAG, True)
         ifft = fft.fft_vcc(nm.fft_len, False, (), True)
         prefixer = digital.ofdm_cyclic_prefixer(nm.fft_len, nm.symbol_len, 0, TX_LEN_TAG)
-        shaper = digital.burst_shaper_cc([], 0, nm.gap_len, False, TX_LEN_TAG)
+        shaper = digital.burst_shaper_cc([], nm.gap_len, 0, False, TX_LEN_TAG)
         self.scale = blocks.multiply_const_cc(nm.tx_gain)
         # tagged-stream blocks need a whole packet in their output buffer
         longest = largest_frame(nm)
