@@ -111,14 +111,16 @@ def test_fragments_respect_the_mtu_and_reassemble_in_any_order_with_duplicates(m
     received = reassemble(shuffled)
     assert received.header == (768, 512, len(c.sections))
     assert not received.missing and not received.corrupt
-    assert [received.sections[i + 1].payload for i in range(len(c.sections))] == [s.payload for s in c.sections]
+    payloads = [received.sections[i + 1].payload for i in range(len(c.sections))]
+    assert payloads == [s.payload for s in c.sections]
 
 
 def test_lost_fragments_lose_only_their_section():
     c = sample_container()
     packets = fragment(c, 100)
     key_index = 5                                  # the first KEY section
-    kept = [p for p in packets if not (parse_fragment(p).section_index == key_index and parse_fragment(p).index == 2)]
+    kept = [p for p in packets
+            if (parse_fragment(p).section_index, parse_fragment(p).index) != (key_index, 2)]
     received = reassemble(kept)
     assert key_index in received.missing
     assert received.missing[key_index] & 0x1F == SectionType.KEY       # its type is still known

@@ -30,7 +30,8 @@ def astronaut_significance(segmenter, astronaut):
 def key_mask(significance, fraction):
     height, width = significance.importance.shape
     cell = maskcode.cell_size_for(width, height)
-    return maskcode.grid_to_mask(select_key_grid(significance.importance, fraction, cell), width, height, cell)
+    grid = select_key_grid(significance.importance, fraction, cell)
+    return maskcode.grid_to_mask(grid, width, height, cell)
 
 
 def test_segmenter_finds_the_astronauts_face_and_ranks_it_first(astronaut_significance):
@@ -61,7 +62,8 @@ def test_key_mask_is_a_few_compact_blobs(astronaut_significance):
     assert count <= 4
 
 
-@pytest.mark.parametrize("name, expected", [("chelsea", {"cat", "tabby", "lynx"}), ("coffee", {"espresso", "cup", "mug"})])
+@pytest.mark.parametrize("name, expected", [("chelsea", {"cat", "tabby", "lynx"}),
+                                            ("coffee", {"espresso", "cup", "mug"})])
 def test_classifier_labels_are_plausible(name, expected, segmenter):
     from skimage import data
     image = getattr(data, name)()
@@ -102,7 +104,8 @@ def test_texture_statistics_separate_smooth_from_busy():
 @pytest.fixture(scope="module")
 def layout_prompt():
     colours = [(200, 60, 40), (40, 160, 60), (40, 60, 200), (220, 220, 220), (30, 30, 30), (180, 160, 40)]
-    return StructuredPrompt(grid=(3, 2), layout=[LayoutCell(c, 25, i % 3, i % 4) for i, c in enumerate(colours)])
+    cells = [LayoutCell(c, 25, i % 3, i % 4) for i, c in enumerate(colours)]
+    return StructuredPrompt(grid=(3, 2), layout=cells)
 
 
 def test_generator_fills_with_texture_consistent_with_the_prompt_colours(layout_prompt):

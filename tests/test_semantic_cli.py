@@ -25,7 +25,8 @@ def run(capsys, *args):
 
 def test_encode_inspect_decode_round_trip(capsys, photo, tmp_path):
     gsc, mask, out_png = tmp_path / "c.gsc", tmp_path / "mask.png", tmp_path / "out.png"
-    code, out, err = run(capsys, "encode", photo, "-o", gsc, "--budget-bytes", 2000, "--mask-out", mask, "--json")
+    code, out, err = run(capsys, "encode", photo, "-o", gsc, "--budget-bytes", 2000, "--mask-out", mask,
+                         "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["container_bytes"] == gsc.stat().st_size <= 2000

@@ -24,7 +24,8 @@ def prompts(draw):
         attributes=draw(st.lists(words, max_size=4)),
         palette=[PaletteColour(c, s) for c, s in draw(st.lists(st.tuples(rgb, unit), max_size=6))],
         grid=(cols, rows),
-        layout=[LayoutCell(draw(rgb), draw(st.integers(0, 255)), draw(st.integers(0, 2)), draw(st.integers(0, 3)))
+        layout=[LayoutCell(draw(rgb), draw(st.integers(0, 255)), draw(st.integers(0, 2)),
+                           draw(st.integers(0, 3)))
                 for _ in range(cols * rows)])
 
 
@@ -39,7 +40,8 @@ def test_schema_round_trip(prompt):
 def test_typical_prompt_is_small_and_readable():
     prompt = StructuredPrompt(
         scene="outdoor scene", objects=[ObjectLabel("Egyptian cat", 0.78), ObjectLabel("tabby", 0.09)],
-        attributes=["bright", "warm tones"], palette=[PaletteColour((120, 100, 80), 0.5), PaletteColour((30, 30, 40), 0.3)],
+        attributes=["bright", "warm tones"],
+        palette=[PaletteColour((120, 100, 80), 0.5), PaletteColour((30, 30, 40), 0.3)],
         grid=(4, 3), layout=[LayoutCell((100 + 5 * i, 90, 80 - i), 10 + i, i % 3, i % 4) for i in range(12)])
     assert len(prompt.to_bytes()) < 300
     text = prompt.to_text()

@@ -44,7 +44,8 @@ def load_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                     raise BadInputError(f"{path}: {width}x{height} is over the {max_pixels:,}-pixel limit "
                                         "(possible decompression bomb)")
                 if min(width, height) < MIN_SIDE:
-                    raise BadInputError(f"{path}: {width}x{height} is too small (at least {MIN_SIDE} px a side)")
+                    raise BadInputError(f"{path}: {width}x{height} is too small "
+                                        f"(at least {MIN_SIDE} px a side)")
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 return to_rgb8(image)

@@ -16,10 +16,11 @@ a structured text prompt (labels, colours, layout, texture) plus, where it pays,
 colour thumbnail, which the decoder's generator turns back into pixels.
 
 The budget is the whole container in bytes: header, prompt, mask, hints and key streams.
-Smaller budgets get a smaller key area (--key-fraction overrides the automatic choice,
-0.10 of the image at 1536 bytes for 768x512, 0.17 at 3072, 0.24 at 6144, 0.31 at 12288). When no key stream fits,
-the container holds only the prompt (and hints), and the whole image is regenerated; when not
-even a minimal prompt fits (about 40 bytes), encoding fails.
+Smaller budgets get a smaller key area: --key-fraction overrides the automatic choice
+(for 768x512: 0.10 of the image at 1536 bytes, 0.17 at 3072, 0.24 at 6144, 0.31 at 12288,
+grown a little when the codec's last quality step leaves bytes unused). When no key stream
+fits, the container holds only the prompt (and hints) and the whole image is regenerated;
+when not even a minimal prompt fits (55 bytes), encoding fails.
 
 examples:
   gensemcom encode photo.png -o photo.gsc --budget-bytes 3072
@@ -55,7 +56,8 @@ def add_arguments(parser, name):
         parser.add_argument("--budget-bytes", type=positive_int, default=3072, metavar="N",
                             help="container size limit in bytes (default 3072)")
         parser.add_argument("--key-fraction", type=unit_fraction, metavar="F",
-                            help="target share of the image coded as key regions, e.g. 0.2 (default: automatic)")
+                            help="target share of the image coded as key regions, e.g. 0.2 "
+                                 "(default: automatic)")
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--mask", metavar="KEYMASK.png",
                            help="your key regions: an image of the same size, white (>= 128) = key")
@@ -189,16 +191,17 @@ def _inspect(args) -> int:
         print("  prompt:")
         print(f"    text:       {info['prompt_text']}")
         print(f"    scene:      {p['scene'] or '-'}")
-        print("    objects:    " + (", ".join(f"{o['label']} ({o['confidence']:.2f})" for o in p["objects"]) or "-"))
+        objects = ", ".join(f"{o['label']} ({o['confidence']:.2f})" for o in p["objects"])
+        print("    objects:    " + (objects or "-"))
         print("    attributes: " + (", ".join(p["attributes"]) or "-"))
-        print("    palette:    " + (", ".join(f"{c['colour']} {c['name']} {100 * c['share']:.0f}%"
-                                               for c in p["palette"]) or "-"))
+        palette = ", ".join(f"{c['colour']} {c['name']} {100 * c['share']:.0f}%" for c in p["palette"])
+        print("    palette:    " + (palette or "-"))
         cols, rows = p["grid"]
         if p["layout"]:
             print(f"    layout {cols}x{rows} (colour / texture amplitude, grain, orientation):")
             for r in range(rows):
                 cells = p["layout"][r * cols:(r + 1) * cols]
-                print("      " + " | ".join(f"{c['name']:<10} {c['texture']:>3} {c['grain'][0]}{c['orientation'][0]}"
-                                          for c in cells))
+                print("      " + " | ".join(
+                    f"{c['name']:<10} {c['texture']:>3} {c['grain'][0]}{c['orientation'][0]}" for c in cells))
     sys.stdout.flush()
     return 0

@@ -87,7 +87,8 @@ def best_quality_that_fits(rgb: np.ndarray, budget_bytes: int, encode):
 
 
 def fit_whole_image(image: np.ndarray, budget_bytes: int, codec: str = "avif",
-                    scale_factors=SCALE_FACTORS, speed: int = 6, standard_file: bool = True) -> BaselineResult:
+                    scale_factors=SCALE_FACTORS, speed: int = 6,
+                    standard_file: bool = True) -> BaselineResult:
     """Best whole-image reconstruction of ``codec`` within ``budget_bytes`` (see module docstring)."""
     from ..metrics import psnr
     height, width = image.shape[:2]

@@ -45,6 +45,9 @@ MIN_SIDE = 16
 HINT_LEVELS = ((12, 30), (24, 40), (48, 40), (96, 30), (96, 50))
 MIN_HINT_CELL_PX = 8          # a hint thumbnail is at most 1/8 of the image size
 MAX_PROMPT_BYTES = 1024
+BAND_OVERHEAD = 24              # bytes an extra key band adds (sequence header, section framing)
+FINAL_SPEED_SHRINK = 0.965      # AV1 at speed 6 vs 7, same quality: about 3.5 % smaller (measured)
+MAX_DECODE_PIXELS = 1 << 25      # 33.5 MP: the decoder's default limit on the claimed image size
 
 BACKENDS = {
     "segmenter": {"offline": "gnuradio.gensemcom.semantic.offline.segmenter:OfflineSegmenter"},
@@ -96,8 +99,11 @@ class CodecConfig:
     key_bands        independently decodable key streams (None = 1 + budget // 8192, <= 4)
     cell_px          key-mask grid cell size (None = about 48 cells on the long side)
     feather_px       width of the key-boundary blend (None = cell_px // 2)
-    speed            AV1 encoder speed of the final stream (0 slow .. 10 fast)
-    search_speed     AV1 encoder speed while searching scale and quality
+    speed            AV1 encoder speed of the stream sent (0 slow .. 10 fast)
+    search_speed     AV1 encoder speed while choosing the scale
+    refine_speed     AV1 encoder speed while choosing the quality and key area at that scale;
+                     the stream is then re-encoded at ``speed`` (smaller and at least as good at
+                     the same quality, so it still fits; checked)
     scale_factors    coded size = original / factor, tried by rate control
     """
 
@@ -111,6 +117,7 @@ class CodecConfig:
     feather_px: int = None
     speed: int = 6
     search_speed: int = 9
+    refine_speed: int = 7
     scale_factors: tuple = SCALE_FACTORS
 
     def __post_init__(self):
@@ -387,7 +394,8 @@ class SemanticCodec:
         if key_mask is not None:
             key_mask = np.asarray(key_mask, dtype=bool)
             if key_mask.shape != (height, width):
-                raise BadInputError(f"key mask is {key_mask.shape[1]}x{key_mask.shape[0]}, image is {width}x{height}")
+                raise BadInputError(f"key mask is {key_mask.shape[1]}x{key_mask.shape[0]}, "
+                                    f"image is {width}x{height}")
             significance = Significance(importance=key_mask.astype(np.float32), labels=[])
             grid = maskcode.mask_to_grid(key_mask, cell_px, min_cover=0.25)
             target = float(grid.mean())
@@ -413,19 +421,23 @@ class SemanticCodec:
             "image_size": [width, height], "image_id": image_id, "budget": budget.describe(),
             "container_bytes": len(data), "cost_bytes": n_bytes,
             "cost_symbols": symbols if budget.symbols_for_bytes else None,
-            "sections": [{"type": s.type_name, "importance": int(s.importance), "payload_bytes": len(s.payload),
-                          "bytes": section_wire_bytes(len(s.payload))} for s in container.sections],
+            "sections": [{"type": s.type_name, "importance": int(s.importance),
+                          "payload_bytes": len(s.payload), "bytes": section_wire_bytes(len(s.payload))}
+                         for s in container.sections],
             "prompt_text": result["prompt"].to_text(),
         })
         return EncodeResult(container, data, result["mask"], result["prompt"], significance, report)
 
     # ------------------------------------------------------------------------------- decoding
-    def decode(self, received, size=None, seed: int = None, strict: bool = True) -> DecodeResult:
+    def decode(self, received, size=None, seed: int = None, strict: bool = True,
+               max_pixels: int = MAX_DECODE_PIXELS) -> DecodeResult:
         """Decode a container (bytes / ``Container``), fragments (list of packets) or ``Received``.
 
-        size    (width, height) to use if the header was lost
-        seed    generator seed (default: the image id)
-        strict  for bytes: raise ``CorruptDataError`` on any damage (False: decode what parses)
+        size        (width, height) to use if the header was lost
+        seed        generator seed (default: the image id)
+        strict      for bytes: raise ``CorruptDataError`` on any damage (False: decode what parses)
+        max_pixels  refuse (``CorruptDataError``) containers that claim a larger image: the
+                    size comes off the air and the output is always that size
         """
         if isinstance(received, (bytes, bytearray, memoryview)):
             received = (received_from_container(Container.from_bytes(received)) if strict
@@ -436,7 +448,7 @@ class SemanticCodec:
             received = reassemble(received)
         if not isinstance(received, Received):
             raise BadInputError("decode needs container bytes, a Container, fragments or a Received")
-        return _decode(self, received, size, seed)
+        return _decode(self, received, size, seed, max_pixels)
 
 
 class _Planner:
@@ -516,8 +528,12 @@ class _Planner:
         diff = (to_uint8(canvas) - self.image_f)[mask]
         return float(np.mean(diff * diff)) if diff.size else 0.0
 
-    def search_scale(self, residual, factor, fixed, n_bands, speed, q_hint=None):
-        """Highest quality that fits at scale ``factor``: (q, streams, rows, size) or None."""
+    def search_scale(self, residual, factor, fixed, n_bands, speed, q_hint=None, slack=1.0):
+        """Highest quality that fits at scale ``factor``: (q, streams, rows, size) or None.
+
+        ``slack`` < 1 counts key streams at that share of their size: the sizes a faster
+        encoder speed gives, expected to shrink by that much at the final speed.
+        """
         sw, sh = scaled_size(self.width, self.height, factor)
         small = to_uint8(resize(residual, sw, sh))
         edges = _band_rows(sh, n_bands)
@@ -527,7 +543,8 @@ class _Planner:
         def fits(q):
             if q not in cache:
                 streams = self.encode_key(small, rows, self.key_quality(q), speed)
-                cache[q] = (self.fits(fixed + [(Importance.NORMAL, len(s)) for s in streams]), streams)
+                sizes = [(Importance.NORMAL, int(len(s) * slack)) for s in streams]
+                cache[q] = (self.fits(fixed + sizes), streams)
             return cache[q][0]
 
         best = highest_true(fits, 0, 100, q_hint)
@@ -584,21 +601,23 @@ class _Planner:
         ref = candidates[min(2, len(candidates) - 1)] if cfg.hints != "off" else candidates[0]
         if cfg.hints == "on":
             ref = candidates[-1]
+        #    One band stands in for all (each extra band costs about BAND_OVERHEAD bytes); the
+        #    scales are tried from fine to coarse and the search stops at the first that is worse.
         residual = (self.image_f - ref[3]) * weight + 128.0
-        best, curve, worse = None, [], 0
+        search_fixed = fixed(ref[1]) + [(Importance.NORMAL, BAND_OVERHEAD)] * (n_bands - 1)
+        best, q_prev = None, None
         for factor in cfg.scale_factors:
-            found = self.search_scale(residual, factor, fixed(ref[1]), n_bands, cfg.search_speed,
-                                      best[1] if best else None)
+            start = None if q_prev is None else min(100, q_prev + 10)
+            found = self.search_scale(residual, factor, search_fixed, 1, cfg.search_speed, start)
             if found is None:
                 continue
             q, streams, rows, size = found
+            q_prev = q
             err = self.key_error(streams, rows, size, ref[3], mask)
             if best is None or err < best[0]:
-                best, worse = (err, q, factor), 0
+                best = (err, q, factor)
             else:
-                worse += 1
-                if worse >= 2:
-                    break
+                break
         if best is None:
             return None
         err_ref, q_ref, factor = best
@@ -620,8 +639,9 @@ class _Planner:
                     continue
                 # key MSE ~ 1 / key bytes: 3 dB per doubling, about what AV1 gives at these rates
                 err_key = err_ref * key_bytes_ref / key_bytes
-                err_bg = float(np.mean((cand[3][nonkey] - self.image_f[nonkey]) ** 2)) if nonkey.any() else 0.0
-                scores.append((area_key * err_key + cfg.nonkey_weight * (1 - area_key) * err_bg, cand[0], cand))
+                err_bg = float(np.mean((cand[3][nonkey] - self.image_f[nonkey]) ** 2)) if nonkey.any() else 0.
+                score = area_key * err_key + cfg.nonkey_weight * (1 - area_key) * err_bg
+                scores.append((score, cand[0], cand))
             scores.sort(key=lambda s: (s[0], s[1]))
             chosen = scores[0][2]
         # 3. final encode at the chosen scale (final encoder speed), with the best-scoring hint
@@ -630,9 +650,11 @@ class _Planner:
         if candidates[0] not in order:
             order.append(candidates[0])
         found = None
+        slack = FINAL_SPEED_SHRINK if cfg.speed < cfg.refine_speed else 1.0
         for level, hint_payload, thumbnail, base in order:
             residual = (self.image_f - base) * weight + 128.0
-            found = self.search_scale(residual, factor, fixed(hint_payload), n_bands, cfg.speed, q_ref)
+            found = self.search_scale(residual, factor, fixed(hint_payload), n_bands, cfg.refine_speed,
+                                      q_ref, slack)
             if found is not None:
                 break
         if found is None:
@@ -640,10 +662,26 @@ class _Planner:
         q, streams, rows, size = found
         if importance is not None:
             grown = self._grow_key_area(importance, grid, base, weight, mask_payload, fixed(hint_payload)[:2]
-                                        + fixed(hint_payload)[3:], factor, q, n_bands, streams)
+                                        + fixed(hint_payload)[3:], factor, q, n_bands, streams, slack)
             if grown is not None:
                 grid, mask, weight, mask_payload, streams = grown
                 area_key = float(mask.mean())
+        if cfg.speed != cfg.refine_speed or slack != 1.0:
+            # the stream sent: at the final speed, one or two quality steps up if it shrank more
+            # than expected, down in the rare case that it shrank less
+            small = to_uint8(resize((self.image_f - base) * weight + 128.0, *size))
+            others = fixed(hint_payload)                       # includes the (grown) mask
+            final = {}
+
+            def fits_final(qq):
+                if qq not in final:
+                    final[qq] = self.encode_key(small, rows, self.key_quality(qq), cfg.speed)
+                return self.fits(others + [(Importance.NORMAL, len(x)) for x in final[qq]])
+
+            found = highest_true(fits_final, 0, min(100, q + 4), q)
+            if found is None:
+                return None
+            q, streams = found, final[found]
         err = self.key_error(streams, rows, size, base, mask)
         meta = _Meta(cfg.codec, hint_payload is not None, True, size, self.key_quality(q), self.feather_px,
                      tuple(r0 for r0, _ in rows[1:]),
@@ -672,7 +710,7 @@ class _Planner:
                 "ceiling": q >= 90 and factor == min(cfg.scale_factors)}
 
     def _grow_key_area(self, importance, grid, base, weight, mask_payload, other_sections, factor, q, n_bands,
-                       streams):
+                       streams, slack=1.0):
         """Spend what the last quality step left unused on more key area (same scale and quality).
 
         One quality step of the codec can change the stream size by 5-15 %, so the best
@@ -682,8 +720,9 @@ class _Planner:
         """
         best, share = None, 0.7
         for _ in range(3):
-            used = sum(section_wire_bytes(n) for _, n in other_sections) + section_wire_bytes(len(mask_payload)) \
-                + sum(section_wire_bytes(len(s)) for s in streams) + HEADER_BYTES
+            payloads = ([n for _, n in other_sections] + [len(mask_payload)]
+                        + [int(len(s) * slack) for s in streams])
+            used = HEADER_BYTES + sum(section_wire_bytes(n) for n in payloads)
             leftover = self.equivalent - used
             key_bytes = sum(len(s) for s in streams)
             cells = int(grid.sum())
@@ -701,9 +740,9 @@ class _Planner:
             edges = _band_rows(sh, n_bands)
             rows = list(zip((0,) + edges, edges + (sh,)))
             new_streams = self.encode_key(to_uint8(resize(residual, sw, sh)), rows, self.key_quality(q),
-                                          self.cfg.speed)
+                                          self.cfg.refine_speed)
             sections = other_sections + [(Importance.HIGH, len(new_payload))] + [
-                (Importance.NORMAL, len(s)) for s in new_streams]
+                (Importance.NORMAL, int(len(s) * slack)) for s in new_streams]
             if not self.fits(sections):
                 share /= 2
                 continue
@@ -718,8 +757,9 @@ class _Planner:
         for level, payload, thumb, _ in reversed(self.hint_candidates()):
             if payload is None:
                 break
-            if self.fits([(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes)),
-                           (Importance.HIGH, len(payload))]):
+            sections = [(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes)),
+                        (Importance.HIGH, len(payload))]
+            if self.fits(sections):
                 chosen = (level, payload, thumb)
                 break
         level, payload, thumb = chosen
@@ -793,8 +833,9 @@ def describe_container(data: bytes) -> dict:
                            "hints_thumbnail": list(meta.thumb_size) if meta.hints else None}
     for section in container.find(SectionType.MASK)[:1]:
         grid, cell_px = maskcode.decode_mask(section.payload, width, height)
+        fraction = float(maskcode.grid_to_mask(grid, width, height, cell_px).mean())
         out["key_mask"] = {"cell_px": cell_px, "grid": [grid.shape[1], grid.shape[0]],
-                           "key_fraction": round(float(maskcode.grid_to_mask(grid, width, height, cell_px).mean()), 4)}
+                           "key_fraction": round(fraction, 4)}
     for section in container.find(SectionType.PROMPT)[:1]:
         prompt = StructuredPrompt.from_bytes(section.payload)
         out["prompt"] = prompt.to_dict()
@@ -821,7 +862,8 @@ def parse_tolerant(data: bytes) -> Received:
 
 
 # ----------------------------------------------------------------------------------- decoding
-def _decode(codec: SemanticCodec, received: Received, size, seed) -> DecodeResult:
+def _decode(codec: SemanticCodec, received: Received, size, seed,
+            max_pixels=MAX_DECODE_PIXELS) -> DecodeResult:
     report = {"received": [], "lost": [], "regenerated": [], "notes": []}
     if received.header is not None:
         width, height, _ = received.header
@@ -830,8 +872,8 @@ def _decode(codec: SemanticCodec, received: Received, size, seed) -> DecodeResul
         report["notes"].append("container header lost: using the size given by the caller")
     else:
         raise CorruptDataError("container header lost and no image size given: cannot decode")
-    if not (1 <= width <= 16384 and 1 <= height <= 16384):
-        raise CorruptDataError(f"image size {width}x{height} out of range")
+    if not (1 <= width <= 16384 and 1 <= height <= 16384) or width * height > max_pixels:
+        raise CorruptDataError(f"image size {width}x{height} out of range (at most {max_pixels:,} pixels)")
     for index in sorted(received.sections):
         s = received.sections[index]
         report["received"].append({"index": index, "type": s.type_name, "bytes": len(s.payload)})
@@ -899,7 +941,8 @@ def _decode(codec: SemanticCodec, received: Received, size, seed) -> DecodeResul
         for band, ((r0, r1), index) in enumerate(zip(bands, key_indices)):
             section = received.sections.get(index) if index is not None else None
             if section is None or section.type != SectionType.KEY:
-                report["regenerated"].append(f"key band {band + 1}/{len(bands)} lost: regenerated from the prompt")
+                report["regenerated"].append(
+                    f"key band {band + 1}/{len(bands)} lost: regenerated from the prompt")
                 continue
             try:
                 small[r0:r1] = stillcodec.decode_still(section.payload, meta.codec, sw, r1 - r0)

@@ -158,7 +158,8 @@ def decode_header(data: bytes):
         raise CorruptDataError("container header CRC mismatch")
     version, image_id, width, height, count = struct.unpack(">BHHHB", data[2:10])
     if version != FORMAT_VERSION:
-        raise CorruptDataError(f"container format version {version} is not supported (this reads {FORMAT_VERSION})")
+        raise CorruptDataError(f"container format version {version} is not supported "
+                               f"(this reads {FORMAT_VERSION})")
     if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
         raise CorruptDataError(f"container image size {width}x{height} out of range")
     if count > MAX_SECTIONS:
@@ -355,7 +356,8 @@ class Reassembler:
         if (info.image_id != self.image_id or self._stored >= self.max_fragments
                 or self._stored_bytes + len(info.data) > self.max_bytes):
             return False
-        part = self._parts.setdefault(info.section_index, {"code": info.code, "count": info.count, "chunks": {}})
+        part = self._parts.setdefault(info.section_index,
+                                      {"code": info.code, "count": info.count, "chunks": {}})
         if part["code"] != info.code or part["count"] != info.count:
             return False
         if info.index in part["chunks"]:

@@ -243,8 +243,10 @@ class StructuredPrompt:
             caption=_text(obj.get("c", ""), "caption", MAX_TEXT_CHARS),
             objects=[ObjectLabel(_text(item[0], "object label", MAX_LABEL_CHARS), _unit(item[1]))
                      for item in _pairs(obj.get("o", []), "objects")],
-            attributes=[_text(a, "attribute", MAX_LABEL_CHARS) for a in _list(obj.get("a", []), "attributes")],
-            palette=[PaletteColour(_rgb(item[0]), _unit(item[1])) for item in _pairs(obj.get("p", []), "palette")],
+            attributes=[_text(a, "attribute", MAX_LABEL_CHARS)
+                        for a in _list(obj.get("a", []), "attributes")],
+            palette=[PaletteColour(_rgb(item[0]), _unit(item[1]))
+                     for item in _pairs(obj.get("p", []), "palette")],
         )
         if "l" in obj:
             grid = _list(obj.get("g"), "grid", MAX_ITEMS)

@@ -69,7 +69,8 @@ def decode_still(stream: bytes, codec: str, width: int, height: int) -> np.ndarr
     if codec == "avif":
         info = parse_av1_sequence_header(stream)
         if (info["width"], info["height"]) != (width, height):
-            raise CorruptDataError(f"AV1 stream is {info['width']}x{info['height']}, expected {width}x{height}")
+            raise CorruptDataError(f"AV1 stream is {info['width']}x{info['height']}, "
+                                   f"expected {width}x{height}")
         data = obus_to_avif(stream, width, height, info)
     elif codec == "webp":
         w, h = _vp8_size(stream)
@@ -273,8 +274,8 @@ def obus_to_avif(obus: bytes, width: int, height: int, info: dict = None) -> byt
     iprp = _box(b"iprp", ipco + ipma)
 
     def meta_with(offset):
-        iloc = _full_box(b"iloc", 0, 0, bytes([0x44, 0x00]) + struct.pack(">HHHHII", 1, 1, 0, 1, offset,
-                                                                           len(obus)))
+        extent = struct.pack(">HHHHII", 1, 1, 0, 1, offset, len(obus))
+        iloc = _full_box(b"iloc", 0, 0, bytes([0x44, 0x00]) + extent)
         return _full_box(b"meta", 0, 0, hdlr + pitm + iloc + iinf + iprp)
 
     head_len = len(ftyp) + len(meta_with(0)) + 8

@@ -29,7 +29,8 @@ class OfflineGenerator(Generator):
 
     name = "offline"
 
-    def __init__(self, texture_strength: float = 0.5, texture_knee: float = 12.0, chroma_strength: float = 0.1):
+    def __init__(self, texture_strength: float = 0.5, texture_knee: float = 12.0,
+                 chroma_strength: float = 0.1):
         self.texture_strength = texture_strength
         self.texture_knee = texture_knee
         self.chroma_strength = chroma_strength
@@ -53,14 +54,15 @@ class OfflineGenerator(Generator):
         orient_weights = smooth_upsample(orient_onehot, width, height, cells=True)
 
         rng = np.random.default_rng(seed)
-        bands = _noise_bands(rng.standard_normal((height, width), dtype=np.float32), max(height, width) / 768.0)
+        unit = max(height, width) / 768.0
+        bands = _noise_bands(rng.standard_normal((height, width), dtype=np.float32), unit)
         texture = np.einsum("hwk,khw->hw", grain_weights, bands)
         texture /= np.sqrt((grain_weights ** 2).sum(axis=2)) + 1e-6
-        texture = _orient(texture, orient_weights, max(height, width) / 768.0)
+        texture = _orient(texture, orient_weights, unit)
         texture *= amplitude * self.texture_strength * unknown
         out += texture[..., None]
         if self.chroma_strength > 0:
-            tint = _noise_bands(rng.standard_normal((height, width), dtype=np.float32), max(height, width) / 768.0)[2]
+            tint = _noise_bands(rng.standard_normal((height, width), dtype=np.float32), unit)[2]
             tint *= amplitude * self.texture_strength * self.chroma_strength * unknown
             out += tint[..., None] * np.array([1.0, -0.5, -0.5], np.float32)
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)

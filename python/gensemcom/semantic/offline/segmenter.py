@@ -128,7 +128,8 @@ class OfflineSegmenter(Segmenter):
     def _people(small):
         if min(small.shape[:2]) < 128:
             return []
-        boxes, weights = _people_detector().detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.1)
+        boxes, weights = _people_detector().detectMultiScale(small, winStride=(8, 8), padding=(8, 8),
+                                                             scale=1.1)
         out = []
         for box, weight in zip(boxes, np.ravel(weights) if len(boxes) else []):
             if weight > 0.5:
