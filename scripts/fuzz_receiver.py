@@ -61,14 +61,7 @@ import numpy as np
 # {(exception type, "file:function"): reason}. They are counted apart ("known") and do not
 # fail the run; each has an xfail(strict=True) regression test in tests/test_reliability_fuzz.py,
 # so fixing the bug turns that test red until the entry here is removed.
-KNOWN_ISSUES = {
-    ("InvariantError", "prompt text holds lone surrogates"):
-        "prompt.py accepts JSON \\udXXX escapes; print(), pmt.to_pmt and HF tokenizers then raise "
-        "(prompt.py had uncommitted edits by its owner: reported, not fixed here)",
-    ("InvariantError", "prompt text holds control characters"):
-        "prompt.py accepts control characters (ESC sequences reach the terminal through "
-        "`gensemcom inspect`) (reported, not fixed here)",
-}
+KNOWN_ISSUES = {}
 
 DEFAULT_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "colorwheel")
 TARGET_WEIGHTS = {

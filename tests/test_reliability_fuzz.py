@@ -160,20 +160,22 @@ def _prompt_bytes(text: str) -> bytes:
     return bytes([PROMPT_FORMAT]) + comp.compress(text.encode("ascii")) + comp.flush()
 
 
-@pytest.mark.xfail(strict=True, reason="prompt.py accepts JSON \\ud800 escapes: the prompt text then "
-                   "holds lone surrogates and print() (`gensemcom inspect`), pmt.to_pmt and Hugging Face "
-                   "tokenizers raise on it. prompt.py had its owner's uncommitted edits, so it is "
-                   "reported, not fixed here")
 def test_prompt_with_a_lone_surrogate_is_corrupt_data():
+    """JSON \\ud800 escapes gave prompt text with lone surrogates, on which print() (`inspect`),
+    pmt.to_pmt and Hugging Face tokenizers raise."""
     from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
     with pytest.raises(CorruptDataError):
         StructuredPrompt.from_bytes(_prompt_bytes('{"v":1,"s":"\\ud800"}'))
 
 
-@pytest.mark.xfail(strict=True, reason="prompt.py accepts control characters: an ESC sequence sent "
-                   "in the scene or a label reaches the terminal through `gensemcom inspect`. prompt.py "
-                   "had its owner's uncommitted edits, so it is reported, not fixed here")
 def test_prompt_with_terminal_control_characters_is_corrupt_data():
+    """An ESC sequence in the scene or a label reached the terminal through `gensemcom inspect`."""
     from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
     with pytest.raises(CorruptDataError):
         StructuredPrompt.from_bytes(_prompt_bytes('{"v":1,"s":"\\u001b]0;owned\\u0007","a":["\\u001b[2J"]}'))
+
+
+def test_prompt_text_beyond_ascii_is_still_fine():
+    from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
+    prompt = StructuredPrompt.from_bytes(_prompt_bytes('{"v":1,"s":"caf\\u00e9 \\ud83d\\udcf7 \\u5c71"}'))
+    assert prompt.scene == "café 📷 山"

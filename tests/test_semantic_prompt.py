@@ -12,7 +12,7 @@ from gnuradio.gensemcom.semantic.prompt import (PROMPT_FORMAT, ZDICT, LayoutCell
 
 rgb = st.tuples(*[st.integers(0, 255)] * 3)
 unit = st.integers(0, 100).map(lambda v: v / 100)
-words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
 
 
 @st.composite

@@ -23,6 +23,7 @@ the human-readable form that ``gensemcom inspect`` prints.
 from __future__ import annotations
 
 import json
+import unicodedata
 import zlib
 from dataclasses import dataclass, field
 
@@ -302,6 +303,10 @@ def _text(value, what, limit):
         raise CorruptDataError(f"prompt {what} is not text")
     if len(value) > limit:
         raise CorruptDataError(f"prompt {what} longer than {limit} characters")
+    # control characters (ESC sequences would reach the terminal through `inspect`) and lone
+    # surrogates (print(), pmt.to_pmt and tokenizers raise on them) are never sent
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise CorruptDataError(f"prompt {what} holds control characters or lone surrogates")
     return value
 
 
