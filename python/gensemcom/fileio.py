@@ -1,9 +1,22 @@
 """File helpers shared by the CLI and blocks: atomic writes, JSON output."""
 import contextlib
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
+
+
+def check_output_path(path) -> Path:
+    """``path`` as a Path; ``FileNotFoundError`` naming the folder if that does not exist.
+
+    Commands with several outputs call it for each before any work, so that a bad second
+    output does not fail the command after the first was written.
+    """
+    path = Path(path)
+    if path.parent and not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "output folder does not exist", str(path.parent))
+    return path
 
 
 @contextlib.contextmanager
@@ -14,9 +27,7 @@ def atomic_path(path, suffix=None):
     defaults to the target's suffix so that format-by-extension writers (Pillow,
     matplotlib) still see the right extension.
     """
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    path = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix,
                                dir=path.parent or ".")
     os.close(fd)

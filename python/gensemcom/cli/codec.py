@@ -105,8 +105,11 @@ def _read_container(path) -> bytes:
 
 
 def _encode(args) -> int:
-    from ..fileio import write_bytes_atomic
+    from ..fileio import check_output_path, write_bytes_atomic
     from ..imageio import load_image, load_mask, parse_boxes, save_png
+    for path in (args.output, args.mask_out):       # both, before any work: no half-done outputs
+        if path:
+            check_output_path(path)
     image = load_image(args.image)
     height, width = image.shape[:2]
     key_mask = None
