@@ -84,6 +84,35 @@ def test_any_section_payload_and_any_loss_decode_to_full_size(real_container, da
     assert result.image.dtype == np.uint8
 
 
+DECODE_BYTES_PER_PIXEL = 128       # traced numpy peak of a decode per claimed pixel (measured: ~87)
+
+
+def test_decode_memory_is_bounded_by_the_claimed_size(real_container):
+    """The output always has the size the header claims, so a decoder's memory is set by its
+    max_pixels: a header claiming more is refused before anything is allocated, and below it
+    the peak is proportional to the claimed pixels (docs/reliability.md states the bound)."""
+    import tracemalloc
+
+    from gnuradio.gensemcom.semantic.codec import SemanticCodec
+    codec = SemanticCodec()
+    claim = Container(real_container.image_id, 16384, 16384, list(real_container.sections)).to_bytes()
+    tracemalloc.start()
+    with pytest.raises(CorruptDataError, match="out of range"):
+        codec.decode(claim, strict=False)
+    assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    tracemalloc.stop()
+    width, height = 1024, 512
+    claim = Container(real_container.image_id, width, height, list(real_container.sections)).to_bytes()
+    tracemalloc.start()
+    result = codec.decode(claim, strict=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result.image.shape == (height, width, 3)
+    assert peak < DECODE_BYTES_PER_PIXEL * width * height, peak / (width * height)
+    with pytest.raises(CorruptDataError):
+        codec.decode(claim, strict=False, max_pixels=width * height - 1)
+
+
 # ---- regression tests: one per bug the fuzzer found -------------------------------------------
 def _jpeg(width=16, height=16):
     from PIL import Image
