@@ -214,6 +214,7 @@ def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="def
     budget as ``run_transmission``: the mask baselines' key-region metrics are measured on.
     """
     from .blocks.semantic_txrx import plan_for
+    from .link_profile import mcs_for_class
     from .semantic.codec import SemanticCodec
     from .semantic.ratecontrol import Budget
     link = LinkProfile.load(profile)
@@ -221,7 +222,8 @@ def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="def
     symbols = float(budget_symbols) if budget_symbols is not None else float(cpp) * height * width * 3
     plan = plan_for(link, "semantic", snr_db, channel)
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
-    budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan), mtu_bytes=link.mtu_bytes)
+    budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan), mtu_bytes=link.mtu_bytes,
+                    group_of=lambda importance: mcs_for_class(plan, importance))
     return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
 
 
@@ -238,7 +240,7 @@ def choose_baseline_mcs(image, codec, snr_db, channel, symbols_budget, profile="
     from .link_profile import packet_error_rate
     from .metrics import psnr
     from .phy.mcs import MCS_TABLE, ROBUST_MCS
-    from .semantic.container import fragment
+    from .semantic.container import packetize
     from .semantic.ratecontrol import Budget
     from .semantic.wholeimage import WholeImageCodec
     link = LinkProfile.load(profile)
@@ -251,13 +253,13 @@ def choose_baseline_mcs(image, codec, snr_db, channel, symbols_budget, profile="
         if per > 0.5 and mcs.name != ROBUST_MCS:
             continue
         budget = Budget(budget_symbols=symbols_budget, symbols_for_bytes=link.symbols_for_bytes({0: mcs.name}),
-                        mtu_bytes=link.mtu_bytes)
+                        mtu_bytes=link.mtu_bytes, group_of=lambda importance, name=mcs.name: name)
         result = WholeImageCodec(codec).encode(image, budget)
         if not result.report["fits"]:
             expected[mcs.name] = psnr_fail
             continue
         decoded = WholeImageCodec(codec).decode(result.data).image
-        p_success = (1.0 - per) ** len(fragment(result.container, link.mtu_bytes))
+        p_success = (1.0 - per) ** len(packetize(result.container, link.mtu_bytes, lambda importance: 0))
         expected[mcs.name] = p_success * psnr(image, decoded) + (1 - p_success) * psnr_fail
         if per <= 1e-3:
             break

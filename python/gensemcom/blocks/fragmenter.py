@@ -2,19 +2,22 @@
 import pmt
 from gnuradio import gr
 
-from ..semantic.container import fragment_framed
+from ..semantic.container import packetize_pieces
 from ..link_profile import mcs_for_class, parse_mcs_plan
 from .pdus import make_pdu, split_pdu
 from .worker import message_block
 
 
 class fragmenter(message_block):
-    """Cuts each container piece into packets of at most ``mtu_bytes`` (9-byte fragment header
-    included) and picks each packet's MCS from its importance class (unequal error protection).
+    """Cuts each image's container pieces into fragments, packs them into packets of at most
+    ``mtu_bytes`` (small fragments with the same MCS share an aggregate packet, exactly as
+    rate control counted them: ``container.packetize``) and gives each packet the MCS of its
+    importance class (unequal error protection).
 
-    Input ``in``: section PDUs from ``semantic_encoder`` (meta image_id, section_index, code).
-    Output ``out``: packet PDUs; meta image_id, section_index, importance, fragment (index),
-    and ``mcs`` when the plan names one (the PHY reads it).
+    Input ``in``: section PDUs from ``semantic_encoder`` (meta image_id, section_index, code,
+    pieces); an image's packets leave once all its pieces arrived (or at end of stream).
+    Output ``out``: packet PDUs; meta image_id, importance (most important fragment's), and
+    ``mcs`` when the plan names one (the PHY reads it).
     Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict).
     """
 
@@ -25,27 +28,47 @@ class fragmenter(message_block):
         self.mtu_bytes = int(mtu_bytes)
         self.mcs_plan = parse_mcs_plan(mcs_plan)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
+        self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
 
     def set_mcs_plan(self, mcs_plan):
         self.mcs_plan = parse_mcs_plan(mcs_plan)
 
+    def group_of(self, importance):
+        """Protection group of an importance class: its MCS (or the class without a plan)."""
+        return mcs_for_class(self.mcs_plan, importance) or importance
+
     def handle(self, msg):
         try:
             meta, framed = split_pdu(msg)
             image_id, index, code = int(meta["image_id"]), int(meta["section_index"]), int(meta["code"])
-            packets = fragment_framed(image_id, index, code, framed.tobytes(), self.mtu_bytes)
+            expected = int(meta.get("pieces", 1))
         except (KeyError, TypeError, ValueError) as exc:
             self.stats["dropped"] += 1
             gr.log.warn(f"fragmenter: dropping a piece: {exc}")
             return
-        importance = code >> 5
-        mcs = mcs_for_class(self.mcs_plan, importance)
-        for k, packet in enumerate(packets):
-            out = {"image_id": image_id, "section_index": index, "importance": importance, "fragment": k}
-            if mcs:
-                out["mcs"] = mcs
+        entry = self._pieces.setdefault(image_id, {"expected": expected, "pieces": []})
+        entry["pieces"].append((index, code, framed.tobytes()))
+        if len(entry["pieces"]) >= entry["expected"]:
+            self._send(image_id)
+
+    def _send(self, image_id):
+        entry = self._pieces.pop(image_id)
+        try:
+            packets = packetize_pieces(image_id, entry["pieces"], self.mtu_bytes, self.group_of)
+        except ValueError as exc:
+            self.stats["dropped"] += len(entry["pieces"])
+            gr.log.warn(f"fragmenter: dropping image {image_id}: {exc}")
+            return
+        for importance, group, packet in packets:
+            out = {"image_id": image_id, "importance": importance}
+            if self.mcs_plan:
+                out["mcs"] = group
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1
-        self.stats["pieces"] += 1      # counted last: all its packets are out
+        self.stats["pieces"] += len(entry["pieces"])      # counted last: all their packets are out
+
+    def on_upstream_done(self):
+        for image_id in list(self._pieces):
+            self._send(image_id)

@@ -8,7 +8,7 @@ from gnuradio import gr
 
 from ..errors import CorruptDataError
 from ..semantic.container import Reassembler as FragmentStore
-from ..semantic.container import parse_fragment
+from ..semantic.container import parse_fragment, split_packet
 from .pdus import make_pdu, split_pdu
 from .worker import message_block
 
@@ -89,13 +89,21 @@ class reassembler(message_block):
         if meta.get("crc_ok") is False:
             self.stats["crc_failed"] += 1
             return
-        packet = payload.tobytes()
+        try:
+            fragments = split_packet(payload.tobytes())
+        except CorruptDataError:
+            self.stats["not_fragments"] += 1
+            return
+        self.stats["packets"] += 1
+        for packet in fragments:
+            self._add(packet)
+
+    def _add(self, packet):
         try:
             info = parse_fragment(packet)
         except CorruptDataError:
             self.stats["not_fragments"] += 1
             return
-        self.stats["packets"] += 1
         with self._lock:
             pending = self._pending.get(info.image_id)
             if pending is None:

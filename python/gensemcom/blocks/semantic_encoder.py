@@ -29,14 +29,16 @@ class semantic_encoder(worker_block):
                      symbols per image (0 = no symbol limit; needs ``symbols_for_bytes``)
       symbols_for_bytes  cost hook (n_bytes, importance) → data-carrier symbols; semantic_tx
                      sets it from the link profile's MCS plan
-      mtu_bytes      fragment size the costs are counted in (0 = whole sections)
+      mtu_bytes      packet size the costs are counted in (0 = whole sections)
+      packet_group   (importance) → protection group (the MCS): which fragments may share an
+                     aggregate packet, as the fragmenter will pack them (None = by class)
       key_fraction   target key-area share (0 = automatic); codec: key-stream codec
       models, quant  semantic model stack (``gensemcom models list``)
       queue_size     images waiting at most; more are dropped (counted) so the PHY never blocks
     """
 
     def __init__(self, scheme="semantic", budget_bytes=0, cpp=0.0, symbols_for_bytes=None, mtu_bytes=0,
-                 key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4):
+                 key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4, packet_group=None):
         worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
         if budget_bytes <= 0 and cpp <= 0:
             raise ValueError("semantic_encoder needs budget_bytes > 0 or cpp > 0")
@@ -46,6 +48,7 @@ class semantic_encoder(worker_block):
         self.codec_name, self.key_fraction = codec, float(key_fraction)
         self.budget_bytes, self.cpp = int(budget_bytes), float(cpp)
         self.symbols_for_bytes, self.mtu_bytes = symbols_for_bytes, int(mtu_bytes)
+        self.packet_group = packet_group
         self.codec = None
         self.last_report = None
         self.stats["pieces_out"] = 0
@@ -62,7 +65,7 @@ class semantic_encoder(worker_block):
         symbols = self.cpp * width * height * 3 if self.cpp > 0 else None
         return Budget(budget_bytes=self.budget_bytes or None, budget_symbols=symbols,
                       symbols_for_bytes=self.symbols_for_bytes if symbols else None,
-                      mtu_bytes=self.mtu_bytes or None)
+                      mtu_bytes=self.mtu_bytes or None, group_of=self.packet_group)
 
     def process(self, msg):
         meta, image = pdu_to_image(msg)

@@ -6,9 +6,10 @@ its sections' framed sizes and importance classes:
 * without ``mtu_bytes``: bytes = the container's size; each section costs
   ``symbols_for_bytes(framed_bytes, importance)`` symbols (the header counts as a
   ``CRITICAL`` 14-byte section);
-* with ``mtu_bytes``: the container is cut into fragments (``container.fragment``); bytes =
-  all fragment bytes (headers included) and each fragment costs
-  ``symbols_for_bytes(fragment_bytes, importance)``.
+* with ``mtu_bytes``: the container is cut into fragments and packed into packets exactly as
+  the fragmenter sends it (``container.packetize``: small fragments of one protection group
+  share an aggregate packet); bytes = all packet bytes (headers included) and each packet
+  costs ``symbols_for_bytes(packet_bytes, importance)``.
 
 ``symbols_for_bytes(n_bytes, importance) -> symbols`` is the hook for the PHY: it knows the
 MCS it will use for each importance class at the planned SNR and how many complex symbols N
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import BadInputError
-from .container import FRAGMENT_HEADER_BYTES, HEADER_BYTES, Importance, fragment_count
+from .container import FRAGMENT_HEADER_BYTES, HEADER_BYTES, Importance, packet_costs
 
 
 def shannon_symbols(snr_db: float) -> Callable:
@@ -53,13 +54,17 @@ class Budget:
     budget_bytes       limit on the container's bytes (fragment bytes when ``mtu_bytes``)
     budget_symbols     limit on channel symbols; needs ``symbols_for_bytes``
     symbols_for_bytes  PHY hook: (n_bytes, importance class) -> channel symbols
-    mtu_bytes          when set, costs are counted per fragment of at most this size
+    mtu_bytes          when set, costs are counted per packet of at most this size
+    group_of           (importance class) -> protection group (the MCS): small fragments of
+                       one group share aggregate packets (``container.packetize``); None =
+                       one group per importance class
     """
 
     budget_bytes: Optional[int] = None
     budget_symbols: Optional[float] = None
     symbols_for_bytes: Optional[Callable] = None
     mtu_bytes: Optional[int] = None
+    group_of: Optional[Callable] = None
 
     def __post_init__(self):
         if self.budget_bytes is None and self.budget_symbols is None:
@@ -86,18 +91,14 @@ class Budget:
         Symbols are 0.0 when no ``symbols_for_bytes`` is set.
         """
         pieces = [(int(Importance.CRITICAL), HEADER_BYTES)] + [(int(i), int(n)) for i, n in sections]
-        total_bytes, total_symbols = 0, 0.0
-        for importance, framed in pieces:
-            if self.mtu_bytes:
-                count = fragment_count(framed, self.mtu_bytes)
-                chunk = self.mtu_bytes - FRAGMENT_HEADER_BYTES
-                sizes = [chunk + FRAGMENT_HEADER_BYTES] * (count - 1)
-                sizes.append(framed - chunk * (count - 1) + FRAGMENT_HEADER_BYTES)
-            else:
-                sizes = [framed]
-            total_bytes += sum(sizes)
-            if self.symbols_for_bytes is not None:
-                total_symbols += sum(float(self.symbols_for_bytes(n, importance)) for n in sizes)
+        if self.mtu_bytes:
+            packets = packet_costs(pieces, self.mtu_bytes, self.group_of)
+        else:
+            packets = pieces
+        total_bytes = sum(n for _, n in packets)
+        total_symbols = 0.0
+        if self.symbols_for_bytes is not None:
+            total_symbols = sum(float(self.symbols_for_bytes(n, importance)) for importance, n in packets)
         return total_bytes, total_symbols
 
     def fits(self, sections) -> bool:
