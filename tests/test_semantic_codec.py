@@ -11,7 +11,7 @@ from gnuradio.gensemcom.semantic import (Budget, CodecConfig, Importance, Sectio
                                          fixed_rate_symbols, fit_whole_image, fragment, reassemble,
                                          shannon_symbols)
 from gnuradio.gensemcom.semantic.codec import BudgetTooSmallError, describe_container
-from gnuradio.gensemcom.semantic.container import Container, parse_fragment
+from gnuradio.gensemcom.semantic.container import Container, packetize, parse_fragment
 
 
 def shrink(image, width, height):
@@ -97,11 +97,11 @@ def test_symbol_budget_with_a_phy_cost_function(codec, small_coffee):
     rates = {Importance.CRITICAL: 0.5, Importance.HIGH: 1.0, Importance.NORMAL: 2.0}
     budget = Budget(budget_symbols=6000, symbols_for_bytes=fixed_rate_symbols(rates), mtu_bytes=200)
     result = codec.encode(small_coffee, budget)
-    packets = fragment(result.data, 200)
-    symbols = sum(fixed_rate_symbols(rates)(len(p), parse_fragment(p).importance) for p in packets)
+    packets = packetize(result.data, 200)      # what the fragmenter sends; rate control counts the same
+    symbols = sum(fixed_rate_symbols(rates)(len(p), importance) for importance, _, p in packets)
     assert symbols <= 6000
     assert result.report["cost_symbols"] == pytest.approx(symbols)
-    assert result.report["cost_bytes"] == sum(len(p) for p in packets)
+    assert result.report["cost_bytes"] == sum(len(p) for _, _, p in packets)
     ideal = Budget(budget_symbols=2000, symbols_for_bytes=shannon_symbols(0.0))
     assert codec.encode(small_coffee, ideal).report["cost_symbols"] <= 2000
 
@@ -275,3 +275,17 @@ def test_a_claimed_huge_image_is_refused(codec):
     data = _container_with([], width=16000, height=16000)
     with pytest.raises(CorruptDataError, match="out of range"):
         codec.decode(data)
+
+
+def test_random_budgets_and_images_never_exceed_the_budget(codec, astronaut, coffee):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    images = [shrink(astronaut, 96, 96), shrink(coffee, 120, 80), shrink(astronaut[100:300], 160, 64)]
+
+    @given(st.sampled_from(range(len(images))), st.integers(55, 5000), st.sampled_from([None, 0.05, 0.5]))
+    @settings(max_examples=12, deadline=None)
+    def check(which, budget, fraction):
+        result = codec.encode(images[which], budget, key_fraction=fraction)
+        assert len(result.data) <= budget
+        assert codec.decode(result.data).image.shape == images[which].shape
+    check()
