@@ -12,7 +12,8 @@ mutated at one level, then fed to one receiver entry point (a *target*):
                   (size, section count, version) -> SemanticCodec().decode(strict=False)
   decode_frags    fragment loss, reordering, duplication, header-field edits (count, index,
                   section, code, image id), truncation, foreign and random packets, floods
-                  of huge fragment counts -> SemanticCodec().decode(fragments)
+                  of huge fragment counts; aggregate packets (0xF2) with count/length edits
+                  and nesting -> SemanticCodec().decode(packets)
   baseline        the same for the whole-image baselines -> WholeImageCodec.decode
   prompt          raw and JSON-structured prompt edits re-compressed with the preset
                   dictionary, deflate bombs -> StructuredPrompt.from_bytes, to_text, to_dict
@@ -153,6 +154,10 @@ class Corpus:
             raise SystemExit("no seed container could be encoded")
         self.fragment_sets = [(label, C.fragment(data, mtu), container)
                               for label, data, container in self.containers for mtu in (48, 120, 400)]
+        # what the fragmenter sends: small fragments of one protection group in aggregate packets
+        self.packet_sets = ([(label, [p for _, _, p in C.packetize(container, mtu)], container)
+                             for label, _, container in self.containers for mtu in (120, 400)]
+                            if hasattr(C, "packetize") else [])
         log(f"corpus: {len(self.containers)} containers, {len(self.baselines)} baseline containers, "
             f"{len(self.prompts)} prompts, {len(self.masks)} masks, {len(self.streams)} streams, "
             f"{len(self.files)} files in {time.perf_counter() - t0:.1f} s")
@@ -568,6 +573,32 @@ def mutate_fragments(rng, packets, corpus, image_id):
     return packets, recipe
 
 
+def mutate_aggregates(rng, packets):
+    """Edits of aggregate packets (0xF2 | count u8 | (length u16 | fragment)...): count and length
+    fields, nesting, many empty items, splitting one aggregate's items apart."""
+    packets = list(packets)
+    aggregates = [i for i, p in enumerate(packets) if p[:1] == b"\xf2"]
+    if not aggregates:
+        return packets
+    i = rng.choice(aggregates)
+    p = bytearray(packets[i])
+    op = rng.randrange(6)
+    if op == 0 and len(p) > 1:
+        p[1] = rng.choice((0, 1, p[1] - 1, p[1] + 1, 255))                    # item count
+    elif op == 1 and len(p) > 3:
+        p[2:4] = struct.pack(">H", rng.choice((0, 1, 8, 9, 65535, len(p))))   # first item's length
+    elif op == 2:
+        p = bytearray(b"\xf2\x01" + struct.pack(">H", len(p)) + bytes(p))    # an aggregate in an aggregate
+    elif op == 3:
+        p = bytearray(b"\xf2\xff" + b"\x00\x00" * 255)                       # 255 empty items
+    elif op == 4:
+        p = p[:rng.randrange(len(p) + 1)]
+    else:
+        p = bytearray(flip_bits(rng, bytes(p), rng.choice((1, 4))))
+    packets[i] = bytes(p)
+    return packets
+
+
 # --------------------------------------------------------------------------- the targets
 class Harness:
     def __init__(self, corpus, max_pixels):
@@ -598,15 +629,21 @@ class Harness:
         return f"{label} {' '.join(recipe)}", {"target": "decode_bytes", "data": data}
 
     def make_decode_frags(self, rng):
-        from gnuradio.gensemcom.semantic.container import fragment
-        label, packets, container = rng.choice(self.corpus.fragment_sets)
-        recipe = []
+        from gnuradio.gensemcom.semantic import container as C
+        aggregate = bool(self.corpus.packet_sets) and rng.random() < 0.4
+        sets = self.corpus.packet_sets if aggregate else self.corpus.fragment_sets
+        label, packets, container = rng.choice(sets)
+        recipe = ["aggregates"] if aggregate else []
         if rng.random() < 0.35:      # fragments of a structurally mutated (re-CRC'd) container
             data, recipe = mutate_container_struct(rng, container, self.corpus, self.max_side)
             try:
-                packets = fragment(data, rng.choice((30, 64, 120, 400)))
+                mtu = rng.choice((30, 64, 120, 400))
+                packets = ([p for _, _, p in C.packetize(data, mtu)] if aggregate else C.fragment(data, mtu))
             except Exception:
                 packets = [data[i:i + 100] for i in range(0, len(data), 100)]
+        if aggregate and rng.random() < 0.5:
+            packets = mutate_aggregates(rng, packets)
+            recipe.append("aggregate edit")
         packets, more = mutate_fragments(rng, packets, self.corpus, container.image_id)
         size = None if rng.random() < 0.5 else [container.width, container.height]
         item = {"target": "decode_frags", "packets": packets, "size": size}
@@ -1128,7 +1165,7 @@ def atheris_seeds(corpus):
     for target, items in ((4, corpus.streams), (5, corpus.files)):
         seeds += [(target, bytes([STILL_CODECS.index(c)]) + struct.pack(">HH", w, h) + d)
                   for c, d, w, h in items]
-    for _, packets, _ in corpus.fragment_sets[:6]:
+    for _, packets, _ in corpus.fragment_sets[:6] + corpus.packet_sets[:6]:
         seeds.append((6, b"".join(struct.pack(">H", len(p)) + p for p in packets)))
     from gnuradio.gensemcom.phy import framing
     bits = framing.header_bits(framing.Header("qpsk-1/2", 100, 7, 0))
@@ -1206,7 +1243,7 @@ def run_atheris(args, log):
 
 
 class _ReplayCorpus:
-    containers = baselines = files = prompts = masks = metas = streams = fragment_sets = []
+    containers = baselines = files = prompts = masks = metas = streams = fragment_sets = packet_sets = []
 
 
 if __name__ == "__main__":
