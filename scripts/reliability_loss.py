@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Quality of the semantic codec under random fragment loss, reordering and duplication (issue 7).
 
-For every image, byte budget, seed and loss rate: encode once, cut into fragments of
-``--mtu`` bytes (the default link profile's packet size), deliver them through
-``lossy_delivery.deliver`` (independent loss per fragment, 10 % duplicates, random order;
+For every image, byte budget, seed and loss rate: encode once, cut into packets of at most
+``--mtu`` bytes (the default link profile's packet size; small fragments of one importance
+class share an aggregate packet, as the fragmenter sends them), deliver them through
+``lossy_delivery.deliver`` (independent loss per packet, 10 % duplicates, random order;
 the same draws for every loss rate, so a higher rate loses a superset), decode with the
 receiver's default size, and measure PSNR, SSIM, VSI and key-region PSNR (on the sender's
 key mask). Checks on the way: every image decodes to full size, and the report names every
@@ -63,6 +64,9 @@ def main(argv=None):
                         default=[round(0.05 * i, 2) for i in range(11)], help="loss rates (default 0..0.5)")
     parser.add_argument("--seeds", type=int, default=6, help="loss patterns per image (default 6)")
     parser.add_argument("--mtu", type=int, default=400, help="fragment size, bytes (default 400)")
+    parser.add_argument("--no-aggregation", action="store_true",
+                        help="one fragment per packet (default: small fragments of one importance "
+                             "class share a packet, as the fragmenter sends them)")
     parser.add_argument("--plot", default="docs/img/reliability_loss.png")
     parser.add_argument("--json", help="write every record here")
     args = parser.parse_args(argv)
@@ -71,7 +75,7 @@ def main(argv=None):
     from gnuradio.gensemcom.fileio import atomic_path, write_text_atomic
     from gnuradio.gensemcom.lossy_delivery import deliver, loss_draws, lost_sections, regeneration_gaps
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
-    from gnuradio.gensemcom.semantic.container import fragment
+    from gnuradio.gensemcom.semantic.container import fragment, packetize
 
     codec = SemanticCodec()
     images = load_images(args)
@@ -82,7 +86,8 @@ def main(argv=None):
         for bpp in args.bpp:
             budget = int(width * height * bpp / 8)
             sent = codec.encode(image, budget, image_id=image_id)
-            packets = fragment(sent.container, args.mtu)
+            packets = (fragment(sent.container, args.mtu) if args.no_aggregation
+                       else [data for _, _, data in packetize(sent.container, args.mtu)])
             for seed in range(args.seeds):
                 draws = loss_draws(packets, random.Random(f"draws-{name}-{bpp}-{seed}"))
                 for loss in args.loss:
@@ -97,7 +102,7 @@ def main(argv=None):
                         problems.append(f"{name} {bpp} {seed} {loss}: report misses {gaps}")
                     records.append({
                         "image": name, "bpp": bpp, "budget_bytes": budget, "seed": seed, "loss": loss,
-                        "fragments_sent": len(packets), "fragments_arrived": len(set(arrived)),
+                        "packets_sent": len(packets), "packets_arrived": len(set(arrived)),
                         "sections_lost": sorted(int(k) for k in lost if k),
                         "regenerated": result.report["regenerated"],
                         "psnr": metrics.psnr(image, result.image), "ssim": metrics.ssim(image, result.image),
@@ -111,8 +116,8 @@ def main(argv=None):
         for loss in args.loss:
             rows = [r for r in records if r["bpp"] == bpp and r["loss"] == loss]
             entry = {"bpp": bpp, "loss": loss, "n": len(rows),
-                     "fragments_arrived": float(np.mean([r["fragments_arrived"] / r["fragments_sent"]
-                                                         for r in rows])),
+                     "packets_arrived": float(np.mean([r["packets_arrived"] / r["packets_sent"]
+                                                       for r in rows])),
                      "regenerated_share": float(np.mean([bool(r["regenerated"]) for r in rows]))}
             for metric, _ in METRICS:
                 entry[metric] = float(np.mean([r[metric] for r in rows]))
@@ -120,12 +125,12 @@ def main(argv=None):
             table.append(entry)
 
     names = ", ".join(n for n, _ in images)
-    print(f"{len(images)} images ({names}), {args.seeds} loss patterns each, fragments of {args.mtu} B; "
+    print(f"{len(images)} images ({names}), {args.seeds} loss patterns each, packets of <= {args.mtu} B; "
           f"{len(records)} decodes in {time.perf_counter() - t0:.0f} s")
     print("\n| bpp | loss | fragments arrived | decodes with regeneration | PSNR | SSIM | VSI | key PSNR |")
     print("|---|---|---|---|---|---|---|---|")
     for e in table:
-        print(f"| {e['bpp']:g} | {100 * e['loss']:.0f} % | {100 * e['fragments_arrived']:.0f} % | "
+        print(f"| {e['bpp']:g} | {100 * e['loss']:.0f} % | {100 * e['packets_arrived']:.0f} % | "
               f"{100 * e['regenerated_share']:.0f} % | {e['psnr']:.2f} | {e['ssim']:.3f} | {e['vsi']:.3f} | "
               f"{e['key_psnr']:.2f} |")
     print(f"\nfull size every time and report complete: {'yes' if not problems else 'NO'}")
@@ -142,12 +147,12 @@ def main(argv=None):
             ax.errorbar([100 * e["loss"] for e in rows], [e[metric] for e in rows],
                         yerr=[e[metric + "_ci95"] for e in rows], marker="o", markersize=3, capsize=2,
                         label=f"{bpp:g} bit/pixel")
-        ax.set_xlabel("fragment loss (%)")
+        ax.set_xlabel("packet loss (%)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Semantic codec under random fragment loss, reordering and duplication "
-                 f"({len(images)} images x {args.seeds} loss patterns, {args.mtu}-byte fragments; "
+    fig.suptitle(f"Semantic codec under random packet loss, reordering and duplication "
+                 f"({len(images)} images x {args.seeds} loss patterns, packets <= {args.mtu} B; "
                  "mean, 95 % CI)",
                  fontsize=9)
     fig.tight_layout()

@@ -1,10 +1,11 @@
 """Lossy delivery of fragments, and what a decoder report must say about it (issue 7).
 
-``deliver(packets, loss, rng)`` models a packet network after the PHY: each fragment is lost
+``deliver(packets, loss, rng)`` models a packet network after the PHY: each packet (one
+fragment, or an aggregate of small fragments as ``container.packetize`` makes them) is lost
 with probability ``loss`` (independently), the survivors are reordered and some duplicated.
-Losses are drawn by comparing one uniform number per fragment with ``loss``
+Losses are drawn by comparing one uniform number per packet with ``loss``
 (``loss_draws``), so with the same draws a higher loss rate loses a superset of the
-fragments: curves over loss rates are paired comparisons, not independent noise.
+packets: curves over loss rates are paired comparisons, not independent noise.
 
 ``lost_sections(sent, received)`` says which sections of a container did not arrive whole;
 ``regeneration_gaps(...)`` lists the lost parts that a semantic decoder report does not own
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from .semantic.container import SectionType, parse_fragment
+from .semantic.container import SectionType, parse_fragment, split_packet
 
 DUPLICATE_SHARE = 0.1     # share of the delivered fragments that arrive twice
 
@@ -47,16 +48,18 @@ def deliver(packets, loss: float, rng: random.Random, draws=None, reorder: bool 
 def lost_sections(sent, received) -> dict:
     """{section index: section type or None (header)} of the pieces that did not arrive whole.
 
-    ``sent`` are the fragments of one container as the fragmenter made them; ``received`` what
-    arrived. The header is index 0.
+    ``sent`` are the packets of one container as the fragmenter made them (fragments or
+    aggregate packets); ``received`` what arrived. The header is index 0.
     """
     need, have = {}, {}
     for packet in sent:
-        info = parse_fragment(packet)
-        need.setdefault(info.section_index, (info.code & 0x1F, set()))[1].add(info.index)
+        for fragment in split_packet(packet):
+            info = parse_fragment(fragment)
+            need.setdefault(info.section_index, (info.code & 0x1F, set()))[1].add(info.index)
     for packet in received:
-        info = parse_fragment(packet)
-        have.setdefault(info.section_index, set()).add(info.index)
+        for fragment in split_packet(packet):
+            info = parse_fragment(fragment)
+            have.setdefault(info.section_index, set()).add(info.index)
     return {index: (None if index == 0 else kind) for index, (kind, parts) in need.items()
             if not parts <= have.get(index, set())}
 
