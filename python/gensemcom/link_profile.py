@@ -25,7 +25,9 @@ from .errors import BadInputError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 THRESHOLDS_FILE = Path(__file__).parent / "phy" / "mcs_thresholds.yaml"
-PROFILE_KEYS = {"name", "description", "numerology", "mtu_bytes", "mcs", "per_targets", "margins_db", "channel"}
+PROFILE_KEYS = {"name", "description", "numerology", "mtu_bytes", "mcs", "per_targets", "margins_db",
+                "fading_repeats", "channel"}
+FADING_CHANNELS = ("rayleigh", "rician", "multipath")
 
 
 def profile_dirs():
@@ -155,6 +157,7 @@ class LinkProfile:
     mcs: object = "auto"
     per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
     margins_db: dict = field(default_factory=lambda: {0: 1.0, 1: 0.5, 2: 0.0, 3: 0.0})
+    fading_repeats: dict = field(default_factory=lambda: {0: 2})
     channel: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -173,6 +176,9 @@ class LinkProfile:
         if not self.per_targets or not all(0 < v < 1 for v in self.per_targets.values()):
             raise BadInputError(f"profile {self.name}: per_targets must map classes to PERs in (0, 1)")
         self.margins_db = {int(k): float(v) for k, v in (self.margins_db or {}).items()}
+        self.fading_repeats = {int(k): int(v) for k, v in (self.fading_repeats or {}).items()}
+        if any(not 1 <= v <= 8 for v in self.fading_repeats.values()):
+            raise BadInputError(f"profile {self.name}: fading_repeats must be 1..8 copies per class")
         unknown = set(self.channel or {}) - set(ChannelConfig.__dataclass_fields__) | ({"name", "snr_db"} & set(self.channel or {}))
         if unknown:
             raise BadInputError(f"profile {self.name}: unknown channel options {', '.join(sorted(unknown))}")
@@ -208,30 +214,45 @@ class LinkProfile:
         from .phy.config import Numerology
         return Numerology.from_dict(self.numerology or {})
 
-    def mcs_plan(self, snr_db=None, channel="awgn", single=False):
+    def mcs_plan(self, snr_db=None, channel="awgn", single=False, repeats=None):
         """{importance class: MCS}. ``auto`` needs ``snr_db``; ``single``: one MCS for every
-        class, at the strictest target (a whole file needs every packet)."""
+        class, at the strictest target (a whole file needs every packet). A class sent in
+        ``repeats[class]`` copies meets its target when all copies are lost, so each copy
+        may fail with PER = target ** (1 / copies)."""
         if self.mcs != "auto":
             return dict(self.mcs)
         if snr_db is None:
             raise BadInputError(f"profile {self.name} chooses MCS from the SNR: give a planning snr_db")
         if single:
             return {0: best_mcs(snr_db, channel, min(self.per_targets.values()))}
-        return {cls_: best_mcs(snr_db - self.margins_db.get(cls_, 0.0), channel, target)
+        repeats = repeats or {}
+        return {cls_: best_mcs(snr_db - self.margins_db.get(cls_, 0.0), channel,
+                               target ** (1.0 / repeats.get(cls_, 1)))
                 for cls_, target in sorted(self.per_targets.items())}
 
-    def symbols_for_bytes(self, plan):
-        """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module)."""
+    def repeats(self, channel="awgn", scheme="semantic"):
+        """{importance class: copies of each packet}: on fading channels the semantic scheme sends
+        its most important packets more than once (each copy sees another fade: time diversity)."""
+        if scheme != "semantic" or channel not in FADING_CHANNELS:
+            return {}
+        return {k: v for k, v in self.fading_repeats.items() if v > 1}
+
+    def symbols_for_bytes(self, plan, repeats=None):
+        """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module),
+        times the copies ``repeats`` sends of that class's packets."""
         from .phy.mcs import frame_size
         numerology = self.numerology_object()
+        repeats = dict(repeats or {})
 
         @functools.lru_cache(maxsize=4096)
         def cost(n_bytes, importance=2):
             size = frame_size(int(n_bytes), mcs_for_class(plan, int(importance)), numerology)
-            return (size.header_ofdm_symbols + size.payload_ofdm_symbols) * numerology.n_data_carriers
+            copies = repeats.get(int(importance), 1)
+            return copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols) * numerology.n_data_carriers
         return cost
 
     def to_dict(self):
         return {"name": self.name, "description": self.description, "numerology": self.numerology,
                 "mtu_bytes": self.mtu_bytes, "mcs": self.mcs, "per_targets": self.per_targets, "margins_db": self.margins_db,
+                "fading_repeats": self.fading_repeats,
                 "channel": self.channel}

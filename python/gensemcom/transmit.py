@@ -150,7 +150,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         if tx.encoder.stats["errors"]:
             raise RuntimeError(f"encoder failed: {tx.encoder.last_error}")
         _wait(lambda: sinks["mask"].num_messages() >= 1, timeout_s, "the encoder's output")
-        pieces = tx.encoder.stats["pieces_out"]
+        pieces = tx.encoder.stats["pieces_out"]        # 0 when not even a minimal container fits
         _wait(lambda: tx.fragmenter.stats["pieces"] >= pieces, timeout_s, "fragmentation")
         tx.phy.post_done()
         _wait(rx.reassembler.upstream_done.is_set, timeout_s, "the receiver reaching the end of the stream")
@@ -176,7 +176,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     else:   # nothing of the image arrived: the receiver has nothing to show
         from .semantic.baselines import mean_grey
         rx_image, delivered, sections_received, decoder_report = mean_grey(image.shape), False, 0, {}
-    cost = link.symbols_for_bytes(tx.plan)
+    cost = link.symbols_for_bytes(tx.plan)      # per packet sent (copies are logged one by one)
     sent = sent_log.items
     ok = sum(1 for meta, _ in rx_log.items if meta.get("crc_ok") and not meta.get("filler"))
     rx_snr = [float(meta["snr_db"]) for meta, _ in rx_log.items if "snr_db" in meta]
@@ -186,7 +186,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         symbols_used=int(sum(cost(size, int(meta.get("importance", 2))) for meta, size in sent)),
         samples=int(counter.nitems_read(0)), bytes_sent=int(sum(size for _, size in sent)),
         packets_sent=len(sent), packets_ok=min(ok, len(sent)), sections_received=sections_received,
-        sections_sent=int(pieces) - 1, encoder_report=encoder_report, decoder_report=decoder_report,
+        sections_sent=max(int(pieces) - 1, 0), encoder_report=encoder_report, decoder_report=decoder_report,
         baseline_choice=baseline_choice,
         rx_snr_db=float(np.mean(rx_snr)) if rx_snr else float("nan"), wall_s=wall_s)
 
@@ -222,7 +222,8 @@ def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="def
     symbols = float(budget_symbols) if budget_symbols is not None else float(cpp) * height * width * 3
     plan = plan_for(link, "semantic", snr_db, channel)
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
-    budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan), mtu_bytes=link.mtu_bytes,
+    budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan, link.repeats(channel)),
+                    mtu_bytes=link.mtu_bytes,
                     group_of=lambda importance: mcs_for_class(plan, importance))
     return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
 

@@ -18,15 +18,19 @@ class fragmenter(message_block):
     pieces); an image's packets leave once all its pieces arrived (or at end of stream).
     Output ``out``: packet PDUs; meta image_id, importance (most important fragment's), and
     ``mcs`` when the plan names one (the PHY reads it).
-    Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict).
+    Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict);
+    repeats ({class: copies}, e.g. {0: 2}): packets of that class are sent again after the
+    image's other packets, so that each copy meets another fade (time diversity); the
+    reassembler drops the duplicates.
     """
 
-    def __init__(self, mtu_bytes=256, mcs_plan=""):
+    def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None):
         message_block.__init__(self, "gensemcom_fragmenter")
         if int(mtu_bytes) <= 9:
             raise ValueError(f"fragmenter: mtu_bytes must exceed the 9-byte fragment header, got {mtu_bytes}")
         self.mtu_bytes = int(mtu_bytes)
         self.mcs_plan = parse_mcs_plan(mcs_plan)
+        self.repeats = {int(k): int(v) for k, v in dict(repeats or {}).items()}
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
@@ -61,7 +65,9 @@ class fragmenter(message_block):
             self.stats["dropped"] += len(entry["pieces"])
             gr.log.warn(f"fragmenter: dropping image {image_id}: {exc}")
             return
-        for importance, group, packet in packets:
+        copies = [(imp, group, packet) for imp, group, packet in packets
+                  for _ in range(self.repeats.get(imp, 1) - 1)]
+        for importance, group, packet in packets + copies:
             out = {"image_id": image_id, "importance": importance}
             if self.mcs_plan:
                 out["mcs"] = group

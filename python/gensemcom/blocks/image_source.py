@@ -49,6 +49,8 @@ class image_source(message_block):
       repeat        times to go through the list (1 = once)
       max_in_flight images sent but not yet acknowledged on port ``ack`` (0 = no flow control)
       start_id      image_id of the first image; ids count up modulo 65536
+      ack_timeout_s an unacknowledged image stops holding its slot after this long (an image
+                    lost entirely on the air is never acknowledged); 0 = wait for ever
     Message ports
       out   image PDU: raw RGB bytes; meta image_id, name, width, height, channels, format, path
       ack   (input, optional) any message acknowledges one image in flight, e.g. the
@@ -58,7 +60,7 @@ class image_source(message_block):
     control, its acknowledgement) the source ends, and its ``done`` lets a finite chain end.
     """
 
-    def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0):
+    def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0, ack_timeout_s=30.0):
         message_block.__init__(self, "gensemcom_image_source")
         if float(interval_s) < 0 or int(repeat) < 1 or int(max_in_flight) < 0:
             raise BadInputError("image_source needs interval_s >= 0, repeat >= 1 and max_in_flight >= 0")
@@ -67,7 +69,8 @@ class image_source(message_block):
         self.repeat = int(repeat)
         self.max_in_flight = int(max_in_flight)
         self.start_id = int(start_id)
-        self.stats = {"sent": 0, "acked": 0, "skipped": 0}
+        self.ack_timeout_s = float(ack_timeout_s)
+        self.stats = {"sent": 0, "acked": 0, "skipped": 0, "ack_timeouts": 0}
         self._credit = threading.Semaphore(self.max_in_flight) if self.max_in_flight else None
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -103,6 +106,19 @@ class image_source(message_block):
         """True once every image was emitted (or the source was stopped)."""
         return self._done.is_set()
 
+    def _acquire(self):
+        """Take a flow-control slot; False when stopped. A slot whose image was never
+        acknowledged frees itself after ``ack_timeout_s``."""
+        import time
+        deadline = time.monotonic() + self.ack_timeout_s if self.ack_timeout_s > 0 else None
+        while not self._credit.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return False
+            if deadline is not None and time.monotonic() > deadline:
+                self.stats["ack_timeouts"] += 1
+                return True
+        return True
+
     def _run(self):
         image_id = self.start_id
         try:
@@ -110,10 +126,8 @@ class image_source(message_block):
                 for path in self.paths:
                     if self._stop.is_set():
                         return
-                    if self._credit is not None:
-                        while not self._credit.acquire(timeout=0.1):
-                            if self._stop.is_set():
-                                return
+                    if self._credit is not None and not self._acquire():
+                        return
                     try:
                         image = load_image(path)
                     except BadInputError as exc:
@@ -130,9 +144,8 @@ class image_source(message_block):
                         self._stop.wait(self.interval_s)
             if self._credit is not None:
                 for _ in range(self.max_in_flight):      # wait for the last acknowledgements
-                    while not self._credit.acquire(timeout=0.1):
-                        if self._stop.is_set():
-                            return
+                    if not self._acquire():
+                        return
             self.to_basic_block()._post(pmt.intern("system"), pmt.cons(pmt.intern("done"), pmt.from_long(1)))
         finally:
             self._done.set()

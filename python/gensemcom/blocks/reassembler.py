@@ -1,4 +1,5 @@
 """Reassembler: received packets → one bundle per image, whatever arrived."""
+import collections
 import struct
 import threading
 import time
@@ -13,6 +14,7 @@ from .pdus import make_pdu, split_pdu
 from .worker import message_block
 
 MAX_BUNDLE_FRAGMENTS = 1 << 16
+RECENT_IMAGES = 16      # ids of images already emitted: their late packets (repeated copies) are dropped
 
 
 def pack_bundle(packets) -> bytes:
@@ -52,7 +54,8 @@ class reassembler(message_block):
     An image is emitted when every piece announced by its header has all its fragments, when
     more than ``max_pending`` newer images have started, when no packet of it arrived for
     ``timeout_s`` seconds, or on ``flush()`` — which also happens when the upstream PHY
-    ends (a finite flowgraph's last packet was handled).
+    ends (a finite flowgraph's last packet was handled). Packets of one of the last 16
+    images already emitted (late repeated copies) are dropped and counted as ``late``.
     """
 
     def __init__(self, timeout_s=2.0, max_pending=1):
@@ -60,10 +63,11 @@ class reassembler(message_block):
         self.timeout_s = float(timeout_s)
         self.max_pending = max(1, int(max_pending))
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
+        self._emitted = collections.deque(maxlen=RECENT_IMAGES)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = None
-        self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "images": 0}
+        self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "late": 0, "images": 0}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
 
@@ -106,6 +110,9 @@ class reassembler(message_block):
             return
         with self._lock:
             pending = self._pending.get(info.image_id)
+            if pending is None and info.image_id in self._emitted:
+                self.stats["late"] += 1
+                return
             if pending is None:
                 pending = self._pending[info.image_id] = _Pending(info.image_id)
                 while len(self._pending) > self.max_pending:
@@ -126,6 +133,7 @@ class reassembler(message_block):
         pending = self._pending.pop(image_id, None)
         if pending is None:
             return
+        self._emitted.append(image_id)
         self.stats["images"] += 1
         meta = {"image_id": image_id, "fragments": len(pending.packets),
                 "complete": reason == "complete", "reason": reason}

@@ -22,7 +22,8 @@ class semantic_decoder(worker_block):
     Parameters
       scheme          "semantic" or the baseline the sender used ("jpeg", "webp", "avif")
       models, quant   semantic model stack (the generator is what loads here)
-      default_width, default_height   size to use when the container header was lost
+      default_width, default_height   size to use when the container header was lost (0: the
+                      size of the last image decoded; with neither, the image is reported lost)
       seed            generator seed (-1: the image id)
       queue_size      bundles waiting at most; more are dropped (counted)
     """
@@ -34,6 +35,7 @@ class semantic_decoder(worker_block):
         self.default_size = (int(default_width), int(default_height)) if default_width and default_height else None
         self.seed = int(seed)
         self.codec = None
+        self._last_size = None
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("report"))
         make_codec(scheme, models, quant)   # validate names now; load at start
@@ -45,7 +47,13 @@ class semantic_decoder(worker_block):
         meta, payload = split_pdu(msg)
         packets = unpack_bundle(payload)
         received = reassemble(packets, image_id=meta.get("image_id"))
-        kwargs = {"size": self.default_size}
+        size = self.default_size or self._last_size
+        if received.header is None and size is None:
+            report = {"delivered": False, "error": "container header lost and no image size known: nothing to show",
+                      "fragments": len(packets)}
+            yield "report", make_pdu(b"", {"image_id": int(received.image_id), "report": json.dumps(report)})
+            return
+        kwargs = {"size": size}
         if self.scheme == "semantic":
             kwargs["seed"] = None if self.seed < 0 else self.seed
         result = self.codec.decode(received, **kwargs)
@@ -53,6 +61,7 @@ class semantic_decoder(worker_block):
         if getattr(result, "prompt", None) is not None:
             report["prompt_text"] = result.prompt.to_text()
         image_id = int(received.image_id)
+        self._last_size = (result.image.shape[1], result.image.shape[0])
         out_meta = {
             "image_id": image_id,
             "delivered": bool(report.get("delivered", received.header is not None)),

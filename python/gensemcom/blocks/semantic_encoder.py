@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pmt
 
+from ..semantic.codec import BudgetTooSmallError
 from ..semantic.container import framed_pieces
 from ..semantic.ratecontrol import Budget
 from .pdus import make_pdu, pdu_to_image
@@ -35,6 +36,8 @@ class semantic_encoder(worker_block):
       key_fraction   target key-area share (0 = automatic); codec: key-stream codec
       models, quant  semantic model stack (``gensemcom models list``)
       queue_size     images waiting at most; more are dropped (counted) so the PHY never blocks
+    An image whose budget cannot hold even a minimal container sends nothing: its report says
+    ``fits: false`` and ``stats["too_small"]`` counts it.
     """
 
     def __init__(self, scheme="semantic", budget_bytes=0, cpp=0.0, symbols_for_bytes=None, mtu_bytes=0,
@@ -52,6 +55,7 @@ class semantic_encoder(worker_block):
         self.codec = None
         self.last_report = None
         self.stats["pieces_out"] = 0
+        self.stats["too_small"] = 0
         for port in ("sections", "mask", "report"):
             self.message_port_register_out(pmt.intern(port))
         make_codec(scheme, models, quant, codec=codec)   # validate names now, load at start
@@ -71,7 +75,15 @@ class semantic_encoder(worker_block):
         meta, image = pdu_to_image(msg)
         height, width = image.shape[:2]
         image_id = int(meta.get("image_id", 0)) % 65536
-        result = self.codec.encode(image, self.budget_for(width, height), image_id=image_id)
+        try:
+            result = self.codec.encode(image, self.budget_for(width, height), image_id=image_id)
+        except BudgetTooSmallError as exc:   # nothing fits: send nothing, say so
+            self.last_report = {"image_id": image_id, "fits": False, "error": str(exc), "sections": []}
+            self.stats["too_small"] += 1
+            yield "mask", make_pdu(np.zeros(height * width, np.uint8), {
+                "image_id": image_id, "width": width, "height": height, "key_fraction": 0.0})
+            yield "report", make_pdu(b"", {"image_id": image_id, "report": json.dumps(self.last_report)})
+            return
         pieces = framed_pieces(result.container)
         report = dict(result.report, image_id=image_id, name=meta.get("name", ""))
         self.last_report = report

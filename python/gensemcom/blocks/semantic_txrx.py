@@ -25,7 +25,8 @@ def plan_for(profile, scheme, snr_db, channel="awgn", fixed_mcs=""):
     """{importance class: MCS} a transmitter uses (see module docstring)."""
     if fixed_mcs:
         return parse_mcs_plan({0: fixed_mcs})
-    return profile.mcs_plan(snr_db, channel, single=scheme in BASELINE_SCHEMES)
+    return profile.mcs_plan(snr_db, channel, single=scheme in BASELINE_SCHEMES,
+                            repeats=profile.repeats(channel, scheme))
 
 
 class semantic_tx(gr.hier_block2):
@@ -42,6 +43,8 @@ class semantic_tx(gr.hier_block2):
       budget_bytes  byte budget per image (0 = off); at least one of cpp/budget_bytes
       key_fraction  target key-area share (0 = automatic); codec: key-stream codec
       models, quant semantic model stack; fixed_mcs: one MCS for every packet (overrides)
+    On a fading planning channel the profile's ``fading_repeats`` send the most important
+    packets more than once (counted in the budget).
     """
 
     def __init__(self, scheme="semantic", profile="default", snr_db=10.0, channel="awgn", cpp=1 / 48,
@@ -52,8 +55,9 @@ class semantic_tx(gr.hier_block2):
         self.profile = LinkProfile.load(profile)
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
         self.plan = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
-        self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan)
-        self.encoder = semantic_encoder(scheme, budget_bytes, cpp, self.profile.symbols_for_bytes(self.plan),
+        self.repeats = self.profile.repeats(channel, scheme)
+        self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan, self.repeats)
+        self.encoder = semantic_encoder(scheme, budget_bytes, cpp, self.profile.symbols_for_bytes(self.plan, self.repeats),
                                         self.profile.mtu_bytes, key_fraction, codec, models, quant, queue_size,
                                         packet_group=self.fragmenter.group_of)
         self.phy = ofdm_qam_tx(self.plan[min(self.plan)], self.profile.numerology_object())
@@ -72,7 +76,7 @@ class semantic_tx(gr.hier_block2):
     def set_snr_db(self, snr_db):
         """Re-plan the MCS per class for a new planning SNR (takes effect for the next image)."""
         self.plan = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
-        self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan)
+        self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.fragmenter.set_mcs_plan(self.plan)
 
 
