@@ -107,3 +107,16 @@ def test_fading_presets_run_and_cost_packets(name):
     awgn = run_link("qpsk-1/2", 8.0, "awgn", packets=40, payload_bytes=300, seed=3)
     assert awgn.per == 0.0
     assert 0.0 < faded.per < 1.0 and faded.packets_ok > 0
+
+
+@pytest.mark.parametrize("name", ["rayleigh", "multipath"])
+def test_doppler_fading_comes_from_gr_channels(name):
+    from gnuradio import channels
+    preset = make_channel(ChannelConfig(name, snr_db=200.0, seed=2, doppler=1e-3))
+    assert isinstance(preset.fader, (channels.fading_model, channels.selective_fading_model))
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(100_000) + 1j * rng.standard_normal(100_000)) / np.sqrt(2)
+    y, _ = _through(preset, x)
+    assert 0.5 < np.mean(np.abs(y) ** 2) < 2.0
+    power = np.mean(np.abs(y[: y.size // 1000 * 1000].reshape(-1, 1000)) ** 2, axis=1)
+    assert np.std(power) > 0.1                                   # it does vary in time

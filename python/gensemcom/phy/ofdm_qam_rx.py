@@ -9,7 +9,8 @@ payload decoding) in two Python blocks, vectorised per packet::
         |P| / moving_average(|x|^2, R L) = metric --> gate (threshold) --> peak_detector2_fb
             = trigger (one 1 per packet, at the end of the preamble)
         arg(P) --> sample_and_hold(trigger) --> frequency_modulator_fc = CFO correction
-  x --> delay(one preamble) --> multiply(CFO correction) --> cfo_tagger --> header_payload_demux
+        P x trigger --> corr_est_cc (tags arg(P) where non-zero) --> tag_share onto the data
+  x --> delay(one preamble) --> multiply(CFO correction) --> tag_share --> header_payload_demux
         header port: fft_vcc --> header_decoder --(payload length, channel)--> demux
         payload port: fft_vcc --> payload_decoder --> PDU out
 
@@ -23,39 +24,19 @@ import numpy as np
 import pmt
 from gnuradio import analog, blocks, digital, fft, filter as gr_filter, gr
 
-from .framing import FLAG_FILLER, Header, decode_header_llr, decode_payload_llr
+from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr
 from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
 from .ofdm_qam_tx import as_numerology, reserve_buffer
-from .receiver import TIMING_BACKOFF, ChannelEstimate, equalize, estimate_channel
+from .receiver import TIMING_BACKOFF, equalize, estimate_channel
 
-CFO_TAG = "gsc_cfo"
+CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
 LENGTH_TAG = "gsc_payload_symbols"
+PACKET_TAG = "gsc_packet"
+HANDOFF_LIMIT = 256
+EVM_SYMBOLS = 1024
 DETECTION_THRESHOLD = 0.09
 GIL_SWITCH_INTERVAL_S = 0.0005
-
-
-class cfo_tagger(gr.sync_block):
-    """Pass samples through; tag each trigger position with the coarse CFO estimate.
-
-    Inputs: complex64 samples, uint8 trigger, float32 held arg(P) (rad per L samples).
-    Output: the samples, with a ``gsc_cfo`` tag (CFO in subcarrier spacings) at triggers.
-    """
-
-    def __init__(self, fft_len, symbol_len):
-        gr.sync_block.__init__(self, name="gensemcom_cfo_tagger",
-                               in_sig=[np.complex64, np.uint8, np.float32], out_sig=[np.complex64])
-        self._to_spacings = fft_len / (2 * np.pi * symbol_len)
-        self._key = pmt.intern(CFO_TAG)
-
-    def work(self, input_items, output_items):
-        out = output_items[0]
-        out[:] = input_items[0]
-        base = self.nitems_written(0)
-        for i in np.flatnonzero(input_items[1]):
-            cfo = float(input_items[2][i]) * self._to_spacings
-            self.add_item_tag(0, base + int(i), self._key, pmt.from_double(cfo))
-        return len(out)
 
 
 class header_decoder(gr.sync_block):
@@ -63,9 +44,9 @@ class header_decoder(gr.sync_block):
 
     Input: fft_len vectors (unshifted FFTs), per packet the preamble symbols then the header
     symbols. Output message: PMT_F when the header fails, else a dict whose entries become
-    tags on the payload: ``gsc_payload_symbols`` (length), ``gsc_header`` (mcs, payload_len,
-    seq, flags), ``gsc_channel`` (c32vector), ``gsc_noise_var``, ``gsc_phase_step``,
-    ``gsc_phase_offset``, ``gsc_snr_db``, ``gsc_cfo``.
+    tags on the payload's first symbol: ``gsc_payload_symbols`` (length) and ``gsc_packet``
+    (key of the packet's header, channel estimate and CFO in ``handoff``, a dict shared
+    with the payload decoder: Python objects, no PMT conversion per packet).
     """
 
     def __init__(self, numerology):
@@ -77,13 +58,15 @@ class header_decoder(gr.sync_block):
         self._pending = []
         self._cfo = 0.0
         self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
+        self.handoff = {}
+        self._key = 0
         self.headers_ok = 0
         self.headers_failed = 0
 
     def work(self, input_items, output_items):
         items = input_items[0]
         for tag in self.get_tags_in_window(0, 0, len(items), pmt.intern(CFO_TAG)):
-            self._cfo = pmt.to_double(tag.value)
+            self._cfo = pmt.to_double(tag.value) * self._step_to_spacings
         self._pending.append(items.copy())
         buffered = sum(len(p) for p in self._pending)
         if buffered >= self._per_packet:
@@ -110,21 +93,13 @@ class header_decoder(gr.sync_block):
             return
         self.headers_ok += 1
         size = frame_size(header.payload_len, header.mcs, nm)
-        cfo = self._cfo + estimate.phase_step * self._step_to_spacings
-        info = {
-            LENGTH_TAG: pmt.from_long(size.payload_ofdm_symbols),
-            "gsc_header": pmt.to_pmt([header.mcs, header.payload_len, header.seq, header.flags]),
-            "gsc_channel": pmt.init_c32vector(len(estimate.channel),
-                                              estimate.channel.astype(np.complex64)),
-            "gsc_noise_var": pmt.from_double(estimate.noise_var),
-            "gsc_phase_step": pmt.from_double(estimate.phase_step),
-            "gsc_phase_offset": pmt.from_double(offset),
-            "gsc_snr_db": pmt.from_double(estimate.snr_db),
-            "gsc_cfo": pmt.from_double(cfo),
-        }
-        msg = pmt.make_dict()
-        for key, value in info.items():
-            msg = pmt.dict_add(msg, pmt.intern(key), value)
+        estimate.phase_offset = offset
+        self._key += 1
+        self.handoff[self._key] = (header, estimate, self._cfo + estimate.phase_step * self._step_to_spacings)
+        while len(self.handoff) > HANDOFF_LIMIT:   # payloads that never came (end of stream)
+            self.handoff.pop(next(iter(self.handoff)))
+        msg = pmt.dict_add(pmt.make_dict(), pmt.intern(LENGTH_TAG), pmt.from_long(size.payload_ofdm_symbols))
+        msg = pmt.dict_add(msg, pmt.intern(PACKET_TAG), pmt.from_long(self._key))
         self.message_port_pub(pmt.intern("header_data"), msg)
 
 
@@ -132,13 +107,15 @@ class payload_decoder(gr.sync_block):
     """Decode payloads; publish one PDU per packet on message port ``out``.
 
     Input: fft_len vectors of payload symbols, the first of each packet tagged by the demux
-    with the header decoder's dict. PDU meta: mcs, seq, flags, payload_len, crc_ok, snr_db,
+    with the header decoder's dict (``handoff``: the header decoder's dict of packets).
+    PDU meta: mcs, seq, flags, payload_len, crc_ok, snr_db,
     evm_db, cfo (subcarrier spacings), cfo_hz, ldpc_failed_codewords. ``emit_failed``:
     also publish packets whose CRC failed (for BER measurement).
     """
 
-    def __init__(self, numerology, samp_rate=20e6, emit_failed=True):
+    def __init__(self, numerology, handoff, samp_rate=20e6, emit_failed=True):
         nm = self.numerology = numerology
+        self.handoff = handoff
         gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
                                in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
@@ -154,13 +131,12 @@ class payload_decoder(gr.sync_block):
     def work(self, input_items, output_items):
         items = input_items[0]
         base = self.nitems_read(0)
-        starts = {}
-        for tag in self.get_tags_in_window(0, 0, len(items)):
-            starts.setdefault(tag.offset - base, {})[pmt.symbol_to_string(tag.key)] = tag.value
+        starts = {tag.offset - base: pmt.to_long(tag.value)
+                  for tag in self.get_tags_in_window(0, 0, len(items), pmt.intern(PACKET_TAG))}
         pos = 0
         while pos < len(items):
             if self._packet is None:
-                later = sorted(i for i, tags in starts.items() if i >= pos and LENGTH_TAG in tags)
+                later = sorted(i for i in starts if i >= pos)
                 if not later:
                     break
                 pos = later[0]
@@ -176,18 +152,10 @@ class payload_decoder(gr.sync_block):
                     self.logger.error(f"payload decoding failed: {exc!r}")
         return len(items)
 
-    def _start(self, tags):
-        mcs, length, seq, flags = pmt.to_python(tags["gsc_header"])
-        self._packet = {
-            "symbols": pmt.to_long(tags[LENGTH_TAG]),
-            "header": Header(str(mcs), int(length), int(seq), int(flags)),
-            "estimate": ChannelEstimate(np.asarray(pmt.c32vector_elements(tags["gsc_channel"])),
-                                        pmt.to_double(tags["gsc_noise_var"]),
-                                        pmt.to_double(tags["gsc_phase_step"]),
-                                        pmt.to_double(tags["gsc_phase_offset"])),
-            "snr_db": pmt.to_double(tags["gsc_snr_db"]),
-            "cfo": pmt.to_double(tags["gsc_cfo"]),
-        }
+    def _start(self, key):
+        header, estimate, cfo = self.handoff.pop(key)
+        symbols = frame_size(header.payload_len, header.mcs, self.numerology).payload_ofdm_symbols
+        self._packet = {"symbols": symbols, "header": header, "estimate": estimate, "cfo": cfo}
         self._chunks, self._have = [], 0
 
     def _finish(self):
@@ -202,7 +170,8 @@ class payload_decoder(gr.sync_block):
         z, noise_var, _ = equalize(symbols, packet["estimate"], nm, first_symbol=nm.header_symbols)
         z, noise_var = z.reshape(-1), noise_var.reshape(-1)
         result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
-        error = z - nearest_points(z, mcs.modulation)
+        probe = z[:: max(1, z.size // EVM_SYMBOLS)]
+        error = probe - nearest_points(probe, mcs.modulation)
         evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
         if result.crc_ok:
             self.packets_ok += 1
@@ -213,7 +182,7 @@ class payload_decoder(gr.sync_block):
         meta = {
             "mcs": mcs.name, "seq": header.seq, "flags": header.flags,
             "payload_len": header.payload_len, "crc_ok": bool(result.crc_ok),
-            "snr_db": round(packet["snr_db"], 3), "evm_db": round(evm_db, 3),
+            "snr_db": round(packet["estimate"].snr_db, 3), "evm_db": round(evm_db, 3),
             "cfo": packet["cfo"], "cfo_hz": packet["cfo"] * self.samp_rate / nm.fft_len,
             "ldpc_failed_codewords": result.failed_codewords,
         }
@@ -277,18 +246,25 @@ class ofdm_qam_rx(gr.hier_block2):
         correction = analog.frequency_modulator_fc(-1.0 / sym)
         delay = blocks.delay(gr.sizeof_gr_complex, reps * sym - 1 + TIMING_BACKOFF)
         derotate = blocks.multiply_cc()
-        # Python blocks must stay referenced, or the scheduler calls into freed objects
-        self.tagger = tagger = cfo_tagger(nm.fft_len, sym)
+        # the CFO estimate at the trigger becomes a tag on the data stream: P x trigger is
+        # non-zero at one sample, where corr_est_cc tags its phase; tag_share moves the tag
+        trigger_float = blocks.char_to_float(1, 1.0)
+        trigger_complex = blocks.float_to_complex(1)
+        picked = blocks.multiply_cc()
+        marker = digital.corr_est_cc([1.0 + 0j], 1, 0, 1e-20, digital.THRESHOLD_ABSOLUTE)
+        tagged = blocks.tag_share(gr.sizeof_gr_complex, gr.sizeof_gr_complex)
         self.demux = digital.header_payload_demux(
             reps + nm.header_symbols, nm.fft_len, nm.cp_len, LENGTH_TAG, "", True,
             gr.sizeof_gr_complex, "", 1.0, [], 0)
         header_fft = fft.fft_vcc(nm.fft_len, True, (), False)
         payload_fft = fft.fft_vcc(nm.fft_len, True, (), False)
         self.header_decoder = header_decoder(nm)
-        self.payload_decoder = payload_decoder(nm, samp_rate, emit_failed)
+        self.payload_decoder = payload_decoder(nm, self.header_decoder.handoff, samp_rate,
+                                               emit_failed)
 
         longest = largest_frame(nm)
-        reserve_buffer(tagger, longest.burst_samples + 2 * sym)
+        reserve_buffer(tagged, longest.burst_samples + 2 * sym)
+        marker.set_log_level("warn")
         reserve_buffer(self.peaks, longest.burst_samples + 2 * sym)
         # the demux asks for a whole payload of space on both of its outputs; its info line
         # on every failed header ("Parser returned #f") is silenced too
@@ -308,10 +284,11 @@ class ofdm_qam_rx(gr.hier_block2):
         self.connect(hold, correction)
         self.connect(self, delay, (derotate, 0))
         self.connect(correction, (derotate, 1))
-        self.connect(derotate, (tagger, 0))
-        self.connect(self.peaks, (tagger, 1))
-        self.connect(hold, (tagger, 2))
-        self.connect(tagger, (self.demux, 0))
+        self.connect(self.peaks, trigger_float, trigger_complex, (picked, 1))
+        self.connect(to_stream, (picked, 0))
+        self.connect(picked, marker, (tagged, 1))
+        self.connect(derotate, (tagged, 0))
+        self.connect(tagged, (self.demux, 0))
         self.connect(self.peaks, (self.demux, 1))
         self.connect((self.demux, 0), header_fft, self.header_decoder)
         self.connect((self.demux, 1), payload_fft, self.payload_decoder)

