@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Quality of the semantic codec under random fragment loss, reordering and duplication (issue 7).
+"""Quality of the semantic codec under random packet loss, reordering and duplication (issue 7).
 
 For every image, byte budget, seed and loss rate: encode once, cut into packets of at most
 ``--mtu`` bytes (the default link profile's packet size; small fragments of one importance
@@ -63,7 +63,8 @@ def main(argv=None):
     parser.add_argument("--loss", type=lambda s: [float(v) for v in s.split(",")],
                         default=[round(0.05 * i, 2) for i in range(11)], help="loss rates (default 0..0.5)")
     parser.add_argument("--seeds", type=int, default=6, help="loss patterns per image (default 6)")
-    parser.add_argument("--mtu", type=int, default=400, help="fragment size, bytes (default 400)")
+    parser.add_argument("--mtu", type=int, default=400,
+                        help="largest packet, bytes (default 400, the default link profile's)")
     parser.add_argument("--no-aggregation", action="store_true",
                         help="one fragment per packet (default: small fragments of one importance "
                              "class share a packet, as the fragmenter sends them)")
@@ -127,7 +128,7 @@ def main(argv=None):
     names = ", ".join(n for n, _ in images)
     print(f"{len(images)} images ({names}), {args.seeds} loss patterns each, packets of <= {args.mtu} B; "
           f"{len(records)} decodes in {time.perf_counter() - t0:.0f} s")
-    print("\n| bpp | loss | fragments arrived | decodes with regeneration | PSNR | SSIM | VSI | key PSNR |")
+    print("\n| bpp | loss | packets arrived | decodes with regeneration | PSNR | SSIM | VSI | key PSNR |")
     print("|---|---|---|---|---|---|---|---|")
     for e in table:
         print(f"| {e['bpp']:g} | {100 * e['loss']:.0f} % | {100 * e['packets_arrived']:.0f} % | "
