@@ -97,15 +97,20 @@ def parse_header_bits(bits):
 
 @lru_cache(maxsize=64)
 def _slot_maps(n_slots, seed):
-    """(permutation, scrambler bits) for ``n_slots`` slots; cached per size."""
+    """(permutation, scrambler bits, inverse permutation, +-1 scrambler signs) for
+    ``n_slots`` slots; cached per size."""
     perm = np.random.default_rng([seed, n_slots]).permutation(n_slots).astype(np.int32)
-    perm.setflags(write=False)
-    return perm, lfsr_bits(n_slots, state=0x5D)
+    scramble = lfsr_bits(n_slots, state=0x5D)
+    inverse = np.argsort(perm).astype(np.int32)
+    signs = (1.0 - 2.0 * scramble)[perm]
+    for array in (perm, scramble, inverse, signs):
+        array.setflags(write=False)
+    return perm, scramble, inverse, signs
 
 
 def spread_bits(coded, n_slots, seed):
     """Coded bits -> ``n_slots`` transmitted bits (cyclic fill, scramble, interleave)."""
-    perm, scramble = _slot_maps(n_slots, seed)
+    perm, scramble, _, _ = _slot_maps(n_slots, seed)
     slots = np.resize(np.asarray(coded, np.uint8), n_slots) ^ scramble
     return slots[perm]
 
@@ -115,13 +120,14 @@ def gather_llr(llr, n_coded, seed, combine=True):
     ``combine`` else only the first copy used."""
     llr = np.asarray(llr, float)
     n_slots = llr.size
-    perm, scramble = _slot_maps(n_slots, seed)
-    slots = np.empty(n_slots)
-    slots[perm] = llr
-    slots *= 1.0 - 2.0 * scramble
-    if not combine:
-        return slots[:n_coded]
-    return np.bincount(np.arange(n_slots) % n_coded, weights=slots, minlength=n_coded)
+    perm, _, inverse, signs = _slot_maps(n_slots, seed)
+    slots = (llr * signs)[inverse]
+    coded = slots[:n_coded].copy()
+    if combine:
+        for start in range(n_coded, n_slots, n_coded):   # one pass per copy
+            extra = slots[start:start + n_coded]
+            coded[:extra.size] += extra
+    return coded
 
 
 def header_symbols(header, numerology):
