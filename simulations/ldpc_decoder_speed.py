@@ -72,8 +72,9 @@ def gr_fec(code, count, ebno_db, rng):
         decoder = fec.ldpc_decoder.make(alist, float(sigma), 50)
         tb = gr.top_block()
         src, sink = blocks.vector_source_f(soft.tolist()), blocks.vector_sink_b()
-        tb.connect(src, fec.extended_decoder(decoder, threading=None, ann=None, puncpat="11",
-                                            integration_period=10000), sink)
+        decode = fec.extended_decoder(decoder, threading=None, ann=None, puncpat="11",
+                                      integration_period=10000)
+        tb.connect(src, decode, sink)
         start = time.perf_counter()
         tb.run()
         wall = time.perf_counter() - start

@@ -78,29 +78,37 @@ def _delay(text):
 
 
 def add_arguments(parser, name):
-    parser.add_argument("--mcs", type=_mcs_name, default="qpsk-1/2", help="modulation and coding scheme (default qpsk-1/2)")
+    add = parser.add_argument
+    add("--mcs", type=_mcs_name, default="qpsk-1/2",
+        help="modulation and coding scheme (default qpsk-1/2)")
     points = parser.add_mutually_exclusive_group()
-    points.add_argument("--snr", type=snr_db, default=None, metavar="DB", help="Es/N0 per data subcarrier in dB (default 30)")
+    points.add_argument("--snr", type=snr_db, default=None, metavar="DB",
+                        help="Es/N0 per data subcarrier in dB (default 30)")
     points.add_argument("--sweep", type=snr_list, default=None, metavar="LIST",
-                        help="several SNRs: a comma list (0,2,4) or START:STOP:STEP (0:10:2)")
-    parser.add_argument("--channel", type=_channel_name, default="awgn", help="awgn, rayleigh, rician or multipath (default awgn)")
-    parser.add_argument("--packets", type=positive_int, default=100, help="packets per SNR point (default 100)")
-    parser.add_argument("--payload-bytes", type=_payload_bytes, default=1500, help="payload per packet, 1..4096 (default 1500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of payloads, noise and fading (default 0)")
-    parser.add_argument("--cfo", type=_cfo, default=0.0, help="carrier frequency offset in subcarrier spacings (default 0)")
-    parser.add_argument("--delay-samples", type=_delay, default=0.0, help="timing offset in samples, fractional allowed")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per SNR point")
-    parser.add_argument("--csv", metavar="FILE", help="also write the rows as CSV")
-    parser.add_argument("--plot", metavar="FILE.png", help="also plot PER and BER against SNR")
-    parser.add_argument("--timeout", type=positive_int, default=None, metavar="S", help="seconds allowed per SNR point")
+                        help="several SNRs: a comma list (0,2,4) or START:STOP:STEP (0:10:2); "
+                             "write --sweep=-8:-4:1 when it starts with a minus")
+    add("--channel", type=_channel_name, default="awgn",
+        help="awgn, rayleigh, rician or multipath (default awgn)")
+    add("--packets", type=positive_int, default=100, help="packets per SNR point (default 100)")
+    add("--payload-bytes", type=_payload_bytes, default=1500,
+        help="payload per packet, 1..4096 (default 1500)")
+    add("--seed", type=int, default=0, help="seed of payloads, noise and fading (default 0)")
+    add("--cfo", type=_cfo, default=0.0,
+        help="carrier frequency offset in subcarrier spacings (default 0)")
+    add("--delay-samples", type=_delay, default=0.0, help="timing offset in samples, fractional allowed")
+    add("--json", action="store_true", help="print one JSON object per SNR point")
+    add("--csv", metavar="FILE", help="also write the rows as CSV")
+    add("--plot", metavar="FILE.png", help="also plot PER and BER against SNR")
+    add("--timeout", type=positive_int, default=None, metavar="S", help="seconds allowed per SNR point")
 
 
 def _table(rows):
-    head = f"{'mcs':<11}{'channel':<10}{'snr_db':>7}{'sent':>6}{'ok':>6}{'per':>8}{'ber':>11}{'Msample/s':>11}"
-    lines = [head]
+    lines = [f"{'mcs':<11}{'channel':<10}{'snr_db':>7}{'sent':>6}{'ok':>6}{'per':>8}{'ber':>11}"
+             f"{'Msample/s':>11}"]
     for r in rows:
         lines.append(f"{r['mcs']:<11}{r['channel']:<10}{r['snr_db']:>7.2f}{r['packets_sent']:>6}"
-                     f"{r['packets_ok']:>6}{r['per']:>8.3f}{r['ber']:>11.3e}{r['samples_per_s'] / 1e6:>11.3f}")
+                     f"{r['packets_ok']:>6}{r['per']:>8.3f}{r['ber']:>11.3e}"
+                     f"{r['samples_per_s'] / 1e6:>11.3f}")
     return "\n".join(lines)
 
 
@@ -187,4 +195,3 @@ def run(args):
     if args.plot:
         plot_rows(args.plot, rows)
     return 0
-

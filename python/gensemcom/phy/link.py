@@ -58,8 +58,9 @@ class LinkResult:
 class pdu_collector(gr.basic_block):
     """Message sink comparing received PDUs with the payloads sent (by ``seq``).
 
-    Counts packets received and CRC-passed (``metas``: seq -> PDU meta), bit errors over all delivered payloads, and the
-    receiver's SNR estimates. Duplicates of a sequence number are counted once.
+    Counts packets received and CRC-passed (``metas``: seq -> PDU meta), bit errors over all
+    delivered payloads, and the receiver's SNR estimates. Duplicates of a sequence number
+    are counted once.
     """
 
     def __init__(self, payloads):

@@ -36,6 +36,12 @@ def reserve_buffer(block, items):
     block.set_min_output_buffer(int(items))
 
 
+def make_pdu(payload, **meta):
+    """PDU message: pmt.cons(meta dict, u8vector of ``payload`` bytes)."""
+    data = bytes(payload)
+    return pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), list(data)))
+
+
 def pdu_meta(msg):
     """(meta dict, payload bytes) of a PDU message."""
     meta = pmt.to_python(pmt.car(msg)) if pmt.is_dict(pmt.car(msg)) else {}
@@ -77,8 +83,7 @@ class packet_encoder(gr.basic_block):
                     break
                 self.handle(queued)
             if self.send_filler:
-                data = [0]
-                self.handle(pmt.cons(pmt.to_pmt({"mcs": "bpsk", "flags": FLAG_FILLER}), pmt.init_u8vector(1, data)))
+                self.handle(make_pdu(b"\0", mcs="bpsk", flags=FLAG_FILLER))
         self.system_handler(msg)
 
     def set_mcs(self, mcs):
@@ -148,9 +153,7 @@ class ofdm_qam_tx(gr.hier_block2):
 
     def post(self, payload, **meta):
         """Queue one payload (bytes) for transmission; meta as for the ``in`` port."""
-        data = bytes(payload)
-        msg = pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), list(data)))
-        self.encoder.to_basic_block()._post(pmt.intern("in"), msg)
+        self.encoder.to_basic_block()._post(pmt.intern("in"), make_pdu(payload, **meta))
 
     def post_done(self, filler=True):
         """End a finite flowgraph: tell the encoder that no more PDUs will come. It encodes
