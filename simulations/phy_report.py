@@ -11,6 +11,7 @@ reused unless ``--rerun``):
   robust    bpsk-1/2x4 around -5 dB (200 packets of 200 bytes at -5 dB)
   fading    qpsk-1/2 and 16qam-1/2 PER in awgn, rayleigh, rician, multipath
   backtoback  1000 packets of 1500 bytes at 30 dB AWGN
+  txlevel   TX mean power and PAPR over 200 packets per MCS (TX flowgraph only)
 
 Plots go to docs/img/phy_*.png, the summary to simulations/results/summary.json.
 
@@ -126,8 +127,39 @@ def coded(args):
                              "shannon_db": limit, "snr_at_per_10pct": at,
                              "gap_db": None if at is None else at - limit,
                              "within_target": at is not None and at - limit <= GAP_TARGET_DB}
-    plot_rows(IMG / "phy_coded_per.png", rows, "LDPC MCS in AWGN (1500-byte packets)")
+    plot_coded(rows, summary)
     return summary
+
+
+def plot_coded(rows, summary):
+    """PER curves of every LDPC MCS and each one's gap to the Shannon limit at PER 10 %."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from gnuradio.gensemcom.fileio import atomic_path
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    colors = plt.get_cmap("tab20").colors
+    for i, mcs in enumerate(CODED):
+        sel = [r for r in rows if r["mcs"] == mcs.name]
+        ax.semilogy([r["snr_db"] for r in sel], [max(r["per"], 1e-3) for r in sel], "o-",
+                    color=colors[i % 20], ms=3, label=mcs.name)
+        ax.axvline(summary[mcs.name]["shannon_db"], color=colors[i % 20], lw=0.6, ls=":")
+    ax.axhline(0.1, color="k", lw=0.6)
+    ax.set(xlabel="Es/N0 per data subcarrier (dB)", ylabel="PER", ylim=(1e-3, 1.1),
+           title="PER, 1500-byte packets (dotted: Shannon limit)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    names = [m.name for m in CODED]
+    gaps = [summary[n]["gap_db"] or np.nan for n in names]
+    bars.barh(names, gaps, color=[colors[i % 20] for i in range(len(names))])
+    bars.axvline(GAP_TARGET_DB, color="r", ls="--", label="target 4 dB")
+    bars.set(xlabel="gap to Shannon at PER 10 % (dB)", title="Gap to Shannon")
+    bars.invert_yaxis()
+    bars.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(IMG / "phy_coded_per.png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
 
 
 def robust(args):
@@ -161,7 +193,36 @@ def backtoback(args):
     return {k: row[k] for k in ("packets_sent", "packets_ok", "per", "ber", "samples_per_s")}
 
 
-SECTIONS = {"uncoded": uncoded, "coded": coded, "robust": robust, "fading": fading,
+def txlevel(args):
+    """Mean TX power over bursts and its peaks (PAPR), measured on the TX's output."""
+    from gnuradio import blocks, gr
+    from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
+    from gnuradio.gensemcom.phy.mcs import frame_size
+    from gnuradio.gensemcom.phy.ofdm_qam_tx import ofdm_qam_tx
+    out = {}
+    rng = np.random.default_rng(7)
+    for mcs in ("qpsk-1/2", "64qam-3/4", "bpsk-1/2x4"):
+        tb = gr.top_block()
+        tx = ofdm_qam_tx(mcs)
+        sink = blocks.vector_sink_c()
+        tb.connect(tx, sink)
+        count = 200
+        for seq in range(count):
+            tx.post(rng.integers(0, 256, 1500, dtype=np.uint8).tobytes(), seq=seq)
+        tx.post_done(filler=False)
+        tb.run()
+        size = frame_size(1500, mcs)
+        x = np.array(sink.data())[:count * size.samples].reshape(count, size.samples)
+        bursts = x[:, DEFAULT_NUMEROLOGY.gap_len:]
+        power = float(np.mean(np.abs(bursts) ** 2))
+        out[mcs] = {"mean_power_dbfs": 10 * np.log10(power), "max_abs": float(np.abs(x).max()),
+                    "papr_max_db": 10 * np.log10(float(np.abs(x).max() ** 2) / power),
+                    "papr_1e-4_db": 10 * np.log10(float(np.quantile(np.abs(bursts) ** 2, 1 - 1e-4)) / power),
+                    "samples": int(bursts.size)}
+    return out
+
+
+SECTIONS = {"txlevel": txlevel, "uncoded": uncoded, "coded": coded, "robust": robust, "fading": fading,
             "backtoback": backtoback}
 
 
