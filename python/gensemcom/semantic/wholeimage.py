@@ -72,7 +72,8 @@ class WholeImageCodec:
                   "quality": result.quality if sections else None,
                   "scale_factor": result.scale_factor if sections else None,
                   "container_bytes": len(container.to_bytes()), "key_fraction": 0.0, "prompt_bytes": 0}
-        return EncodeResult(container, container.to_bytes(), np.zeros((height, width), bool), None, None, report)
+        return EncodeResult(container, container.to_bytes(), np.zeros((height, width), bool), None, None,
+                            report)
 
     def decode(self, received, size=None, seed: int = None, strict: bool = False,
                max_pixels: int = MAX_DECODE_PIXELS) -> DecodeResult:
