@@ -10,7 +10,7 @@ Accounting (all counted at the transmitter, per image):
   symbols_used  complex symbols on the data carriers of every packet's header and payload
                 OFDM symbols (``LinkProfile.symbols_for_bytes``): what ``cpp`` budgets
   samples       every complex sample that went through the channel: preambles, pilots, cyclic
-                prefixes, gaps and the final filler burst included
+                prefixes, gaps and the filler burst after the image included
   bytes_sent    packet payload bytes (fragment headers included); packets_sent / packets_ok
                 (payload CRC passed at the receiver, counted against packets sent)
 """
@@ -177,7 +177,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         from .semantic.baselines import mean_grey
         rx_image, delivered, sections_received, decoder_report = mean_grey(image.shape), False, 0, {}
     cost = link.symbols_for_bytes(tx.plan)      # per packet sent (copies are logged one by one)
-    sent = sent_log.items
+    sent = [(meta, size) for meta, size in sent_log.items if not meta.get("filler")]
     ok = sum(1 for meta, _ in rx_log.items if meta.get("crc_ok") and not meta.get("filler"))
     rx_snr = [float(meta["snr_db"]) for meta, _ in rx_log.items if "snr_db" in meta]
     return TransmissionResult(

@@ -2,6 +2,7 @@
 import pmt
 from gnuradio import gr
 
+from ..phy.framing import FLAG_FILLER
 from ..semantic.container import packetize_pieces
 from ..link_profile import mcs_for_class, parse_mcs_plan
 from .pdus import make_pdu, split_pdu
@@ -21,16 +22,21 @@ class fragmenter(message_block):
     Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict);
     repeats ({class: copies}, e.g. {0: 2}): packets of that class are sent again after the
     image's other packets, so that each copy meets another fade (time diversity); the
-    reassembler drops the duplicates.
+    reassembler drops the duplicates. flush (default True): after each image a 1-byte filler
+    burst (uncoded BPSK, the PHY's filler flag; receivers drop it, meta ``filler`` True) pushes
+    the image's last burst through the receiver, which delivers a packet only once a
+    preamble's worth of samples followed it: in a simulated or message-driven stream nothing
+    else may follow until the next image.
     """
 
-    def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None):
+    def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None, flush=True):
         message_block.__init__(self, "gensemcom_fragmenter")
         if int(mtu_bytes) <= 9:
             raise ValueError(f"fragmenter: mtu_bytes must exceed the 9-byte fragment header, got {mtu_bytes}")
         self.mtu_bytes = int(mtu_bytes)
         self.mcs_plan = parse_mcs_plan(mcs_plan)
         self.repeats = {int(k): int(v) for k, v in dict(repeats or {}).items()}
+        self.flush = bool(flush)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
@@ -73,6 +79,9 @@ class fragmenter(message_block):
                 out["mcs"] = group
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1
+        if self.flush:
+            self.message_port_pub(pmt.intern("out"), make_pdu(b"\0", {
+                "image_id": image_id, "mcs": "bpsk", "flags": FLAG_FILLER, "filler": True}))
         self.stats["pieces"] += len(entry["pieces"])      # counted last: all their packets are out
 
     def on_upstream_done(self):

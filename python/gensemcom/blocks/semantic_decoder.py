@@ -1,6 +1,7 @@
 """Semantic decoder block: bundle of received packets → image PDU + report."""
 import json
 
+import numpy as np
 import pmt
 
 from ..semantic.container import reassemble
@@ -19,6 +20,8 @@ class semantic_decoder(worker_block):
               ``default_width``×``default_height``); meta image_id, name (image_id), delivered,
               sections_received, sections_missing, fragments, regenerated (text)
       report  empty payload; meta image_id and ``report`` (JSON text of the decoder's report)
+      mask    the key mask as received (u8 H×W, 255 = key; what the sender's MASK section says),
+              so a receiver can score key regions without the sender (metrics sink ``mask``)
     Parameters
       scheme          "semantic" or the baseline the sender used ("jpeg", "webp", "avif")
       models, quant   semantic model stack (the generator is what loads here)
@@ -38,6 +41,7 @@ class semantic_decoder(worker_block):
         self._last_size = None
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("report"))
+        self.message_port_register_out(pmt.intern("mask"))
         make_codec(scheme, models, quant)   # validate names now; load at start
 
     def load(self):
@@ -70,5 +74,9 @@ class semantic_decoder(worker_block):
             "fragments": int(meta.get("fragments", len(packets))),
             "regenerated": "; ".join(map(str, report.get("regenerated", []))),
         }
+        mask = np.asarray(result.key_mask, dtype=bool)
+        height, width = mask.shape
+        yield "mask", make_pdu(mask.astype(np.uint8) * 255, {"image_id": image_id, "width": width, "height": height,
+                                                             "key_fraction": float(mask.mean())})
         yield "out", image_to_pdu(result.image, **out_meta)
         yield "report", make_pdu(b"", {"image_id": image_id, "report": json.dumps(report, default=str)})

@@ -85,7 +85,8 @@ class semantic_rx(gr.hier_block2):
 
     Message outputs: ``out`` (image PDU per image, meta: image_id, delivered,
     sections_received, sections_missing, fragments, regenerated), ``report`` (decoder report),
-    ``packets`` (every PHY packet with its meta: mcs, crc_ok, snr_db, evm_db, cfo).
+    ``mask`` (the key mask as received, before ``out``), ``packets`` (every PHY packet with its
+    meta: mcs, crc_ok, snr_db, evm_db, cfo).
     Parameters
       scheme, profile, models, quant   as the transmitter's
       default_width, default_height    image size to assume when the container header is lost
@@ -100,11 +101,12 @@ class semantic_rx(gr.hier_block2):
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
         self.reassembler = reassembler(timeout_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)
-        for port in ("out", "report", "packets"):
+        for port in ("out", "report", "packets", "mask"):
             self.message_port_register_hier_out(port)
         self.connect(self, self.phy)
         self.msg_connect(self.phy, "out", self.reassembler, "in")
         self.msg_connect(self.reassembler, "out", self.decoder, "in")
         self.msg_connect(self.decoder, "out", self, "out")
         self.msg_connect(self.decoder, "report", self, "report")
+        self.msg_connect(self.decoder, "mask", self, "mask")
         self.msg_connect(self.phy, "out", self, "packets")

@@ -283,29 +283,34 @@ def plan_packets(items, mtu_bytes: int) -> list:
     """Pack fragments into packets of at most ``mtu_bytes``.
 
     items: [(group key, fragment length, reference)]; only fragments of one group share a
-    packet. Returns [(group key, [references])], first-fit decreasing per group (groups in
-    order of first appearance), so the packet sizes depend only on each group's lengths.
+    packet. Returns [(group key, [references])], first-fit decreasing per group, so the packet
+    sizes depend only on each group's lengths; packets come out in the order of their first
+    item in ``items`` (the most important sections first, as the container lists them).
     """
-    groups = {}
-    for key, length, ref in items:
-        groups.setdefault(key, []).append((int(length), ref))
+    groups, position = {}, {}
+    for order, (key, length, ref) in enumerate(items):
+        groups.setdefault(key, []).append((int(length), ref, order))
     packets = []
     for key, members in groups.items():
         bins = []          # [lengths, refs]
-        smallest = min(length for length, _ in members)
-        for length, ref in sorted(members, key=lambda m: -m[0]):
+        smallest = min(length for length, _, _ in members)
+        for length, ref, order in sorted(members, key=lambda m: (-m[0], m[2])):
             if len(members) == 1 or packet_size([length, smallest]) > mtu_bytes:
                 packets.append((key, [ref]))        # cannot share a packet with anything
+                position[id(packets[-1])] = order
                 continue
-            for lengths, refs in bins:
+            for lengths, refs, first in bins:
                 if len(lengths) < MAX_AGGREGATE_ITEMS and packet_size(lengths + [length]) <= mtu_bytes:
                     lengths.append(length)
                     refs.append(ref)
+                    first[0] = min(first[0], order)
                     break
             else:
-                bins.append(([length], [ref]))
-        packets += [(key, refs) for _, refs in bins]
-    return packets
+                bins.append(([length], [ref], [order]))
+        for _, refs, first in bins:
+            packets.append((key, refs))
+            position[id(packets[-1])] = first[0]
+    return sorted(packets, key=lambda packet: position[id(packet)])
 
 
 def fragment_lengths(framed_bytes: int, mtu_bytes: int) -> list:
