@@ -2,7 +2,9 @@
 import pmt
 from gnuradio import gr
 
+from ..params import number
 from ..phy.framing import FLAG_FILLER
+from ..phy.mcs import MAX_PAYLOAD_BYTES
 from ..semantic.container import packetize_pieces
 from ..link_profile import mcs_for_class, parse_mcs_plan
 from .pdus import make_pdu, split_pdu
@@ -31,9 +33,7 @@ class fragmenter(message_block):
 
     def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None, flush=True):
         message_block.__init__(self, "gensemcom_fragmenter")
-        if int(mtu_bytes) <= 9:
-            raise ValueError(f"fragmenter: mtu_bytes must exceed the 9-byte fragment header, got {mtu_bytes}")
-        self.mtu_bytes = int(mtu_bytes)
+        self.mtu_bytes = number("fragmenter", "mtu_bytes", mtu_bytes, 10, MAX_PAYLOAD_BYTES, integer=True)
         self.mcs_plan = parse_mcs_plan(mcs_plan)
         self.repeats = {int(k): int(v) for k, v in dict(repeats or {}).items()}
         self.flush = bool(flush)

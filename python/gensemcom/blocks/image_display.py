@@ -2,6 +2,7 @@
 import numpy as np
 from gnuradio import gr
 
+from ..params import number
 from .pdus import pdu_to_image
 from .worker import message_block
 
@@ -35,7 +36,7 @@ class image_display(message_block):
         from PyQt5 import QtCore, QtGui, QtWidgets
 
         self._QtGui = QtGui
-        self.max_width = int(max_width)
+        self.max_width = number("image_display", "max_width", max_width, 16, integer=True)
 
         class _Bridge(QtCore.QObject):
             update = QtCore.pyqtSignal(str, object, str)

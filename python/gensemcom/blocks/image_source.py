@@ -9,6 +9,7 @@ from gnuradio import gr
 
 from ..errors import BadInputError
 from ..imageio import FORMATS, load_image
+from ..params import number
 from .pdus import image_to_pdu
 from .worker import message_block
 
@@ -62,14 +63,14 @@ class image_source(message_block):
 
     def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0, ack_timeout_s=30.0):
         message_block.__init__(self, "gensemcom_image_source")
-        if float(interval_s) < 0 or int(repeat) < 1 or int(max_in_flight) < 0:
-            raise BadInputError("image_source needs interval_s >= 0, repeat >= 1 and max_in_flight >= 0")
+        if images is None or images == "":
+            raise BadInputError("image_source: images must name a file, folder or glob")
+        self.interval_s = number("image_source", "interval_s", interval_s, 0)
+        self.repeat = number("image_source", "repeat", repeat, 1, integer=True)
+        self.max_in_flight = number("image_source", "max_in_flight", max_in_flight, 0, integer=True)
+        self.start_id = number("image_source", "start_id", start_id, 0, 65535, integer=True)
+        self.ack_timeout_s = number("image_source", "ack_timeout_s", ack_timeout_s, 0)
         self.paths = expand_images(images)
-        self.interval_s = float(interval_s)
-        self.repeat = int(repeat)
-        self.max_in_flight = int(max_in_flight)
-        self.start_id = int(start_id)
-        self.ack_timeout_s = float(ack_timeout_s)
         self.stats = {"sent": 0, "acked": 0, "skipped": 0, "ack_timeouts": 0}
         self._credit = threading.Semaphore(self.max_in_flight) if self.max_in_flight else None
         self._stop = threading.Event()

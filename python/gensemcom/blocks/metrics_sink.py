@@ -6,6 +6,7 @@ import numpy as np
 import pmt
 
 from .. import metrics
+from ..params import number
 from .pdus import image_to_pdu, pdu_to_image, split_pdu
 from .worker import worker_block
 
@@ -28,7 +29,7 @@ class metrics_sink(worker_block):
 
     def __init__(self, max_images=64, lpips=True, queue_size=16):
         worker_block.__init__(self, "gensemcom_metrics_sink", queue_size=queue_size, drop_policy="drop_newest")
-        self.max_images = int(max_images)
+        self.max_images = number("metrics_sink", "max_images", max_images, 1, integer=True)
         self.compute_lpips = bool(lpips)
         self._originals = collections.OrderedDict()
         self._masks = collections.OrderedDict()

@@ -8,6 +8,7 @@ import pmt
 from gnuradio import gr
 
 from ..errors import CorruptDataError
+from ..params import number
 from ..semantic.container import Reassembler as FragmentStore
 from ..semantic.container import parse_fragment, split_packet
 from .pdus import make_pdu, split_pdu
@@ -60,8 +61,8 @@ class reassembler(message_block):
 
     def __init__(self, timeout_s=2.0, max_pending=1):
         message_block.__init__(self, "gensemcom_reassembler")
-        self.timeout_s = float(timeout_s)
-        self.max_pending = max(1, int(max_pending))
+        self.timeout_s = number("reassembler", "timeout_s", timeout_s, 0)
+        self.max_pending = number("reassembler", "max_pending", max_pending, 1, integer=True)
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
         self._emitted = collections.deque(maxlen=RECENT_IMAGES)
         self._lock = threading.Lock()

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pmt
 
+from ..params import number
 from ..semantic.container import reassemble
 from .pdus import image_to_pdu, make_pdu, split_pdu
 from .reassembler import unpack_bundle
@@ -35,8 +36,10 @@ class semantic_decoder(worker_block):
                  default_height=0, seed=-1, queue_size=4):
         worker_block.__init__(self, "gensemcom_semantic_decoder", queue_size=queue_size)
         self.scheme, self.models, self.quant = scheme, models, quant
-        self.default_size = (int(default_width), int(default_height)) if default_width and default_height else None
-        self.seed = int(seed)
+        width = number("semantic_decoder", "default_width", default_width, 0, 16384, integer=True)
+        height = number("semantic_decoder", "default_height", default_height, 0, 16384, integer=True)
+        self.default_size = (width, height) if width and height else None
+        self.seed = number("semantic_decoder", "seed", seed, -1, integer=True)
         self.codec = None
         self._last_size = None
         self.message_port_register_out(pmt.intern("out"))

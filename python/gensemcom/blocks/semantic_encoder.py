@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pmt
 
+from ..params import number
+from ..phy.mcs import MAX_PAYLOAD_BYTES
 from ..semantic.codec import BudgetTooSmallError
 from ..semantic.container import framed_pieces
 from ..semantic.ratecontrol import Budget
@@ -43,6 +45,12 @@ class semantic_encoder(worker_block):
     def __init__(self, scheme="semantic", budget_bytes=0, cpp=0.0, symbols_for_bytes=None, mtu_bytes=0,
                  key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4, packet_group=None):
         worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
+        budget_bytes = number("semantic_encoder", "budget_bytes", budget_bytes, 0, integer=True)
+        cpp = number("semantic_encoder", "cpp", cpp, 0)
+        key_fraction = number("semantic_encoder", "key_fraction", key_fraction, 0, 1)
+        mtu_bytes = number("semantic_encoder", "mtu_bytes", mtu_bytes, 0, MAX_PAYLOAD_BYTES, integer=True)
+        if 0 < mtu_bytes <= 9:
+            raise ValueError(f"semantic_encoder: mtu_bytes must exceed the 9-byte fragment header (or be 0), got {mtu_bytes}")
         if budget_bytes <= 0 and cpp <= 0:
             raise ValueError("semantic_encoder needs budget_bytes > 0 or cpp > 0")
         if cpp > 0 and symbols_for_bytes is None:

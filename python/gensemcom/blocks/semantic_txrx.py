@@ -11,7 +11,9 @@ packets, the best for the SNR (or ``fixed_mcs``).
 """
 from gnuradio import gr
 
+from ..errors import BadInputError
 from ..link_profile import LinkProfile, parse_mcs_plan
+from ..params import number
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
 from ..phy.ofdm_qam_tx import ofdm_qam_tx
 from .fragmenter import fragmenter
@@ -53,6 +55,10 @@ class semantic_tx(gr.hier_block2):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
+        snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
+        cpp = number("semantic_tx", "cpp", cpp, 0)
+        if cpp <= 0 and number("semantic_tx", "budget_bytes", budget_bytes, 0, integer=True) <= 0:
+            raise BadInputError("semantic_tx: give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
         self.plan = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
         self.repeats = self.profile.repeats(channel, scheme)
@@ -75,6 +81,7 @@ class semantic_tx(gr.hier_block2):
 
     def set_snr_db(self, snr_db):
         """Re-plan the MCS per class for a new planning SNR (takes effect for the next image)."""
+        snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
         self.plan = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
         self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.fragmenter.set_mcs_plan(self.plan)
@@ -98,6 +105,7 @@ class semantic_rx(gr.hier_block2):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
+        number("semantic_rx", "timeout_s", timeout_s, 0)
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
         self.reassembler = reassembler(timeout_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)

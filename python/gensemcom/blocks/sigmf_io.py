@@ -12,6 +12,7 @@ from gnuradio import blocks, gr
 
 from ..errors import BadInputError
 from ..fileio import write_text_atomic
+from ..params import number
 from ..version import __version__
 
 DATATYPE = "cf32_le"
@@ -87,8 +88,10 @@ class sigmf_sink(gr.hier_block2):
     def __init__(self, base, samp_rate=20e6, center_freq_hz=0.0, description=""):
         gr.hier_block2.__init__(self, "gensemcom_sigmf_sink", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
-        self.base, self.samp_rate = str(base), float(samp_rate)
-        self.center_freq_hz, self.description = float(center_freq_hz), description
+        self.base = str(base)
+        self.samp_rate = number("sigmf_sink", "samp_rate", samp_rate, 0, lo_open=True)
+        self.center_freq_hz = number("sigmf_sink", "center_freq_hz", center_freq_hz, 0)
+        self.description = description
         data_path, _ = recording_paths(base)
         if not data_path.parent.is_dir():
             raise BadInputError(f"sigmf_sink: folder does not exist: {data_path.parent}")
