@@ -226,12 +226,50 @@ SECTIONS = {"txlevel": txlevel, "uncoded": uncoded, "coded": coded, "robust": ro
             "backtoback": backtoback}
 
 
+def markdown(summary):
+    """The summary as the Markdown tables of docs/phy.md."""
+    lines = []
+    if "uncoded" in summary:
+        lines += ["| modulation | theory SNR at BER 1e-3 | measured loss at BER 1e-3 "
+                  "| points better than theory |", "|---|---|---|---|"]
+        for mod, v in summary["uncoded"].items():
+            lines.append(f"| {mod} | {v['theory_at_ber_1e-3']:.2f} dB | {v['loss_db_at_ber_1e-3']:+.2f} dB | "
+                         f"{len(v['points_better_than_theory'])} |")
+        lines.append("")
+    if "coded" in summary:
+        lines += ["| MCS | spectral efficiency | Shannon limit | SNR at PER 10 % | gap | within 4 dB |",
+                  "|---|---|---|---|---|---|"]
+        for name, v in summary["coded"].items():
+            at = "n/a" if v["snr_at_per_10pct"] is None else f"{v['snr_at_per_10pct']:.2f} dB"
+            gap = "n/a" if v["gap_db"] is None else f"{v['gap_db']:.2f} dB"
+            lines.append(f"| {name} | {v['spectral_efficiency']:.3g} | {v['shannon_db']:.2f} dB | {at} | "
+                         f"{gap} | {'yes' if v['within_target'] else 'NO'} |")
+        lines.append("")
+    if "txlevel" in summary:
+        lines += ["| MCS | mean power | max abs(x) | PAPR (max) | PAPR at 1e-4 | samples |",
+                  "|---|---|---|---|---|---|"]
+        for name, v in summary["txlevel"].items():
+            lines.append(f"| {name} | {v['mean_power_dbfs']:.2f} dBFS | {v['max_abs']:.3f} | "
+                         f"{v['papr_max_db']:.1f} dB | {v['papr_1e-4_db']:.1f} dB | {v['samples']:,} |")
+        lines.append("")
+    if "fading" in summary:
+        lines += ["| MCS, channel | SNR at PER 10 % |", "|---|---|"]
+        for name, at in summary["fading"]["snr_at_per_10pct"].items():
+            lines.append(f"| {name} | {'n/a' if at is None else f'{at:.1f} dB'} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
     parser.add_argument("--packets", type=int, default=100, help="packets per SNR point")
     parser.add_argument("--rerun", action="store_true", help="ignore cached CSVs")
+    parser.add_argument("--markdown", action="store_true",
+                        help="only print summary.json as the tables of docs/phy.md")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads((RESULTS / "summary.json").read_text())))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary_path = RESULTS / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
