@@ -42,12 +42,32 @@ def _trellis():
     return pred, signs, bit
 
 
+# feedforward inverse: INVERSE[0] * g0 + INVERSE[1] * g1 = 1 over GF(2)[D] (taps, D^0 first)
+INVERSE = (np.array([0, 0, 1, 0, 1], np.uint8), np.array([1, 1, 1, 1, 1], np.uint8))
+
+
+def _hard_decode(llr):
+    """Info bits if the hard decisions are a codeword (checked by re-encoding), else None.
+
+    At high SNR this replaces the Viterbi search by two short convolutions."""
+    hard = (llr < 0).astype(np.uint8)
+    steps = hard.shape[0]
+    bits = (np.convolve(hard[:, 0], INVERSE[0])[:steps]
+            + np.convolve(hard[:, 1], INVERSE[1])[:steps]) % 2
+    info = bits[:steps - TAIL].astype(np.uint8)
+    return info if np.array_equal(encode(info), hard.reshape(-1)) else None
+
+
 def decode(llr):
-    """Soft Viterbi decoding of a zero-terminated block.
+    """Soft Viterbi decoding of a zero-terminated block (skipped when the hard decisions
+    already form a codeword: then they are the maximum-likelihood answer).
 
     llr: float (2 * (N + 6),) coded-bit LLRs, log P(0)/P(1). Returns uint8 (N,).
     """
     llr = np.asarray(llr, float).reshape(-1, 2)
+    quick = _hard_decode(llr)
+    if quick is not None:
+        return quick
     steps = llr.shape[0]
     pred, signs, bit = _trellis()
     # next state j + 32 b comes from states 2j and 2j + 1: one broadcast per stage

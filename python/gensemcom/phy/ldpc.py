@@ -128,6 +128,8 @@ class LdpcCode:
         syndromes = self.syndrome(hard)
         ok = ~syndromes.any(axis=1)
         out = hard.copy()                        # syndrome zero: already a codeword
+        if ok.all():
+            return out, ok
         flip_prob = 1.0 / (1.0 + np.exp(np.minimum(np.abs(llr), 700.0)))
         dec = self.decoder
         for b in np.flatnonzero(~ok):
@@ -183,17 +185,23 @@ def codeword_plan(info_bits, rate):
     return CodewordPlan(rate, n, k, tuple(base + (i < extra) for i in range(count)))
 
 
+@lru_cache(maxsize=256)
+def _layout(info_bits, rate):
+    """(plan, code, info mask (cw x k), sent mask (cw x n)) of a packet's codewords."""
+    plan = codeword_plan(int(info_bits), rate)
+    code = get_code(plan.n, plan.rate)
+    mask = np.arange(code.k)[None, :] < np.asarray(plan.info_per_codeword)[:, None]
+    keep = np.concatenate([mask, np.ones((plan.n_codewords, code.n - code.k), bool)], axis=1)
+    return plan, code, mask, keep
+
+
 def encode_bits(info, rate):
     """LDPC-encode a packet's info bits (uint8 1-D) -> coded bits (uint8 1-D, shortened)."""
     info = np.asarray(info, np.uint8)
-    plan = codeword_plan(info.size, rate)
-    code = get_code(plan.n, plan.rate)
+    plan, code, mask, keep = _layout(info.size, rate_text(rate))
     block = np.zeros((plan.n_codewords, code.k), np.uint8)
-    mask = np.arange(code.k)[None, :] < np.asarray(plan.info_per_codeword)[:, None]
     block[mask] = info
-    codewords = code.encode(block)
-    keep = np.concatenate([mask, np.ones((plan.n_codewords, code.n - code.k), bool)], axis=1)
-    return codewords[keep]
+    return code.encode(block)[keep]
 
 
 def decode_llr(llr, info_bits, rate):
@@ -201,10 +209,7 @@ def decode_llr(llr, info_bits, rate):
 
     Returns (info bits uint8 (info_bits,), failed codewords int).
     """
-    plan = codeword_plan(int(info_bits), rate)
-    code = get_code(plan.n, plan.rate)
-    mask = np.arange(code.k)[None, :] < np.asarray(plan.info_per_codeword)[:, None]
-    keep = np.concatenate([mask, np.ones((plan.n_codewords, code.n - code.k), bool)], axis=1)
+    plan, code, mask, keep = _layout(int(info_bits), rate_text(rate))
     full = np.full(keep.shape, LLR_KNOWN)
     full[keep] = llr
     codewords, ok = code.decode(full)
