@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Soak test: many images through ONE running loopback flowgraph.
+
+image_source (repeating a few images) → semantic_tx → channel preset → semantic_rx → counter,
+as one GNU Radio top block that runs for the whole test. Reports images sent and decoded,
+packets, drops and queue high-water marks, and the process's resident memory (RSS) after a
+warm-up and at the end.
+
+  scripts/soak.py --images 100 --snr 20                 # lossless: every image must come out
+  scripts/soak.py --images 1000 --snr 4 --channel awgn  # lossy channel (packet losses)
+  scripts/soak.py --images 8 --slow-decoder-s 5 --no-flow-control --interval-s 1.5
+        # a decoder slower than the link: it drops (counted), the PHY keeps receiving
+
+Exit status 0 when the checks hold: no crash or deadlock, decoded images of full size,
+bounded queues, RSS growth under --max-rss-growth (10 %) from after warm-up to the end, and
+(lossless) every image decoded.
+"""
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def rss_mib():
+    """Current resident set size of this process, MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_images(folder, size):
+    """A few skimage pictures, downscaled to ``size`` px on the long side."""
+    from PIL import Image
+    from skimage import data
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        image = Image.fromarray(getattr(data, name)())
+        scale = size / max(image.size)
+        image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC).save(
+            Path(folder) / f"{name}.png")
+    return folder
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=100, help="images to send (default 100)")
+    parser.add_argument("--size", type=int, default=192, help="long side of the test images, px (default 192)")
+    parser.add_argument("--scheme", default="semantic")
+    parser.add_argument("--channel", default="awgn")
+    parser.add_argument("--snr", type=float, default=20.0, help="channel SNR, dB (the TX plans for it too)")
+    parser.add_argument("--plan-snr", type=float, default=None, help="SNR the TX plans for (default --snr)")
+    parser.add_argument("--cpp", type=float, default=1 / 12)
+    parser.add_argument("--warmup", type=int, default=20, help="images before the first RSS reading")
+    parser.add_argument("--slow-decoder-s", type=float, default=0.0, help="add this delay to every decode")
+    parser.add_argument("--no-flow-control", action="store_true", help="send without waiting for the receiver")
+    parser.add_argument("--interval-s", type=float, default=0.0, help="pause between images")
+    parser.add_argument("--max-rss-growth", type=float, default=0.10)
+    parser.add_argument("--timeout-s", type=float, default=7200)
+    parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
+    args = parser.parse_args(argv)
+
+    import pmt
+    from gnuradio import blocks, gr
+
+    from gnuradio.gensemcom.blocks.image_source import image_source
+    from gnuradio.gensemcom.blocks.pdus import pdu_to_image
+    from gnuradio.gensemcom.blocks.semantic_txrx import semantic_rx, semantic_tx
+    from gnuradio.gensemcom.phy.channel import channel_preset
+
+    folder = make_images(tempfile.mkdtemp(prefix="gensemcom-soak-"), args.size)
+    files = sorted(Path(folder).glob("*.png"))
+    repeat = -(-args.images // len(files))
+    flow = 0 if args.no_flow_control else 2
+    source = image_source(folder, args.interval_s, repeat, max_in_flight=flow, ack_timeout_s=20)
+    tx = semantic_tx(args.scheme, "default", args.plan_snr if args.plan_snr is not None else args.snr,
+                     args.channel, args.cpp)
+    chan = channel_preset(args.channel, args.snr, seed=7)
+    rx = semantic_rx(args.scheme, timeout_s=2.0)
+    if args.slow_decoder_s > 0:
+        decode = rx.decoder.process
+
+        def slow(msg):
+            time.sleep(args.slow_decoder_s)
+            yield from decode(msg)
+        rx.decoder.process = slow
+
+    lock = threading.Lock()
+    decoded = {"count": 0, "bad_size": 0, "delivered": 0, "reports": 0}
+    sizes = {f.name: None for f in files}
+
+    class counter(gr.basic_block):
+        def __init__(self):
+            gr.basic_block.__init__(self, name="soak_counter", in_sig=None, out_sig=None)
+            self.message_port_register_in(pmt.intern("in"))
+            self.set_msg_handler(pmt.intern("in"), self.handle)
+            self.message_port_register_in(pmt.intern("report"))
+            self.set_msg_handler(pmt.intern("report"), self.report)
+
+        def handle(self, msg):
+            meta, image = pdu_to_image(msg)
+            with lock:
+                decoded["count"] += 1
+                decoded["delivered"] += bool(meta.get("delivered"))
+                if image.shape[0] > args.size or image.shape[1] > args.size or min(image.shape[:2]) < 16:
+                    decoded["bad_size"] += 1
+
+        def report(self, msg):
+            with lock:
+                decoded["reports"] += 1
+
+    sink = counter()
+    tb = gr.top_block("gensemcom_soak")
+    tb.connect(tx, chan, rx)
+    tb.msg_connect(source, "out", tx, "in")
+    tb.msg_connect(rx, "out", sink, "in")
+    tb.msg_connect(rx, "report", sink, "report")
+    if flow:
+        tb.msg_connect(rx, "report", source, "ack")     # one report per image the receiver saw
+
+    started = time.monotonic()
+    tb.start()
+    rss_warm = None
+    rss_samples = []
+    last_progress = 0.0
+    last_activity, quiet_since = None, time.monotonic()
+    try:
+        while True:
+            time.sleep(0.5)
+            with lock:
+                done = decoded["reports"]
+            if rss_warm is None and done >= args.warmup:
+                rss_warm = rss_mib()
+            if rss_warm is not None:
+                rss_samples.append(rss_mib())
+            if time.monotonic() - last_progress > 15:
+                last_progress = time.monotonic()
+                print(f"soak: sent {source.stats['sent']}/{args.images}, decoded {decoded['count']}, "
+                      f"RSS {rss_mib():.0f} MiB", file=sys.stderr, flush=True)
+            activity = (done, rx.reassembler.stats["packets"], rx.decoder.stats["received"])
+            if activity != last_activity:
+                last_activity, quiet_since = activity, time.monotonic()
+            finished_sending = source.stats["sent"] >= args.images or source.finished()
+            if (finished_sending and rx.decoder.pending() == 0 and rx.reassembler.pending_images() == 0
+                    and time.monotonic() - quiet_since > 5):
+                break              # everything sent has been received, decoded or dropped
+            if time.monotonic() - started > args.timeout_s:
+                print("soak: timed out", file=sys.stderr)
+                break
+            if source.stats["sent"] >= args.images:
+                source._stop.set()     # enough images: stop feeding
+    finally:
+        rss_end = rss_mib()
+        tb.stop()
+        tb.wait()
+    wall = time.monotonic() - started
+    summary = {
+        "images_requested": args.images, "images_sent": source.stats["sent"],
+        "images_decoded": decoded["count"], "images_delivered": decoded["delivered"],
+        "decoder_reports": decoded["reports"], "bad_size": decoded["bad_size"],
+        "scheme": args.scheme, "channel": args.channel, "snr_db": args.snr, "cpp": args.cpp,
+        "packets_sent": tx.fragmenter.stats["packets"], "packets_received": rx.reassembler.stats["packets"],
+        "packets_crc_failed": rx.reassembler.stats["crc_failed"],
+        "encoder": dict(tx.encoder.stats), "decoder": dict(rx.decoder.stats),
+        "reassembler": dict(rx.reassembler.stats), "source": dict(source.stats),
+        "rss_mib_after_warmup": round(rss_warm or float("nan"), 1), "rss_mib_end": round(rss_end, 1),
+        "rss_mib_peak_sampled": round(max(rss_samples), 1) if rss_samples else None,
+        "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "wall_s": round(wall, 1),
+    }
+    growth = (rss_end - rss_warm) / rss_warm if rss_warm else float("nan")
+    summary["rss_growth"] = round(growth, 4)
+    checks = {
+        "no_bad_sizes": decoded["bad_size"] == 0,
+        "queues_bounded": rx.decoder.stats["queue_high_water"] <= rx.decoder.queue_size
+        and tx.encoder.stats["queue_high_water"] <= tx.encoder.queue_size,
+        "rss_growth_ok": bool(growth < args.max_rss_growth),
+        "all_sent": source.stats["sent"] >= args.images,
+    }
+    if args.snr >= 15 and args.channel == "awgn" and not args.slow_decoder_s and not args.no_flow_control:
+        checks["every_image_decoded"] = decoded["count"] >= args.images
+    if args.slow_decoder_s and args.snr >= 15:
+        # the decoder is the bottleneck: it drops (counted) while the PHY receives everything
+        checks["phy_kept_receiving"] = rx.reassembler.stats["packets"] >= 0.95 * tx.fragmenter.stats["packets"] - 2
+        checks["decoder_dropped_with_a_count"] = rx.decoder.stats["dropped"] > 0
+    summary["checks"] = checks
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
