@@ -77,6 +77,9 @@ def add_arguments(parser, name):
     else:
         parser.add_argument("container", metavar="FILE.gsc", help="container to show")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    if name in ("encode", "decode"):
+        from .models import add_stack_arguments
+        add_stack_arguments(parser)
 
 
 def make_codec(settings: dict = None, stack=None):
@@ -91,6 +94,14 @@ def make_codec(settings: dict = None, stack=None):
 
 def run(args) -> int:
     return {"encode": _encode, "decode": _decode, "inspect": _inspect}[args.command](args)
+
+
+def _stack(args):
+    """The model stack --models/--quant/--device select; None for the offline default."""
+    if not (args.models or args.quant or args.device):
+        return None
+    from .models import stack_from_args
+    return stack_from_args(args)
 
 
 def _read_container(path) -> bytes:
@@ -119,7 +130,7 @@ def _encode(args) -> int:
         key_mask = parse_boxes(args.boxes, width, height)
     if not 0 <= args.image_id < 65536:
         raise BadInputError(f"--image-id must be 0..65535, got {args.image_id}")
-    codec = make_codec({"codec": args.codec})
+    codec = make_codec({"codec": args.codec}, _stack(args))
     result = codec.encode(image, args.budget_bytes, key_mask=key_mask, image_id=args.image_id,
                           key_fraction=args.key_fraction)
     write_bytes_atomic(args.output, result.data)
@@ -145,7 +156,7 @@ def _encode(args) -> int:
 def _decode(args) -> int:
     from ..imageio import save_png
     data = _read_container(args.container)
-    codec = make_codec()
+    codec = make_codec(stack=_stack(args))
     result = codec.decode(data, seed=args.seed, strict=not args.salvage)
     save_png(args.output, result.image)
     report = dict(result.report, output=str(args.output),
