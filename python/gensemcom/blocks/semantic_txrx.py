@@ -93,7 +93,8 @@ class semantic_rx(gr.hier_block2):
     Message outputs: ``out`` (image PDU per image, meta: image_id, delivered,
     sections_received, sections_missing, fragments, regenerated), ``report`` (decoder report),
     ``mask`` (the key mask as received, before ``out``), ``packets`` (every PHY packet with its
-    meta: mcs, crc_ok, snr_db, evm_db, cfo).
+    meta: mcs, crc_ok, snr_db, evm_db, cfo), ``symbols`` (equalised payload symbols per packet,
+    for a constellation display).
     Parameters
       scheme, profile, models, quant   as the transmitter's
       default_width, default_height    image size to assume when the container header is lost
@@ -109,7 +110,7 @@ class semantic_rx(gr.hier_block2):
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
         self.reassembler = reassembler(timeout_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)
-        for port in ("out", "report", "packets", "mask"):
+        for port in ("out", "report", "packets", "mask", "symbols"):
             self.message_port_register_hier_out(port)
         self.connect(self, self.phy)
         self.msg_connect(self.phy, "out", self.reassembler, "in")
@@ -118,3 +119,4 @@ class semantic_rx(gr.hier_block2):
         self.msg_connect(self.decoder, "report", self, "report")
         self.msg_connect(self.decoder, "mask", self, "mask")
         self.msg_connect(self.phy, "out", self, "packets")
+        self.msg_connect(self.phy, "symbols", self, "symbols")

@@ -35,6 +35,7 @@ LENGTH_TAG = "gsc_payload_symbols"
 PACKET_TAG = "gsc_packet"
 HANDOFF_LIMIT = 256
 EVM_SYMBOLS = 1024
+CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols`` port
 DETECTION_THRESHOLD = 0.09
 GIL_SWITCH_INTERVAL_S = 0.0005
 
@@ -119,6 +120,7 @@ class payload_decoder(gr.sync_block):
         gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
                                in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
+        self.message_port_register_out(pmt.intern("symbols"))
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
@@ -171,6 +173,9 @@ class payload_decoder(gr.sync_block):
         z, noise_var = z.reshape(-1), noise_var.reshape(-1)
         result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
+        shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
+        self.message_port_pub(pmt.intern("symbols"), pmt.cons(
+            pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), pmt.init_c32vector(shown.size, shown.tolist())))
         error = probe - nearest_points(probe, mcs.modulation)
         evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
         if result.crc_ok:
@@ -200,7 +205,8 @@ class ofdm_qam_rx(gr.hier_block2):
     (payload CRC-32 passed; with ``emit_failed`` False only passing packets are sent),
     ``snr_db`` (Es/N0 per data carrier estimated from the preamble), ``evm_db``, ``cfo``
     (carrier frequency offset in subcarrier spacings, |cfo| < 0.4), ``cfo_hz`` (scaled by
-    ``samp_rate``), ``ldpc_failed_codewords``.
+    ``samp_rate``), ``ldpc_failed_codewords``. Message port ``symbols``: per packet, up to
+    1024 equalised payload data symbols (c32vector PDU; meta mcs, seq) for a constellation plot.
 
     Parameters: ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for cfo_hz),
     ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects down
@@ -213,6 +219,7 @@ class ofdm_qam_rx(gr.hier_block2):
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
+        self.message_port_register_hier_out("symbols")
         # The demux waits for the header decoder on every packet; with Python's default 5 ms
         # thread switch interval the payload decoder can hold the GIL that long.
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
@@ -294,3 +301,4 @@ class ofdm_qam_rx(gr.hier_block2):
         self.connect((self.demux, 1), payload_fft, self.payload_decoder)
         self.msg_connect(self.header_decoder, "header_data", self.demux, "header_data")
         self.msg_connect(self.payload_decoder, "out", self, "out")
+        self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
