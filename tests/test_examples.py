@@ -135,3 +135,14 @@ def test_sigmf_record_then_decode(generated, images, tmp_path):
     assert dec.returncode == 0, dec.stdout[-2000:] + dec.stderr[-2000:]     # ends at the end of the file
     rows = results(out)
     assert len(rows) == 2 and all(r["delivered"] for r in rows)
+
+
+def test_qt_gui_loopback_runs_offscreen(generated, tmp_path):
+    """The Qt GUI flowgraph shows a reconstruction (offscreen platform, as on a headless CI)."""
+    shot = tmp_path / "gui.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshot_gui.py"), str(generated), str(shot), "12"],
+                          capture_output=True, text=True, timeout=200, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    from PIL import Image
+    with Image.open(shot) as picture:
+        assert picture.size[0] >= 800 and picture.size[1] >= 600
