@@ -37,6 +37,7 @@ import pmt
 from gnuradio import blocks, channels, gr
 
 from ..errors import BadInputError
+from ..params import number
 from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
 
 CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
@@ -176,8 +177,11 @@ class channel_preset(gr.hier_block2):
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         if config is None:
-            config = ChannelConfig(name=name, snr_db=float(snr_db), seed=int(seed), cfo=float(cfo),
-                                   delay_samples=float(delay_samples), **options)
+            config = ChannelConfig(name=name, snr_db=number("channel_preset", "snr_db", snr_db),
+                                   seed=number("channel_preset", "seed", seed, 0, integer=True),
+                                   cfo=number("channel_preset", "cfo", cfo),
+                                   delay_samples=number("channel_preset", "delay_samples", delay_samples, 0),
+                                   **options)
         self.config = config
         self.numerology = nm = as_numerology(numerology)
         taps, extra_delay = _timing_taps(config.delay_samples)

@@ -24,6 +24,7 @@ import numpy as np
 import pmt
 from gnuradio import analog, blocks, digital, fft, filter as gr_filter, gr
 
+from ..params import number
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr
 from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
@@ -217,6 +218,8 @@ class ofdm_qam_rx(gr.hier_block2):
                  emit_failed=True):
         gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
+        samp_rate = number("ofdm_qam_rx", "samp_rate", samp_rate, 0, lo_open=True)
+        threshold = number("ofdm_qam_rx", "threshold", threshold, 0, 1, lo_open=True)
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
         self.message_port_register_hier_out("symbols")

@@ -14,6 +14,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, digital, fft, gr, pdu
 
+from ..errors import BadInputError
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
 from .mcs import get_mcs, largest_frame
@@ -27,6 +28,8 @@ def as_numerology(numerology):
         return DEFAULT_NUMEROLOGY
     if isinstance(numerology, Numerology):
         return numerology
+    if not isinstance(numerology, dict):
+        raise BadInputError(f"numerology must be None, a Numerology or a dict of its fields, got {numerology!r}")
     return Numerology.from_dict(numerology)
 
 
