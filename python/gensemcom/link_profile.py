@@ -155,9 +155,9 @@ class LinkProfile:
     numerology: dict = field(default_factory=dict)
     mtu_bytes: int = 400
     mcs: object = "auto"
-    per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
+    per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.05, 2: 0.2, 3: 0.3})
     margins_db: dict = field(default_factory=lambda: {0: 1.0, 1: 0.5, 2: 0.0, 3: 0.0})
-    fading_repeats: dict = field(default_factory=lambda: {0: 2})
+    fading_repeats: dict = field(default_factory=lambda: {0: 2, 1: 2})
     channel: dict = field(default_factory=dict)
 
     def __post_init__(self):
