@@ -26,7 +26,7 @@ from .errors import BadInputError
 PROFILES_DIR = Path(__file__).parent / "profiles"
 THRESHOLDS_FILE = Path(__file__).parent / "phy" / "mcs_thresholds.yaml"
 PROFILE_KEYS = {"name", "description", "numerology", "mtu_bytes", "mcs", "per_targets", "margins_db",
-                "fading_repeats", "channel"}
+                "fading_per_targets", "fading_repeats", "channel"}
 FADING_CHANNELS = ("rayleigh", "rician", "multipath")
 
 
@@ -155,7 +155,8 @@ class LinkProfile:
     numerology: dict = field(default_factory=dict)
     mtu_bytes: int = 400
     mcs: object = "auto"
-    per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.05, 2: 0.2, 3: 0.3})
+    per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
+    fading_per_targets: dict = field(default_factory=lambda: {1: 0.05, 2: 0.2, 3: 0.3})
     margins_db: dict = field(default_factory=lambda: {0: 1.0, 1: 0.5, 2: 0.0, 3: 0.0})
     fading_repeats: dict = field(default_factory=lambda: {0: 2, 1: 2})
     channel: dict = field(default_factory=dict)
@@ -175,6 +176,9 @@ class LinkProfile:
         self.per_targets = {int(k): float(v) for k, v in (self.per_targets or {}).items()}
         if not self.per_targets or not all(0 < v < 1 for v in self.per_targets.values()):
             raise BadInputError(f"profile {self.name}: per_targets must map classes to PERs in (0, 1)")
+        self.fading_per_targets = {int(k): float(v) for k, v in (self.fading_per_targets or {}).items()}
+        if not all(0 < v < 1 for v in self.fading_per_targets.values()):
+            raise BadInputError(f"profile {self.name}: fading_per_targets must map classes to PERs in (0, 1)")
         self.margins_db = {int(k): float(v) for k, v in (self.margins_db or {}).items()}
         self.fading_repeats = {int(k): int(v) for k, v in (self.fading_repeats or {}).items()}
         if any(not 1 <= v <= 8 for v in self.fading_repeats.values()):
@@ -223,12 +227,21 @@ class LinkProfile:
             return dict(self.mcs)
         if snr_db is None:
             raise BadInputError(f"profile {self.name} chooses MCS from the SNR: give a planning snr_db")
+        targets = self.targets(channel)
         if single:
-            return {0: best_mcs(snr_db, channel, min(self.per_targets.values()))}
+            return {0: best_mcs(snr_db, channel, min(targets.values()))}
         repeats = repeats or {}
         return {cls_: best_mcs(snr_db - self.margins_db.get(cls_, 0.0), channel,
                                target ** (1.0 / repeats.get(cls_, 1)))
-                for cls_, target in sorted(self.per_targets.items())}
+                for cls_, target in sorted(targets.items())}
+
+    def targets(self, channel="awgn"):
+        """{importance class: PER target} on ``channel``: ``per_targets``, overridden on fading
+        channels by ``fading_per_targets`` (PER curves there are shallow: a strict target would
+        push every class into the robust mode)."""
+        if channel in FADING_CHANNELS:
+            return {**self.per_targets, **self.fading_per_targets}
+        return dict(self.per_targets)
 
     def repeats(self, channel="awgn", scheme="semantic"):
         """{importance class: copies of each packet}: on fading channels the semantic scheme sends
@@ -253,6 +266,7 @@ class LinkProfile:
 
     def to_dict(self):
         return {"name": self.name, "description": self.description, "numerology": self.numerology,
-                "mtu_bytes": self.mtu_bytes, "mcs": self.mcs, "per_targets": self.per_targets, "margins_db": self.margins_db,
+                "mtu_bytes": self.mtu_bytes, "mcs": self.mcs, "per_targets": self.per_targets,
+                "fading_per_targets": self.fading_per_targets, "margins_db": self.margins_db,
                 "fading_repeats": self.fading_repeats,
                 "channel": self.channel}
