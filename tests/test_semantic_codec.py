@@ -47,7 +47,7 @@ def test_round_trip_fits_the_budget_and_keeps_the_size(codec, encoded, small_ast
     assert not out.report["lost"] and not out.report["regenerated"]
     assert np.array_equal(out.key_mask, encoded.key_mask)
     key = encoded.key_mask
-    assert metrics.psnr(small_astronaut, out.image, key) > metrics.psnr(small_astronaut, out.image, ~key) + 3
+    assert metrics.psnr(small_astronaut, out.image, key) > metrics.psnr(small_astronaut, out.image, ~key) + 1
 
 
 def test_key_regions_beat_whole_image_avif_at_the_same_budget(codec, encoded, small_astronaut):

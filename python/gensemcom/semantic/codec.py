@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import math
 import struct
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -41,10 +41,22 @@ META_VERSION = 1
 FLAG_HINTS = 1
 FLAG_KEY = 2
 MIN_SIDE = 16
-# Visual hint levels: (thumbnail cells on the long side, AV1 quality). Level 0 = no hints.
-HINT_LEVELS = ((12, 30), (24, 40), (48, 40), (96, 30), (96, 50))
-MIN_HINT_CELL_PX = 8          # a hint thumbnail is at most 1/8 of the image size
+# Visual hints: a thumbnail of the whole image, bare AV1. Rate control tries byte targets that
+# are HINT_SHARES of the bytes left for hints and key streams; for each target the thumbnail
+# sizes (image / HINT_FACTORS, sides <= MAX_THUMB_SIDE: the metadata stores them as u8) whose
+# bit rate is nearest HINT_BPP are coded and the better base kept.
+HINT_FACTORS = (2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
+HINT_SHARES = (0.25, 0.4, 0.55, 0.7, 0.85)
+HINT_REF_SHARE = 0.55           # the reference base of the key-stream scale search
+HINT_BPP = 0.25                 # thumbnail bit rate (bit/thumbnail pixel) that is usually best
+MAX_THUMB_SIDE = 255
+MIN_THUMB_SIDE = 8
+MIN_HINT_BYTES = 40
+CUBIC_UPSAMPLE_MAX = 8.0        # thumbnails upsampled by at most this much: bicubic; coarser: smooth
+STREAM_TUNE = "ssim"            # AV1 tuning of the hint and key streams (stillcodec.encode_still)
+MIN_KEY_FRACTION = 0.02
 MAX_PROMPT_BYTES = 1024
+MIN_PROMPT_CAP = 30             # the prompt may always take this many bytes (a 1x1 layout, maybe a label)
 BAND_OVERHEAD = 24              # bytes an extra key band adds (sequence header, section framing)
 FINAL_SPEED_SHRINK = 0.965      # AV1 at speed 6 vs 7, same quality: about 3.5 % smaller (measured)
 MAX_DECODE_PIXELS = 1 << 25      # 33.5 MP: the decoder's default limit on the claimed image size
@@ -95,7 +107,13 @@ class CodecConfig:
                      not fit, and grow it when the finest coding leaves bytes unused
     hints            "auto" (rate control decides), "off", or "on" (always the finest that fits)
     nonkey_weight    weight of the non-key squared error against the key error when rate
-                     control decides whether hints are worth their bytes
+                     control decides how many bytes the hints get
+    hint_share       share of the bytes for hints and key streams that the hints get (None:
+                     rate control chooses among ``HINT_SHARES`` with ``nonkey_weight``)
+    prompt_share     largest share of the budget the prompt may take (at least
+                     ``MIN_PROMPT_CAP`` bytes); it is shrunk step by step until it does
+    nonkey_detail    share (0..1) of the non-key residual the key stream also codes (0: only
+                     the key area; the hints alone carry the non-key area)
     key_bands        independently decodable key streams (None = 1 + budget // 8192, <= 4)
     cell_px          key-mask grid cell size (None = about 48 cells on the long side)
     feather_px       width of the key-boundary blend (None = cell_px // 2)
@@ -112,6 +130,9 @@ class CodecConfig:
     adapt_key_area: bool = True
     hints: str = "auto"
     nonkey_weight: float = 0.1
+    hint_share: float = None
+    prompt_share: float = 0.05
+    nonkey_detail: float = 0.0
     key_bands: int = None
     cell_px: int = None
     feather_px: int = None
@@ -127,6 +148,8 @@ class CodecConfig:
             raise BadInputError(f"key_fraction must be in (0, 1], got {self.key_fraction}")
         if self.hints not in ("auto", "off", "on"):
             raise BadInputError(f"hints must be auto, off or on, got {self.hints!r}")
+        if self.hint_share is not None and not 0.0 < self.hint_share < 1.0:
+            raise BadInputError(f"hint_share must be in (0, 1), got {self.hint_share}")
         self.scale_factors = tuple(float(f) for f in self.scale_factors)
 
     @classmethod
@@ -224,9 +247,9 @@ class _Meta:
 
 def auto_key_fraction(budget_bytes: int, width: int, height: int) -> float:
     """Default key-area share: 0.10 at 0.031 bit/pixel (1536 B at 768x512), +0.07 per doubling,
-    within 0.08..0.45 (0.17 at 3072 B, 0.24 at 6144 B, 0.31 at 12288 B for 768x512)."""
+    within 0.03..0.45 (0.17 at 3072 B, 0.24 at 6144 B, 0.31 at 12288 B for 768x512)."""
     bpp = 8.0 * max(1, budget_bytes) / (width * height)
-    return float(np.clip(0.10 + 0.07 * math.log2(bpp / 0.03125), 0.08, 0.45))
+    return float(np.clip(0.10 + 0.07 * math.log2(bpp / 0.03125), 0.03, 0.45))
 
 
 def select_key_grid(importance: np.ndarray, key_fraction: float, cell_px: int) -> np.ndarray:
@@ -246,9 +269,30 @@ def select_key_grid(importance: np.ndarray, key_fraction: float, cell_px: int) -
     return ndimage.binary_fill_holes(grid)
 
 
+@dataclass
+class _Hint:
+    """A hint option of rate control: level 0 = none (payload None, base from the prompt)."""
+
+    level: int
+    payload: bytes
+    thumb: np.ndarray
+    base: np.ndarray
+    size: tuple = None
+    q: int = None
+    target: int = None
+
+
 def render_base(prompt: StructuredPrompt, thumbnail, width: int, height: int) -> np.ndarray:
-    """The smooth base image (float32 HxWx3) both ends compute from hints or the prompt."""
+    """The base image (float32 HxWx3) both ends compute from hints or the prompt.
+
+    A hint thumbnail upsampled by at most ``CUBIC_UPSAMPLE_MAX`` is a low-resolution picture
+    of the whole image: bicubic interpolation keeps its edges. Coarser thumbnails and the
+    prompt layout are smooth colour fields (``smooth_upsample``).
+    """
     if thumbnail is not None:
+        th, tw = thumbnail.shape[:2]
+        if max(width / tw, height / th) <= CUBIC_UPSAMPLE_MAX:
+            return resize(thumbnail.astype(np.float32), width, height)
         return smooth_upsample(thumbnail.astype(np.float32), width, height)
     grid = prompt.layout_rgb() if prompt is not None else None
     if grid is not None:
@@ -465,6 +509,7 @@ class _Planner:
         self.height, self.width = image.shape[:2]
         self.image_f = image.astype(np.float32)
         self.equivalent = budget.equivalent_bytes()
+        self._thumb_cache, self._thumb_small, self._hint_by_target = {}, {}, {}
 
     # -- costs
     def fits(self, payloads) -> bool:
@@ -472,9 +517,17 @@ class _Planner:
         return self.budget.fits([(imp, section_wire_bytes(n)) for imp, n in payloads])
 
     def fit_prompt(self, prompt: StructuredPrompt) -> bytes:
-        """Serialise the prompt, shrinking it until it (with header and metadata) fits."""
+        """Serialise the prompt, shrinking it until it takes at most ``prompt_share`` of the
+        budget (at least ``MIN_PROMPT_CAP`` bytes) and fits with the header and metadata."""
         meta_min = len(_Meta("avif", False, False).to_bytes())
+        cap = max(MIN_PROMPT_CAP, self.cfg.prompt_share * self.equivalent)
         for candidate in _shrinking(prompt):
+            data = candidate.to_bytes()
+            sections = [(Importance.CRITICAL, meta_min), (Importance.CRITICAL, len(data))]
+            if len(data) <= min(cap, MAX_PROMPT_BYTES) and self.fits(sections):
+                self.prompt = candidate
+                return data
+        for candidate in _shrinking(prompt):   # nothing within the cap: the largest that fits
             data = candidate.to_bytes()
             if len(data) <= MAX_PROMPT_BYTES and self.fits([(Importance.CRITICAL, meta_min),
                                                             (Importance.CRITICAL, len(data))]):
@@ -487,32 +540,100 @@ class _Planner:
             f"needs {need} bytes")
 
     # -- hints
-    def hint_candidates(self):
-        """[(level, payload or None, thumbnail or None, base)], level 0 = prompt layout."""
-        if getattr(self, "_hints", None) is None:
-            self._hints = self._make_hint_candidates()
-        return self._hints
+    def thumbnail_sizes(self):
+        """Candidate hint thumbnail sizes (w, h), largest first: the image / ``HINT_FACTORS``,
+        each side at most ``MAX_THUMB_SIDE`` (the metadata's u8: a 768x512 image at 1/2 has a
+        255x255 thumbnail) and at least ``MIN_THUMB_SIDE``."""
+        sizes = []
+        for factor in HINT_FACTORS:
+            size = (min(MAX_THUMB_SIDE, int(round(self.width / factor))),
+                    min(MAX_THUMB_SIDE, int(round(self.height / factor))))
+            if min(size) >= MIN_THUMB_SIDE and max(size) <= MAX_THUMB_SIDE and size not in sizes:
+                sizes.append(size)
+        return sizes
 
-    def _make_hint_candidates(self):
-        out = [(0, None, None, render_base(self.prompt, None, self.width, self.height))]
+    def _thumb_stream(self, size, q, speed):
+        key = (size, q, speed)
+        if key not in self._thumb_cache:
+            if size not in self._thumb_small:
+                self._thumb_small[size] = resize(self.image, *size)
+            self._thumb_cache[key] = stillcodec.encode_still(self._thumb_small[size], "avif", q, speed,
+                                                             tune=STREAM_TUNE)
+        return self._thumb_cache[key]
+
+    def _hint(self, level, size, q, speed, target):
+        payload = self._thumb_stream(size, q, speed)
+        thumb = stillcodec.decode_still(payload, "avif", *size)
+        return _Hint(level, payload, thumb, render_base(self.prompt, thumb, self.width, self.height),
+                     size, q, target)
+
+    def hint_for_bytes(self, target, level=1):
+        """The best hint thumbnail within ``target`` bytes (AV1 speed ``search_speed``), or None.
+
+        The two thumbnail sizes whose bit rate would be nearest ``HINT_BPP`` are coded at the
+        highest quality that fits; the one whose base is closer to the image (MSE) is kept.
+        """
+        if target not in self._hint_by_target:
+            sizes = sorted(self.thumbnail_sizes(),
+                           key=lambda s: abs(math.log(8.0 * target / (s[0] * s[1]) / HINT_BPP)))[:2]
+            best = None
+            for size in sizes:
+                q = highest_true(lambda qq: len(self._thumb_stream(size, qq, self.cfg.search_speed)) <= target,
+                                 0, 100, 30)
+                if q is None:
+                    continue
+                hint = self._hint(level, size, q, self.cfg.search_speed, target)
+                mse = float(np.mean((hint.base - self.image_f) ** 2))
+                if best is None or mse < best[0]:
+                    best = (mse, hint)
+            self._hint_by_target[target] = best[1] if best else None
+        hint = self._hint_by_target[target]
+        return None if hint is None else replace(hint, level=level)
+
+    def final_hint(self, hint):
+        """The hint sent: ``hint``'s thumbnail at AV1 speed ``speed``, best quality within its target."""
+        if hint.payload is None or self.cfg.speed == self.cfg.search_speed:
+            return hint
+        q = highest_true(lambda qq: len(self._thumb_stream(hint.size, qq, self.cfg.speed)) <= hint.target,
+                         0, 100, hint.q)
+        return hint if q is None else self._hint(hint.level, hint.size, q, self.cfg.speed, hint.target)
+
+    def no_hint(self):
+        return _Hint(0, None, None, render_base(self.prompt, None, self.width, self.height))
+
+    def hint_candidates(self, available):
+        """Level 0 (no hints: the prompt layout is the base), then hint thumbnails whose byte
+        targets are shares (``HINT_SHARES``, or the config's ``hint_share``) of ``available``."""
+        out = [self.no_hint()]
         if self.cfg.hints == "off" or "avif" not in stillcodec.available_codecs():
             return out
-        for level, (cells, quality) in enumerate(HINT_LEVELS, start=1):
-            scale = max(self.width, self.height) / cells
-            tw, th = max(2, int(round(self.width / scale))), max(2, int(round(self.height / scale)))
-            if scale < MIN_HINT_CELL_PX or tw > 255 or th > 255:
+        # a fixed share falls back to smaller hints when the key stream does not fit beside it
+        shares = tuple(self.cfg.hint_share * f for f in (1.0, 0.6, 0.35)) if self.cfg.hint_share else HINT_SHARES
+        if self.cfg.hints == "on":
+            shares = (max(shares),)
+        seen = set()
+        for share in shares:
+            target = int(available * share)
+            if target < MIN_HINT_BYTES:
                 continue
-            small = resize(self.image, tw, th)
-            payload = stillcodec.encode_still(small, "avif", quality, self.cfg.speed)
-            thumb = stillcodec.decode_still(payload, "avif", tw, th)
-            out.append((level, payload, thumb, render_base(self.prompt, thumb, self.width, self.height)))
+            hint = self.hint_for_bytes(target, len(out))
+            if hint is not None and hint.payload not in seen:
+                seen.add(hint.payload)
+                out.append(hint)
         return out
 
     # -- key stream
+    def coded_weight(self, weight):
+        """Share of the residual (image - base) the key stream codes: the feathered key weight,
+        and ``nonkey_detail`` of it outside the key area."""
+        alpha = self.cfg.nonkey_detail
+        return weight if not alpha else weight + (1.0 - weight) * alpha
+
     def encode_key(self, residual_small, rows, quality, speed):
         streams = []
         for r0, r1 in rows:
-            streams.append(stillcodec.encode_still(residual_small[r0:r1], self.cfg.codec, quality, speed))
+            streams.append(stillcodec.encode_still(residual_small[r0:r1], self.cfg.codec, quality, speed,
+                                                   tune=STREAM_TUNE))
         return streams
 
     def key_quality(self, q):
@@ -564,19 +685,27 @@ class _Planner:
             mask_payload = maskcode.encode_mask(grid, self.cell_px)
             outcome = self._search_once(grid, mask, weight, mask_payload, prompt_bytes, n_bands,
                                         significance.importance if adapt else None)
-            if not adapt or attempts >= 3 or outcome is None:
+            if not adapt or attempts >= 3:
                 break
             fraction = float(grid.mean())
-            if outcome["floor"] and fraction > 0.04:
+            if outcome is None:
+                if fraction <= MIN_KEY_FRACTION or not mask.any():
+                    break
+                new = max(MIN_KEY_FRACTION, fraction * 0.5)
+            elif outcome["floor"] and fraction > 0.04:
                 new = fraction * 0.7
             elif outcome["ceiling"] and fraction < 0.6:
                 new = min(0.6, fraction * 1.4)
             else:
                 break
+            new_grid = select_key_grid(significance.importance, new, self.cell_px)
+            if outcome is None and not new_grid.any():
+                break
             report.setdefault("key_area_adapted", []).append(
                 {"from": round(fraction, 4), "to": round(new, 4),
-                 "why": "coarsest coding does not fit" if outcome["floor"] else "finest coding leaves bytes"})
-            grid = select_key_grid(significance.importance, new, self.cell_px)
+                 "why": ("no key stream fits" if outcome is None else "coarsest coding does not fit"
+                         if outcome["floor"] else "finest coding leaves bytes")})
+            grid = new_grid
         if outcome is None:
             return self._prompt_only(prompt_bytes, report)
         report.update(outcome["report"])
@@ -587,7 +716,6 @@ class _Planner:
         cfg = self.cfg
         if not mask.any():
             return None
-        candidates = self.hint_candidates()
         meta_len = 12 + 2 * (n_bands - 1) + 2
 
         def fixed(hint_payload):
@@ -597,68 +725,87 @@ class _Planner:
                 sections.append((Importance.HIGH, len(hint_payload)))
             return sections
 
-        # 1. search scale and quality with a reference base (the middle hint level if any).
-        ref = candidates[min(2, len(candidates) - 1)] if cfg.hints != "off" else candidates[0]
-        if cfg.hints == "on":
-            ref = candidates[-1]
-        #    One band stands in for all (each extra band costs about BAND_OVERHEAD bytes); the
-        #    scales are tried from fine to coarse and the search stops at the first that is worse.
-        residual = (self.image_f - ref[3]) * weight + 128.0
-        search_fixed = fixed(ref[1]) + [(Importance.NORMAL, BAND_OVERHEAD)] * (n_bands - 1)
-        best, q_prev = None, None
-        for factor in cfg.scale_factors:
-            start = None if q_prev is None else min(100, q_prev + 10)
-            found = self.search_scale(residual, factor, search_fixed, 1, cfg.search_speed, start)
-            if found is None:
-                continue
-            q, streams, rows, size = found
-            q_prev = q
-            err = self.key_error(streams, rows, size, ref[3], mask)
-            if best is None or err < best[0]:
-                best = (err, q, factor)
-            else:
-                break
+        # bytes for hints and key streams together (framing of both counted)
+        available = (self.equivalent - HEADER_BYTES - sum(section_wire_bytes(n) for _, n in fixed(None))
+                     - (section_wire_bytes(0) + 1) * (n_bands + 1))
+        candidates = self.hint_candidates(available)
+
+        # 1. scale and quality of the key stream over a reference base (the hint nearest
+        #    HINT_REF_SHARE of the bytes, else none). One band stands in for all (each extra band
+        #    costs about BAND_OVERHEAD bytes); scales are tried from fine to coarse and the search
+        #    stops at the first that is worse.
+        def scale_search(ref):
+            residual = (self.image_f - ref.base) * self.coded_weight(weight) + 128.0
+            search_fixed = fixed(ref.payload) + [(Importance.NORMAL, BAND_OVERHEAD)] * (n_bands - 1)
+            best, q_prev = None, None
+            for factor in cfg.scale_factors:
+                start = None if q_prev is None else min(100, q_prev + 10)
+                found = self.search_scale(residual, factor, search_fixed, 1, cfg.search_speed, start)
+                if found is None:
+                    continue
+                q, streams, rows, size = found
+                q_prev = q
+                err = self.key_error(streams, rows, size, ref.base, mask)
+                if best is None or err < best[0]:
+                    best = (err, q, factor)
+                else:
+                    break
+            return best
+
+        ref = candidates[0]
+        if len(candidates) > 1 and (cfg.hints == "on" or cfg.hint_share):
+            ref = candidates[1]
+        elif len(candidates) > 1:
+            ref = min(candidates[1:], key=lambda c: abs(c.target - HINT_REF_SHARE * available))
+        best = scale_search(ref)
+        if best is None and ref.level != 0:
+            ref = candidates[0]
+            best = scale_search(ref)
         if best is None:
             return None
         err_ref, q_ref, factor = best
 
-        # 2. hints: pick the level with the lowest weighted error, key error interpolated from
-        #    the reference point with the usual exponential rate-distortion slope.
+        # 2. hints: the level with the lowest weighted error; the key error is extrapolated from
+        #    the reference point (key MSE ~ 1 / key bytes: about what AV1 gives at these rates).
         area_key = float(mask.mean())
         nonkey = ~mask
-        chosen = ref
-        if cfg.hints == "auto" and len(candidates) > 1:
-            fixed_ref = sum(section_wire_bytes(n) for _, n in fixed(ref[1]))
+        order = [ref]
+        if cfg.hints == "on" or cfg.hint_share:
+            order = candidates[1:]                 # the share asked for, then the fallbacks
+        elif cfg.hints != "off" and len(candidates) > 1:
+            fixed_ref = sum(section_wire_bytes(n) for _, n in fixed(ref.payload))
             key_bytes_ref = max(1, self.equivalent - fixed_ref)
             scores = []
             for cand in candidates:
-                extra = (section_wire_bytes(len(cand[1])) if cand[1] is not None else 0) - (
-                    section_wire_bytes(len(ref[1])) if ref[1] is not None else 0)
+                if cfg.hints == "on" and cand.level == 0:
+                    continue
+                extra = (section_wire_bytes(len(cand.payload)) if cand.payload is not None else 0) - (
+                    section_wire_bytes(len(ref.payload)) if ref.payload is not None else 0)
                 key_bytes = key_bytes_ref - extra
                 if key_bytes <= 0:
                     continue
-                # key MSE ~ 1 / key bytes: 3 dB per doubling, about what AV1 gives at these rates
                 err_key = err_ref * key_bytes_ref / key_bytes
-                err_bg = float(np.mean((cand[3][nonkey] - self.image_f[nonkey]) ** 2)) if nonkey.any() else 0.
+                err_bg = float(np.mean((cand.base[nonkey] - self.image_f[nonkey]) ** 2)) if nonkey.any() else 0.
                 score = area_key * err_key + cfg.nonkey_weight * (1 - area_key) * err_bg
-                scores.append((score, cand[0], cand))
+                scores.append((score, cand.level, cand))
             scores.sort(key=lambda s: (s[0], s[1]))
-            chosen = scores[0][2]
-        # 3. final encode at the chosen scale (final encoder speed), with the best-scoring hint
-        #    level that still leaves room for the key stream.
-        order = [c for _, _, c in scores] if cfg.hints == "auto" and len(candidates) > 1 else [chosen]
+            order = [c for _, _, c in scores] or [ref]
         if candidates[0] not in order:
             order.append(candidates[0])
+        # 3. final encode at the chosen scale (final encoder speed), with the best-scoring hint
+        #    level that still leaves room for the key stream.
         found = None
         slack = FINAL_SPEED_SHRINK if cfg.speed < cfg.refine_speed else 1.0
-        for level, hint_payload, thumbnail, base in order:
-            residual = (self.image_f - base) * weight + 128.0
-            found = self.search_scale(residual, factor, fixed(hint_payload), n_bands, cfg.refine_speed,
+        for hint in order:
+            hint = self.final_hint(hint)
+            residual = (self.image_f - hint.base) * self.coded_weight(weight) + 128.0
+            found = self.search_scale(residual, factor, fixed(hint.payload), n_bands, cfg.refine_speed,
                                       q_ref, slack)
             if found is not None:
                 break
         if found is None:
             return None
+        level, hint_payload, thumbnail, base = hint.level, hint.payload, hint.thumb, hint.base
         q, streams, rows, size = found
         if importance is not None:
             grown = self._grow_key_area(importance, grid, base, weight, mask_payload, fixed(hint_payload)[:2]
@@ -669,7 +816,7 @@ class _Planner:
         if cfg.speed != cfg.refine_speed or slack != 1.0:
             # the stream sent: at the final speed, one or two quality steps up if it shrank more
             # than expected, down in the rare case that it shrank less
-            small = to_uint8(resize((self.image_f - base) * weight + 128.0, *size))
+            small = to_uint8(resize((self.image_f - base) * self.coded_weight(weight) + 128.0, *size))
             others = fixed(hint_payload)                       # includes the (grown) mask
             final = {}
 
@@ -735,7 +882,7 @@ class _Planner:
             new_mask = maskcode.grid_to_mask(new_grid, self.width, self.height, self.cell_px)
             new_weight = feather_weight(new_mask, self.feather_px)[..., None]
             new_payload = maskcode.encode_mask(new_grid, self.cell_px)
-            residual = (self.image_f - base) * new_weight + 128.0
+            residual = (self.image_f - base) * self.coded_weight(new_weight) + 128.0
             sw, sh = scaled_size(self.width, self.height, factor)
             edges = _band_rows(sh, n_bands)
             rows = list(zip((0,) + edges, edges + (sh,)))
@@ -751,26 +898,32 @@ class _Planner:
         return best
 
     def _prompt_only(self, prompt_bytes, report):
-        """No key stream fits: send the prompt, and hints if they fit."""
+        """No key stream fits: send the prompt, and the largest hint thumbnail that fits."""
         meta_len = 12
-        chosen = (0, None, None)
-        for level, payload, thumb, _ in reversed(self.hint_candidates()):
-            if payload is None:
-                break
-            sections = [(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes)),
-                        (Importance.HIGH, len(payload))]
-            if self.fits(sections):
-                chosen = (level, payload, thumb)
-                break
-        level, payload, thumb = chosen
-        meta = _Meta(self.cfg.codec, payload is not None, False,
-                     thumb_size=thumb.shape[1::-1] if thumb is not None else (0, 0))
+        fixed = [(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes))]
+        available = (self.equivalent - HEADER_BYTES - sum(section_wire_bytes(n) for _, n in fixed)
+                     - section_wire_bytes(0) - 1)
+        hint = None
+        if self.cfg.hints != "off" and "avif" in stillcodec.available_codecs():
+            target = available
+            while target >= MIN_HINT_BYTES:
+                found = self.hint_for_bytes(target)
+                if found is not None:
+                    found = self.final_hint(found)
+                    if self.fits(fixed + [(Importance.HIGH, len(found.payload))]):
+                        hint = found
+                        break
+                target = int(target * 0.85)
+        meta = _Meta(self.cfg.codec, hint is not None, False,
+                     thumb_size=hint.thumb.shape[1::-1] if hint is not None else (0, 0))
         sections = [Section(SectionType.META, meta.to_bytes()), Section(SectionType.PROMPT, prompt_bytes)]
-        if payload is not None:
-            sections.append(Section(SectionType.HINTS, payload))
+        if hint is not None:
+            sections.append(Section(SectionType.HINTS, hint.payload))
         container = Container(self.image_id, self.width, self.height, sections)
         report.update({"mode": "prompt-only", "codec": self.cfg.codec, "key_fraction": 0.0,
-                       "hints_level": level, "split_bytes": _split(container),
+                       "hints_level": 1 if hint is not None else 0,
+                       "hints_thumbnail": list(hint.size) if hint is not None else None,
+                       "split_bytes": _split(container),
                        "note": "no key stream fits the budget: the receiver regenerates the whole image"})
         return {"container": container, "mask": np.zeros((self.height, self.width), bool),
                 "prompt": self.prompt, "report": report}
@@ -790,27 +943,61 @@ def _split(container: Container) -> dict:
 
 
 def _shrinking(prompt: StructuredPrompt):
-    """The prompt, then smaller versions of it (for tiny budgets)."""
+    """The prompt, then smaller versions of it, each still a schema-1 prompt a person can read.
+
+    1. the prompt as described; 2. at most two objects, attributes and palette colours;
+    3. one object and the scene, attributes, a 2x2 layout (colour and texture: what the
+    generator uses); 4. one object and a 1x1 layout; 5. a 1x1 layout; 6. ``neutral()``.
+    """
     yield prompt
-    p = StructuredPrompt(**{**prompt.__dict__})
-    p.palette = p.palette[:2]
-    p.attributes = p.attributes[:2]
-    p.objects = p.objects[:1]
+    p = replace(prompt, objects=prompt.objects[:2], attributes=prompt.attributes[:2], palette=prompt.palette[:2])
     yield p
-    if p.layout:
-        cols, rows = p.grid
-        if cols * rows > 4:
-            grid = p.layout_rgb()
-            small = resize(grid.astype(np.float32), min(cols, 2), min(rows, 2))
-            p = StructuredPrompt(**{**p.__dict__})
-            p.grid = (small.shape[1], small.shape[0])
-            p.layout = [LayoutCell(tuple(int(round(v)) for v in small[r, c]), 0, 0, 0)
-                        for r in range(small.shape[0]) for c in range(small.shape[1])]
-            yield p
-    mean = [LayoutCell(tuple(int(round(v)) for v in p.mean_rgb()))]
-    yield StructuredPrompt(objects=p.objects[:1], grid=(1, 1), layout=mean)
-    yield StructuredPrompt(grid=(1, 1), layout=mean)
+    cols, rows = prompt.grid
+    if prompt.layout and cols * rows == len(prompt.layout) and cols * rows > 4:
+        yield replace(p, objects=p.objects[:1], attributes=p.attributes[:2], palette=[],
+                      grid=(min(cols, 2), min(rows, 2)), layout=_coarse_layout(prompt, min(cols, 2), min(rows, 2)))
+    if prompt.layout and cols * rows == len(prompt.layout):
+        one = _coarse_layout(prompt, 1, 1)
+        yield StructuredPrompt(scene=prompt.scene, objects=prompt.objects[:1], grid=(1, 1), layout=one)
+        yield StructuredPrompt(grid=(1, 1), layout=one)
+    else:
+        mean = [LayoutCell(tuple(int(round(v)) for v in prompt.mean_rgb()))]
+        yield StructuredPrompt(objects=prompt.objects[:1], grid=(1, 1), layout=mean)
+        yield StructuredPrompt(grid=(1, 1), layout=mean)
     yield StructuredPrompt.neutral()
+
+
+def _coarse_layout(prompt: StructuredPrompt, cols: int, rows: int) -> list:
+    """The prompt's layout on a coarser cols x rows grid: area-weighted mean colour, RMS
+    texture amplitude, and the grain and orientation that cover the most texture energy."""
+    src_cols, src_rows = prompt.grid
+    cells = prompt.layout
+
+    def overlaps(n_src, n_dst):
+        # w[i, j]: share of source cell i inside destination cell j (unit interval split evenly)
+        w = np.zeros((n_src, n_dst))
+        for i in range(n_src):
+            a0, a1 = i / n_src, (i + 1) / n_src
+            for j in range(n_dst):
+                b0, b1 = j / n_dst, (j + 1) / n_dst
+                w[i, j] = max(0.0, min(a1, b1) - max(a0, b0))
+        return w
+
+    wx, wy = overlaps(src_cols, cols), overlaps(src_rows, rows)
+    out = []
+    for r in range(rows):
+        for c in range(cols):
+            weights = np.array([wy[i // src_cols, r] * wx[i % src_cols, c] for i in range(len(cells))])
+            total = weights.sum() or 1.0
+            rgb = tuple(int(round(sum(w * cell.rgb[k] for w, cell in zip(weights, cells)) / total)) for k in range(3))
+            energy = [w * cell.texture ** 2 for w, cell in zip(weights, cells)]
+            texture = int(round(math.sqrt(sum(energy) / total)))
+            grain = max(range(3), key=lambda g: sum(e + w * 1e-3 for e, w, cell in zip(energy, weights, cells)
+                                                    if cell.grain == g))
+            orientation = max(range(4), key=lambda o: sum(e + w * 1e-3 for e, w, cell in zip(energy, weights, cells)
+                                                          if cell.orientation == o))
+            out.append(LayoutCell(rgb, min(255, texture), grain, orientation))
+    return out
 
 
 def describe_container(data: bytes) -> dict:
