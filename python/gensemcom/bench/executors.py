@@ -17,10 +17,11 @@ from pathlib import Path
 from .execute import execute_task, failed_outcome
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-# A worker process is replaced after this many tasks: every GNU Radio top block leaves some
-# memory mappings behind in the process (about 150 per transmission with GNU Radio 3.10.5),
-# and a process may hold at most vm.max_map_count (65530) of them.
-TASKS_PER_WORKER = 40
+# A worker process is replaced after this many tasks: every GNU Radio top block leaves its
+# stream buffers behind in the process (GNU Radio 3.10.5: about 72 System V shared-memory
+# segments per transmission, freed only when the process exits), and the whole machine may
+# hold at most kernel.shmmni (4096 by default) of them: 2 workers x 12 tasks x 72 = 1728.
+TASKS_PER_WORKER = 12
 
 
 def _init_worker():
@@ -51,19 +52,24 @@ class LocalExecutor:
             return
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        # Fresh pools for each batch of workers x TASKS_PER_WORKER tasks: the pool's own
+        # max_tasks_per_child hung here once its first workers retired (CPython 3.11.7).
         # spawn: no fork of a parent holding torch / GNU Radio threads.
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)),
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, max_tasks_per_child=TASKS_PER_WORKER)
-        try:
-            futures = {pool.submit(execute_task, task, scheme, options): task for task, scheme in jobs}
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as exc:  # a worker died (killed, out of memory)
-                    yield failed_outcome(futures[future], exc)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        workers = min(self.workers, len(jobs))
+        batch = workers * TASKS_PER_WORKER
+        for start in range(0, len(jobs), batch):
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker)
+            try:
+                futures = {pool.submit(execute_task, task, scheme, options): task
+                           for task, scheme in jobs[start:start + batch]}
+                for future in as_completed(futures):
+                    try:
+                        yield future.result()
+                    except Exception as exc:  # a worker died (killed, out of memory)
+                        yield failed_outcome(futures[future], exc)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ray_execute(task, scheme, options, image_bytes):

@@ -63,7 +63,9 @@ def add_arguments(parser, name):
                              "plot shows it; 'none' to add none (default: avif+capacity)")
     parser.add_argument("--key-mask", metavar="NAME", default="none",
                         help="reference key mask for key-region metrics of schemes without a mask "
-                             "of their own: none or saliency (default: none)")
+                             "of their own: none, saliency, or semantic (the semantic sender's key "
+                             "mask at the task's budget; fairest against the semantic scheme) "
+                             "(default: none)")
     parser.add_argument("--no-agreement", action="store_true",
                         help="skip the semantic-agreement measures (classifier, text embedding)")
     parser.add_argument("--examples", metavar="N", type=nonnegative_int, default=1,
