@@ -57,9 +57,27 @@ def whole_metrics(reference, test):
             "vsi": metrics.vsi(reference, test)}
 
 
-def bench_one(codec, name, image, budget):
-    from gnuradio.gensemcom import metrics
+def fit_baseline(cache, name, image, budget, codec_name):
+    """``fit_whole_image`` of one baseline, cached in ``cache`` (a folder or None): the baselines
+    do not depend on the semantic codec, so a rerun after a codec change reuses them."""
+    from PIL import Image
     from gnuradio.gensemcom.semantic.baselines import fit_whole_image
+    stem = f"{Path(name).stem}_{budget}_{codec_name}"
+    if cache is not None and (cache / f"{stem}.json").is_file():
+        fields = json.loads((cache / f"{stem}.json").read_text())
+        return np.asarray(Image.open(cache / f"{stem}.png")), fields
+    fit = fit_whole_image(image, budget, "avif" if codec_name == "av1_bare" else codec_name,
+                          standard_file=codec_name != "av1_bare")
+    fields = {"fits": fit.fits, "bytes": fit.n_bytes, "quality": fit.quality, "scale_factor": fit.scale_factor}
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(fit.image).save(cache / f"{stem}.png")
+        (cache / f"{stem}.json").write_text(json.dumps(fields, default=float))
+    return fit.image, fields
+
+
+def bench_one(codec, name, image, budget, cache=None):
+    from gnuradio.gensemcom import metrics
     started = time.perf_counter()
     encoded = codec.encode(image, budget)
     decoded = codec.decode(encoded.data)
@@ -77,14 +95,10 @@ def bench_one(codec, name, image, budget):
                          key_psnr=metrics.psnr(image, decoded.image, key)),
     }
     images = {"semantic": decoded.image}
-    for codec_name, standard in (("jpeg", True), ("webp", True), ("avif", True), ("av1_bare", False)):
-        fit = fit_whole_image(image, budget, "avif" if codec_name == "av1_bare" else codec_name,
-                              standard_file=standard)
-        record[codec_name] = dict(whole_metrics(image, fit.image),
-                                  key_psnr=metrics.psnr(image, fit.image, key),
-                                  fits=fit.fits, bytes=fit.n_bytes, quality=fit.quality,
-                                  scale_factor=fit.scale_factor)
-        images[codec_name] = fit.image
+    for codec_name in ("jpeg", "webp", "avif", "av1_bare"):
+        fitted, fields = fit_baseline(cache, name, image, budget, codec_name)
+        record[codec_name] = dict(whole_metrics(image, fitted), key_psnr=metrics.psnr(image, fitted, key), **fields)
+        images[codec_name] = fitted
     for fill_name, filled in simple_fills(image, decoded.image, key).items():
         record[f"fill_{fill_name}"] = whole_metrics(image, filled)
     return record, images, key
@@ -219,6 +233,8 @@ def main(argv=None):
     parser.add_argument("--figures", type=Path, default=Path("docs/img"),
                         help="where the figures go ('' = none)")
     parser.add_argument("--timing-runs", type=int, default=5)
+    parser.add_argument("--cache", default="/tmp/gensemcom_semantic_bench",
+                        help="folder caching the baselines' fits ('' = no cache)")
     parser.add_argument("--timing-image", default="kodim01.png")
     args = parser.parse_args(argv)
 
@@ -229,7 +245,7 @@ def main(argv=None):
     records, panels = [], {b: [] for b in budgets}
     for name, image in images:
         for budget in budgets:
-            record, decoded, key = bench_one(codec, name, image, budget)
+            record, decoded, key = bench_one(codec, name, image, budget, Path(args.cache) if args.cache else None)
             records.append(record)
             print(f"{name} {budget:>6} B: {record['container_bytes']} B, "
                   f"key {record['semantic']['key_psnr']:.2f} dB "

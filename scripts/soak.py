@@ -58,6 +58,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=20, help="images before the first RSS reading")
     parser.add_argument("--slow-decoder-s", type=float, default=0.0, help="add this delay to every decode")
     parser.add_argument("--no-flow-control", action="store_true", help="send without waiting for the receiver")
+    parser.add_argument("--max-in-flight", type=int, default=2,
+                        help="images sent before the receiver acknowledges one (flow control; default 2)")
     parser.add_argument("--interval-s", type=float, default=0.0, help="pause between images")
     parser.add_argument("--max-rss-growth", type=float, default=0.10)
     parser.add_argument("--timeout-s", type=float, default=7200)
@@ -75,7 +77,7 @@ def main(argv=None):
     folder = make_images(tempfile.mkdtemp(prefix="gensemcom-soak-"), args.size)
     files = sorted(Path(folder).glob("*.png"))
     repeat = -(-args.images // len(files))
-    flow = 0 if args.no_flow_control else 2
+    flow = 0 if args.no_flow_control else max(1, args.max_in_flight)
     source = image_source(folder, args.interval_s, repeat, max_in_flight=flow, ack_timeout_s=20)
     tx = semantic_tx(args.scheme, "default", args.plan_snr if args.plan_snr is not None else args.snr,
                      args.channel, args.cpp)
@@ -163,6 +165,8 @@ def main(argv=None):
         "images_decoded": decoded["count"], "images_delivered": decoded["delivered"],
         "decoder_reports": decoded["reports"], "bad_size": decoded["bad_size"],
         "scheme": args.scheme, "channel": args.channel, "snr_db": args.snr, "cpp": args.cpp,
+        "plan_snr_db": args.plan_snr if args.plan_snr is not None else args.snr, "size_px": args.size,
+        "max_in_flight": flow,
         "packets_sent": tx.fragmenter.stats["packets"], "packets_received": rx.reassembler.stats["packets"],
         "packets_crc_failed": rx.reassembler.stats["crc_failed"],
         "encoder": dict(tx.encoder.stats), "decoder": dict(rx.decoder.stats),
