@@ -793,42 +793,54 @@ class _Planner:
         if candidates[0] not in order:
             order.append(candidates[0])
         # 3. final encode at the chosen scale (final encoder speed), with the best-scoring hint
-        #    level that still leaves room for the key stream.
-        found = None
+        #    level that still leaves room for the key stream (a smaller one when the final
+        #    speed's stream does not fit beside it).
         slack = FINAL_SPEED_SHRINK if cfg.speed < cfg.refine_speed else 1.0
-        for hint in order:
+
+        def finish(hint):
             hint = self.final_hint(hint)
             residual = (self.image_f - hint.base) * self.coded_weight(weight) + 128.0
             found = self.search_scale(residual, factor, fixed(hint.payload), n_bands, cfg.refine_speed,
                                       q_ref, slack)
-            if found is not None:
-                break
-        if found is None:
-            return None
-        level, hint_payload, thumbnail, base = hint.level, hint.payload, hint.thumb, hint.base
-        q, streams, rows, size = found
-        if importance is not None:
-            grown = self._grow_key_area(importance, grid, base, weight, mask_payload, fixed(hint_payload)[:2]
-                                        + fixed(hint_payload)[3:], factor, q, n_bands, streams, slack)
-            if grown is not None:
-                grid, mask, weight, mask_payload, streams = grown
-                area_key = float(mask.mean())
-        if cfg.speed != cfg.refine_speed or slack != 1.0:
-            # the stream sent: at the final speed, one or two quality steps up if it shrank more
-            # than expected, down in the rare case that it shrank less
-            small = to_uint8(resize((self.image_f - base) * self.coded_weight(weight) + 128.0, *size))
-            others = fixed(hint_payload)                       # includes the (grown) mask
-            final = {}
-
-            def fits_final(qq):
-                if qq not in final:
-                    final[qq] = self.encode_key(small, rows, self.key_quality(qq), cfg.speed)
-                return self.fits(others + [(Importance.NORMAL, len(x)) for x in final[qq]])
-
-            found = highest_true(fits_final, 0, min(100, q + 4), q)
             if found is None:
                 return None
-            q, streams = found, final[found]
+            q, streams, rows, size = found
+            grown = None
+            if importance is not None:
+                grown = self._grow_key_area(importance, grid, hint.base, weight, mask_payload,
+                                            fixed(hint.payload)[:2] + fixed(hint.payload)[3:], factor, q, n_bands,
+                                            streams, slack)
+            g, m, w, mp = (grid, mask, weight, mask_payload) if grown is None else grown[:4]
+            if grown is not None:
+                streams = grown[4]
+            if cfg.speed != cfg.refine_speed or slack != 1.0:
+                # the stream sent: at the final speed, one or two quality steps up if it shrank
+                # more than expected, down in the rare case that it shrank less
+                small = to_uint8(resize((self.image_f - hint.base) * self.coded_weight(w) + 128.0, *size))
+                others = fixed(hint.payload)[:2] + [(Importance.HIGH, len(mp))] + fixed(hint.payload)[3:]
+                final = {}
+
+                def fits_final(qq):
+                    if qq not in final:
+                        final[qq] = self.encode_key(small, rows, self.key_quality(qq), cfg.speed)
+                    return self.fits(others + [(Importance.NORMAL, len(x)) for x in final[qq]])
+
+                q_final = highest_true(fits_final, 0, min(100, q + 4), q)
+                if q_final is None:
+                    return None
+                q, streams = q_final, final[q_final]
+            return hint, q, streams, rows, size, g, m, w, mp
+
+        done = None
+        for hint in order:
+            done = finish(hint)
+            if done is not None:
+                break
+        if done is None:
+            return None
+        hint, q, streams, rows, size, grid, mask, weight, mask_payload = done
+        level, hint_payload, thumbnail, base = hint.level, hint.payload, hint.thumb, hint.base
+        area_key = float(mask.mean())
         err = self.key_error(streams, rows, size, base, mask)
         meta = _Meta(cfg.codec, hint_payload is not None, True, size, self.key_quality(q), self.feather_px,
                      tuple(r0 for r0, _ in rows[1:]),
