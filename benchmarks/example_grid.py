@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Grid of one image's reconstructions from a ``gensemcom bench`` sweep: schemes × SNRs.
+
+  python benchmarks/example_grid.py out/bench --image kodim01.png --channel awgn --snr=-5,0,5,20 \\
+      --schemes semantic,jpeg,avif --save docs/img/results_kodim01_awgn.png
+
+Reads OUT/results.csv (metrics for the captions) and the reconstructions the sweep saved under
+OUT/images/ (``--examples N`` of ``gensemcom bench``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--image", default="kodim01.png")
+    parser.add_argument("--channel", default="awgn")
+    parser.add_argument("--snr", default="-5,0,5,20")
+    parser.add_argument("--schemes", default="semantic,jpeg,avif")
+    parser.add_argument("--save", type=Path, required=True)
+    args = parser.parse_args(argv)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+    from gnuradio.gensemcom.bench.store import read_results
+    rows = {(r["scheme"], float(r["snr_db"])): r for r in read_results(args.folder)
+            if r["image"] == args.image and r["channel"] == args.channel}
+    snrs = [float(s) for s in args.snr.split(",")]
+    schemes = args.schemes.split(",")
+    fig, axes = plt.subplots(len(schemes), len(snrs), figsize=(3.2 * len(snrs), 2.4 * len(schemes)), squeeze=False)
+    for i, scheme in enumerate(schemes):
+        for j, snr in enumerate(snrs):
+            ax = axes[i][j]
+            ax.axis("off")
+            row = rows.get((scheme, snr))
+            if row is None or not row.get("reconstruction"):
+                ax.set_title(f"{scheme}, {snr:g} dB: not in the sweep", fontsize=8)
+                continue
+            ax.imshow(np.asarray(Image.open(args.folder / row["reconstruction"]).convert("RGB")))
+            key = "–" if row.get("key_psnr") is None else f"{row['key_psnr']:.1f}"
+            ax.set_title(f"{scheme}, {snr:g} dB{'' if row['delivered'] else ' (failed)'}\n"
+                         f"VSI {row['vsi']:.3f}, key {key} dB, PSNR {row['psnr']:.1f}", fontsize=8)
+    fig.suptitle(f"{args.image}, {args.channel}, 1/48 cpp (failed decodes are scored as flat grey)", fontsize=10)
+    fig.tight_layout()
+    args.save.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.save, dpi=70)
+    print(args.save)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
