@@ -82,6 +82,9 @@ def _collector(name, log):
     return collector()
 
 
+OUTPUT_GRACE_S = 2.0     # after the decoder's reports: time for its images to reach their sink
+
+
 def _wait(predicate, timeout_s, what):
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -157,7 +160,14 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         _wait(lambda: rx.decoder.pending() == 0 and rx.decoder.stats["received"] >= 1
               or rx.reassembler.stats["images"] == 0, timeout_s, "decoding")
         rx.decoder.wait_idle(timeout_s)
-        _wait(lambda: sinks["out"].num_messages() >= rx.reassembler.stats["images"], timeout_s, "the decoded image")
+        # every bundle the decoder takes yields a report; an image only when something can be
+        # shown (a bundle without the container header and no known size yields none)
+        _wait(lambda: sinks["report"].num_messages() + rx.decoder.stats["errors"] + rx.decoder.stats["dropped"]
+              >= rx.reassembler.stats["images"], timeout_s, "the decoder's report")
+        try:
+            _wait(lambda: sinks["out"].num_messages() >= rx.reassembler.stats["images"], OUTPUT_GRACE_S, "")
+        except TimeoutError:
+            pass
     finally:
         tb.stop()
         tb.wait()
