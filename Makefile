@@ -52,7 +52,7 @@ test: $(STAMPS)/venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMPS)/venv
-	$(PY) -m pycodestyle --max-line-length=110 python tests examples
+	$(PY) -m pycodestyle --max-line-length=120 python tests examples scripts benchmarks simulations
 
 # The GNU Radio way: GR_PYTHON_INSTALL into GNU Radio's prefix, GRC YAML into
 # share/gnuradio/grc/blocks, examples into share/gr-gensemcom/examples.

@@ -98,7 +98,8 @@ def test_zeromq_three_processes(generated, images, tmp_path):
     out.mkdir()
     python = [sys.executable, "-u"]
     rx = subprocess.Popen(python + [str(generated / "zmq_rx.py"), "-i", str(images), "-o", str(out),
-                                    "-a", f"tcp://127.0.0.1:{port_b}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                    "-a", f"tcp://127.0.0.1:{port_b}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     channel = subprocess.Popen(python + [str(generated / "zmq_channel.py"), "-c", "awgn", "-n", "15",
                                          "-I", f"tcp://127.0.0.1:{port_a}", "-O", f"tcp://127.0.0.1:{port_b}"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -140,8 +141,9 @@ def test_sigmf_record_then_decode(generated, images, tmp_path):
 def test_qt_gui_loopback_runs_offscreen(generated, tmp_path):
     """The Qt GUI flowgraph shows a reconstruction (offscreen platform, as on a headless CI)."""
     shot = tmp_path / "gui.png"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshot_gui.py"), str(generated), str(shot), "12"],
-                          capture_output=True, text=True, timeout=200, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    script = ROOT / "scripts" / "screenshot_gui.py"
+    proc = subprocess.run([sys.executable, str(script), str(generated), str(shot), "12"], capture_output=True,
+                          text=True, timeout=200, env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     from PIL import Image
     with Image.open(shot) as picture:

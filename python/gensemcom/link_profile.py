@@ -145,7 +145,6 @@ def mcs_for_class(plan, importance):
     return plan[max(candidates)] if candidates else plan[min(plan)]
 
 
-
 @dataclass
 class LinkProfile:
     """A link profile (see module docstring)."""
@@ -183,7 +182,8 @@ class LinkProfile:
         self.fading_repeats = {int(k): int(v) for k, v in (self.fading_repeats or {}).items()}
         if any(not 1 <= v <= 8 for v in self.fading_repeats.values()):
             raise BadInputError(f"profile {self.name}: fading_repeats must be 1..8 copies per class")
-        unknown = set(self.channel or {}) - set(ChannelConfig.__dataclass_fields__) | ({"name", "snr_db"} & set(self.channel or {}))
+        options = set(self.channel or {})
+        unknown = options - set(ChannelConfig.__dataclass_fields__) | ({"name", "snr_db"} & options)
         if unknown:
             raise BadInputError(f"profile {self.name}: unknown channel options {', '.join(sorted(unknown))}")
 
@@ -211,7 +211,8 @@ class LinkProfile:
             data.setdefault("name", path.stem)
         unknown = set(data) - PROFILE_KEYS
         if unknown:
-            raise BadInputError(f"link profile: unknown keys {', '.join(sorted(unknown))}; valid: {', '.join(sorted(PROFILE_KEYS))}")
+            raise BadInputError(f"link profile: unknown keys {', '.join(sorted(unknown))}; "
+                                f"valid: {', '.join(sorted(PROFILE_KEYS))}")
         return cls(**data)
 
     def numerology_object(self):

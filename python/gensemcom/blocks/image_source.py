@@ -37,7 +37,8 @@ def expand_images(spec):
             raise BadInputError(f"no such image, folder or glob: {item}")
     if not paths:
         raise BadInputError(f"no images found in {', '.join(map(str, specs))} "
-                            f"(looked for {', '.join(IMAGE_SUFFIXES)}; formats {', '.join(sorted(set(FORMATS.values())))})")
+                            f"(looked for {', '.join(IMAGE_SUFFIXES)}; "
+                            f"formats {', '.join(sorted(set(FORMATS.values())))})")
     return paths
 
 

@@ -71,7 +71,8 @@ class metrics_sink(worker_block):
             result["name"] = original[0].get("name", meta.get("name", ""))
             if mask is not None and mask.shape != image.shape[:2]:
                 mask = None
-            values = metrics.image_metrics(original[1], image, key_mask=mask if mask is not None and mask.any() else None)
+            key_mask = mask if mask is not None and mask.any() else None
+            values = metrics.image_metrics(original[1], image, key_mask=key_mask)
             if not self.compute_lpips:
                 values["lpips"], values["lpips_status"] = None, "disabled"
             result.update(values)

@@ -50,7 +50,8 @@ class semantic_encoder(worker_block):
         key_fraction = number("semantic_encoder", "key_fraction", key_fraction, 0, 1)
         mtu_bytes = number("semantic_encoder", "mtu_bytes", mtu_bytes, 0, MAX_PAYLOAD_BYTES, integer=True)
         if 0 < mtu_bytes <= 9:
-            raise ValueError(f"semantic_encoder: mtu_bytes must exceed the 9-byte fragment header (or be 0), got {mtu_bytes}")
+            raise ValueError("semantic_encoder: mtu_bytes must exceed the 9-byte fragment header (or be 0), "
+                             f"got {mtu_bytes}")
         if budget_bytes <= 0 and cpp <= 0:
             raise ValueError("semantic_encoder needs budget_bytes > 0 or cpp > 0")
         if cpp > 0 and symbols_for_bytes is None:

@@ -63,9 +63,9 @@ class semantic_tx(gr.hier_block2):
         self.plan = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
         self.repeats = self.profile.repeats(channel, scheme)
         self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan, self.repeats)
-        self.encoder = semantic_encoder(scheme, budget_bytes, cpp, self.profile.symbols_for_bytes(self.plan, self.repeats),
-                                        self.profile.mtu_bytes, key_fraction, codec, models, quant, queue_size,
-                                        packet_group=self.fragmenter.group_of)
+        cost = self.profile.symbols_for_bytes(self.plan, self.repeats)
+        self.encoder = semantic_encoder(scheme, budget_bytes, cpp, cost, self.profile.mtu_bytes, key_fraction, codec,
+                                        models, quant, queue_size, packet_group=self.fragmenter.group_of)
         self.phy = ofdm_qam_tx(self.plan[min(self.plan)], self.profile.numerology_object())
         for port in ("in",):
             self.message_port_register_hier_in(port)

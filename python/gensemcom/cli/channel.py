@@ -16,7 +16,8 @@ CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def add_arguments(parser, name):
-    parser.add_argument("--from", dest="source", required=True, metavar="ENDPOINT", help="zmq:tcp://HOST:PORT or sigmf:PATH")
+    parser.add_argument("--from", dest="source", required=True, metavar="ENDPOINT",
+                        help="zmq:tcp://HOST:PORT or sigmf:PATH")
     parser.add_argument("--to", required=True, metavar="ENDPOINT", help="zmq:tcp://HOST:PORT or sigmf:PATH")
     parser.add_argument("--snr", type=snr_db, required=True, metavar="DB", help="Es/N0 per data subcarrier, dB")
     parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")

@@ -27,12 +27,15 @@ CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def add_arguments(parser, name):
-    parser.add_argument("--out", type=Path, default=Path("gensemcom-demo"), help="output folder (default ./gensemcom-demo)")
-    parser.add_argument("--images", type=Path, default=None, help="a folder of your own images instead of the bundled ones")
+    parser.add_argument("--out", type=Path, default=Path("gensemcom-demo"),
+                        help="output folder (default ./gensemcom-demo)")
+    parser.add_argument("--images", type=Path, default=None,
+                        help="a folder of your own images instead of the bundled ones")
     parser.add_argument("--snr", type=snr_list, default=[0.0, 5.0, 10.0], metavar="LIST",
                         help="SNRs in dB, Es/N0 per data subcarrier (default 0,5,10)")
     parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")
-    parser.add_argument("--cpp", type=fraction, default=1 / 48, metavar="R", help="channel uses per pixel (default 1/48)")
+    parser.add_argument("--cpp", type=fraction, default=1 / 48, metavar="R",
+                        help="channel uses per pixel (default 1/48)")
     parser.add_argument("--schemes", default="semantic,jpeg", help="schemes to compare (default semantic,jpeg)")
     parser.add_argument("--workers", type=positive_int, default=None, help="parallel tasks (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -105,7 +105,8 @@ def run(args):
         "key_psnr": row.get("key_psnr"), "key_ssim": row.get("key_ssim"),
         "key_fraction": float(key_mask.mean()), "sections_received": tx.sections_received,
         "sections_sent": tx.sections_sent, "mcs_plan": {str(k): v for k, v in tx.mcs_plan.items()},
-        "prompt_bytes": next((s.get("bytes") for s in tx.encoder_report.get("sections", []) if s.get("type") == "prompt"), 0),
+        "prompt_bytes": next((s.get("bytes") for s in tx.encoder_report.get("sections", [])
+                              if s.get("type") == "prompt"), 0),
         "top5_overlap": row.get("top5_overlap"), "caption_similarity": row.get("caption_similarity"),
         "rx_snr_db": tx.rx_snr_db, "wall_s": round(tx.wall_s, 3), "out": str(args.out),
     }

@@ -41,11 +41,14 @@ def add_arguments(parser, name):
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     if name == "tx":
         parser.add_argument("images", nargs="+", help="image files, folders or globs")
-        parser.add_argument("--to", required=True, metavar="ENDPOINT", help="zmq:tcp://HOST:PORT, sigmf:PATH, uhd:ARGS, soapy:ARGS")
-        parser.add_argument("--snr", type=snr_db, required=True, metavar="DB", help="planning SNR, Es/N0 per data carrier")
+        parser.add_argument("--to", required=True, metavar="ENDPOINT",
+                            help="zmq:tcp://HOST:PORT, sigmf:PATH, uhd:ARGS, soapy:ARGS")
+        parser.add_argument("--snr", type=snr_db, required=True, metavar="DB",
+                            help="planning SNR, Es/N0 per data carrier")
         parser.add_argument("--plan-channel", choices=CHANNELS, default="awgn", help="channel statistics to plan for")
         budget = parser.add_mutually_exclusive_group()
-        budget.add_argument("--cpp", type=fraction, default=None, metavar="R", help="channel uses per pixel (default 1/48)")
+        budget.add_argument("--cpp", type=fraction, default=None, metavar="R",
+                            help="channel uses per pixel (default 1/48)")
         budget.add_argument("--budget-bytes", type=positive_int, default=None, metavar="N", help="bytes per image")
         parser.add_argument("--mcs", default="", metavar="MCS", help="send every packet at this MCS")
         parser.add_argument("--repeat", type=positive_int, default=1, help="passes over the images (default 1)")
@@ -85,7 +88,8 @@ def run_tx(args):
     tx = semantic_tx(args.scheme, args.profile, args.snr, args.plan_channel, cpp, args.budget_bytes or 0,
                      models=args.models or "offline", quant=args.quant or "none", fixed_mcs=args.mcs)
     sink = make_sink(args.to, args.rate, args.freq, args.gain,
-                     description=f"gensemcom tx: scheme {args.scheme}, profile {args.profile}, planning SNR {args.snr} dB")
+                     description=f"gensemcom tx: scheme {args.scheme}, profile {args.profile}, "
+                                 f"planning SNR {args.snr} dB")
     tb = gr.top_block("gensemcom_tx")
     tb.msg_connect(source, "out", tx, "in")
     tb.msg_connect(tx, "report", source, "ack")
