@@ -31,24 +31,7 @@ def make_sink(spec, samp_rate=20e6, freq_hz=2.45e9, gain_db=0.0, description="")
         from .blocks.sigmf_io import sigmf_sink
         return sigmf_sink(argument, samp_rate, freq_hz, description)
     from .phy.ofdm_qam_tx import TX_LEN_TAG
-    try:
-        if kind == "uhd":
-            from gnuradio import uhd
-            sink = uhd.usrp_sink(argument, uhd.stream_args(cpu_format="fc32", channels=[0]), TX_LEN_TAG)
-            sink.set_samp_rate(samp_rate)
-            sink.set_center_freq(freq_hz, 0)
-            sink.set_gain(gain_db, 0)
-            return sink
-        from gnuradio import soapy
-        sink = soapy.sink(argument, "fc32", 1, "", "", [""], [""])
-        sink.set_sample_rate(0, samp_rate)
-        sink.set_frequency(0, freq_hz)
-        sink.set_gain(0, gain_db)
-        sink.set_length_tag_name(TX_LEN_TAG)
-        return sink
-    except RuntimeError as exc:
-        raise BadInputError(f"cannot open {kind} device {argument!r}: {exc} (is it connected? check "
-                            f"`{'uhd_find_devices' if kind == 'uhd' else 'SoapySDRUtil --find'}`)") from None
+    return _open_device(kind, argument, "sink", samp_rate, freq_hz, gain_db, TX_LEN_TAG)
 
 
 def make_source(spec, samp_rate=20e6, freq_hz=2.45e9, gain_db=0.0):
@@ -61,20 +44,30 @@ def make_source(spec, samp_rate=20e6, freq_hz=2.45e9, gain_db=0.0):
     if kind == "sigmf":
         from .blocks.sigmf_io import sigmf_source
         return sigmf_source(argument)
+    return _open_device(kind, argument, "source", samp_rate, freq_hz, gain_db)
+
+
+def _open_device(kind, argument, direction, samp_rate, freq_hz, gain_db, length_tag=None):
+    """A tuned UHD or SoapySDR ``direction`` ("sink" / "source") block; a sink's bursts are
+    delimited by ``length_tag``. BadInputError saying how to find devices when none opens."""
     try:
         if kind == "uhd":
             from gnuradio import uhd
-            source = uhd.usrp_source(argument, uhd.stream_args(cpu_format="fc32", channels=[0]))
-            source.set_samp_rate(samp_rate)
-            source.set_center_freq(freq_hz, 0)
-            source.set_gain(gain_db, 0)
-            return source
+            stream_args = uhd.stream_args(cpu_format="fc32", channels=[0])
+            block = (uhd.usrp_sink(argument, stream_args, length_tag) if direction == "sink"
+                     else uhd.usrp_source(argument, stream_args))
+            block.set_samp_rate(samp_rate)
+            block.set_center_freq(freq_hz, 0)
+            block.set_gain(gain_db, 0)
+            return block
         from gnuradio import soapy
-        source = soapy.source(argument, "fc32", 1, "", "", [""], [""])
-        source.set_sample_rate(0, samp_rate)
-        source.set_frequency(0, freq_hz)
-        source.set_gain(0, gain_db)
-        return source
+        block = getattr(soapy, direction)(argument, "fc32", 1, "", "", [""], [""])
+        block.set_sample_rate(0, samp_rate)
+        block.set_frequency(0, freq_hz)
+        block.set_gain(0, gain_db)
+        if length_tag:
+            block.set_length_tag_name(length_tag)
+        return block
     except RuntimeError as exc:
         raise BadInputError(f"cannot open {kind} device {argument!r}: {exc} (is it connected? check "
                             f"`{'uhd_find_devices' if kind == 'uhd' else 'SoapySDRUtil --find'}`)") from None
