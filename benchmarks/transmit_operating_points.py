@@ -6,8 +6,9 @@ For each image and SNR this reproduces exactly what the transmitter's encoders a
 without running the OFDM/LDPC flowgraph (packets are assumed to arrive):
 
 * semantic: the link profile's MCS plan for the SNR (``blocks.semantic_txrx.plan_for``), a
-  symbol ``Budget`` of cpp·H·W·3 data-carrier symbols with the profile's ``symbols_for_bytes``,
-  MTU and packet groups (what ``semantic_encoder`` builds), encode → decode;
+  symbol ``Budget`` of cpp·H·W·3 data-carrier symbols with the profile's packet costs (copies
+  on fading channels included), MTU and packet groups (``transmit.semantic_budget``: what
+  ``semantic_encoder`` builds), encode → decode;
 * jpeg / avif: the baseline's MCS (``transmit.choose_baseline_mcs``: best expected PSNR),
   ``WholeImageCodec`` at that MCS with the same kind of budget, encode → decode (a baseline
   that fits nothing scores as mean grey, as in the flowgraph);
@@ -48,19 +49,10 @@ def load_images(folder: Path, limit: int = None, names=None):
     return [(p.name, load_image(p)) for p in paths]
 
 
-def semantic_budget(link, snr_db, channel, cpp, height, width):
-    """The ``Budget`` the semantic transmitter's encoder gets (see module docstring)."""
-    from gnuradio.gensemcom.blocks.semantic_txrx import plan_for
-    from gnuradio.gensemcom.link_profile import mcs_for_class
-    from gnuradio.gensemcom.semantic.ratecontrol import Budget
-    plan = plan_for(link, "semantic", snr_db, channel)
-    return plan, Budget(budget_symbols=cpp * height * width * 3, symbols_for_bytes=link.symbols_for_bytes(plan),
-                        mtu_bytes=link.mtu_bytes, group_of=lambda imp: mcs_for_class(plan, imp))
-
-
 def run_semantic(codec, link, image, snr_db, channel, cpp):
     height, width = image.shape[:2]
-    plan, budget = semantic_budget(link, snr_db, channel, cpp, height, width)
+    from gnuradio.gensemcom.transmit import semantic_budget
+    plan, budget = semantic_budget(link, snr_db, channel, cpp * height * width * 3)
     t0 = time.perf_counter()
     enc = codec.encode(image, budget)
     t1 = time.perf_counter()

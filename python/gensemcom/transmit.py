@@ -217,24 +217,29 @@ def _json(text):
 _MASK_CODEC = {}
 
 
+def semantic_budget(link, snr_db, channel, budget_symbols):
+    """(MCS plan, ``Budget``) the semantic transmitter's encoder works within on ``channel`` at
+    ``snr_db``: the link profile's plan and packet costs (copies on fading channels included)."""
+    from .blocks.semantic_txrx import plan_for
+    from .link_profile import mcs_for_class
+    from .semantic.ratecontrol import Budget
+    plan = plan_for(link, "semantic", snr_db, channel)
+    return plan, Budget(budget_symbols=float(budget_symbols),
+                        symbols_for_bytes=link.symbols_for_bytes(plan, link.repeats(channel)),
+                        mtu_bytes=link.mtu_bytes, group_of=lambda importance: mcs_for_class(plan, importance))
+
+
 def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="default", budget_symbols=None):
     """The key mask the semantic sender would choose for ``image`` under this channel budget.
 
     Runs the semantic encoder's rate control (no PHY) with the same MCS plan and symbol
     budget as ``run_transmission``: the mask baselines' key-region metrics are measured on.
     """
-    from .blocks.semantic_txrx import plan_for
-    from .link_profile import mcs_for_class
     from .semantic.codec import SemanticCodec
-    from .semantic.ratecontrol import Budget
-    link = LinkProfile.load(profile)
     height, width = image.shape[:2]
     symbols = float(budget_symbols) if budget_symbols is not None else float(cpp) * height * width * 3
-    plan = plan_for(link, "semantic", snr_db, channel)
+    _, budget = semantic_budget(LinkProfile.load(profile), snr_db, channel, symbols)
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
-    budget = Budget(budget_symbols=symbols, symbols_for_bytes=link.symbols_for_bytes(plan, link.repeats(channel)),
-                    mtu_bytes=link.mtu_bytes,
-                    group_of=lambda importance: mcs_for_class(plan, importance))
     return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
 
 
