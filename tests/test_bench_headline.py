@@ -3,8 +3,9 @@ from gnuradio.gensemcom.bench.headline import headline, markdown, mean_table
 
 
 def row(scheme, snr, image, vsi, key_psnr, psnr, key_fraction=None, prompt_bytes=None, channel="awgn"):
-    return {"scheme": scheme, "channel": channel, "snr_db": snr, "image": image, "vsi": vsi, "key_psnr": key_psnr,
-            "psnr": psnr, "ssim": 0.5, "delivered": 1, "key_fraction": key_fraction, "prompt_bytes": prompt_bytes}
+    return {"scheme": scheme, "channel": channel, "cpp": "1/48", "snr_db": snr, "image": image, "vsi": vsi,
+            "key_psnr": key_psnr, "psnr": psnr, "ssim": 0.5, "delivered": 1, "key_fraction": key_fraction,
+            "prompt_bytes": prompt_bytes}
 
 
 def sweep(semantic_vsi_at_10=0.95, semantic_psnr=(20, 22, 24), key_fraction=0.1):

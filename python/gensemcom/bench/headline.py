@@ -17,26 +17,23 @@ check whose metric is missing for a compared scheme is ``None`` (not computable)
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+
+from ..errors import BadInputError
+from .summary import summarize
 
 HEADLINE_METRICS = ("vsi", "key_psnr", "psnr", "ssim", "delivered")
 
 
-def _mean(values):
-    values = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    return math.fsum(values) / len(values) if values else None
-
-
 def mean_table(rows, metrics=HEADLINE_METRICS) -> dict:
-    """{(scheme, channel, snr_db): {metric: mean over images}} (seeds averaged per image first)."""
-    grouped = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        grouped[(row["scheme"], row["channel"], float(row["snr_db"]))][row["image"]].append(row)
+    """{(scheme, channel, snr_db): {metric: mean over images or None, "images": n}} of a sweep
+    at one cpp (``summary.summarize``: seeds averaged per image first)."""
     table = {}
-    for key, per_image in grouped.items():
-        table[key] = {m: _mean([_mean([r.get(m) for r in image_rows]) for image_rows in per_image.values()])
-                      for m in metrics}
-        table[key]["images"] = len(per_image)
+    for entry in summarize(rows, metrics):
+        key = (entry["scheme"], entry["channel"], float(entry["snr_db"]))
+        if key in table:
+            raise BadInputError("headline: the sweep holds several cpp values; give it the rows of one")
+        table[key] = {m: None if math.isnan(entry[m]) else entry[m] for m in metrics}
+        table[key]["images"] = entry["images"]
     return table
 
 
