@@ -30,14 +30,22 @@ import numpy as np
 FIGURE_IMAGES = ("kodim04.png", "kodim05.png")
 
 
-def load_images(folder: Path, limit: int = None):
+def load_images(folder: Path, limit: int = None, names=None):
+    """[(file name, image)] of the images in ``folder`` (``bench.tasks.find_images``), only those
+    whose name or stem is in ``names`` when given, at most ``limit``."""
+    from gnuradio.gensemcom.bench.tasks import find_images
+    from gnuradio.gensemcom.errors import BadInputError
     from gnuradio.gensemcom.imageio import load_image
-    suffixes = (".png", ".jpg", ".jpeg", ".tif", ".bmp")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
+    try:
+        paths = find_images(folder)
+    except BadInputError as exc:
+        raise SystemExit(str(exc)) from None
+    if names:
+        paths = [p for p in paths if p.stem in names or p.name in names]
     if limit:
         paths = paths[:limit]
     if not paths:
-        raise SystemExit(f"no images in {folder}")
+        raise SystemExit(f"no images in {folder} named {', '.join(names)}")
     return [(p.name, load_image(p)) for p in paths]
 
 

@@ -32,21 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from semantic_bench import load_images   # this folder: the same image list and loading
 
 BASELINES = ("jpeg", "avif")
-
-
-def load_images(folder: Path, limit: int = None, names=None):
-    from gnuradio.gensemcom.imageio import load_image
-    suffixes = (".png", ".jpg", ".jpeg", ".tif", ".bmp")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
-    if names:
-        paths = [p for p in paths if p.stem in names or p.name in names]
-    if limit:
-        paths = paths[:limit]
-    if not paths:
-        raise SystemExit(f"no images in {folder}")
-    return [(p.name, load_image(p)) for p in paths]
 
 
 def run_semantic(codec, link, image, snr_db, channel, cpp):

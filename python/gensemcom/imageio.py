@@ -18,6 +18,7 @@ from .errors import BadInputError
 from .fileio import atomic_path
 
 FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": "BMP"}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")   # files of those formats
 MAX_PIXELS = 64_000_000       # larger inputs are refused (decompression-bomb guard)
 MIN_SIDE = 16
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+from ..imageio import IMAGE_SUFFIXES
 
 
 def format_snr(snr_db) -> str:

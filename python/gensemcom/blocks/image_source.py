@@ -8,12 +8,10 @@ import pmt
 from gnuradio import gr
 
 from ..errors import BadInputError
-from ..imageio import FORMATS, load_image
+from ..imageio import FORMATS, IMAGE_SUFFIXES, load_image
 from ..params import number
 from .pdus import image_to_pdu
 from .worker import message_block
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
 
 def expand_images(spec):

@@ -28,10 +28,10 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..fileio import write_text_atomic
+from ..imageio import IMAGE_SUFFIXES
 from .cards import ModelCard, load_card, save_card
 from .loading import LoadSpec, floating_dtype, inputs_to, load_processor, load_transformers_model
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 TASK_BACKENDS = {"captioner": "image-to-text", "generator": "diffusers-inpaint"}
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
