@@ -23,6 +23,10 @@ def main(argv=None):
     parser.add_argument("--schemes", default="semantic,jpeg,avif")
     parser.add_argument("--save", type=Path, required=True)
     args = parser.parse_args(argv)
+    if not (args.folder / "results.csv").is_file():
+        print(f"example_grid: no results.csv in {args.folder}; run gensemcom bench --out {args.folder} first",
+              file=sys.stderr)
+        return 2
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
