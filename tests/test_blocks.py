@@ -63,6 +63,39 @@ def test_mcs_plan_parsing_and_class_lookup():
         parse_mcs_plan("0:qam1024")
 
 
+def test_fading_protection_is_the_cheapest_pair_that_meets_each_target():
+    """On Rayleigh the plan picks MCS x copies with PER^copies <= target at least cost; AWGN
+    and the whole-image baselines keep one copy."""
+    from gnuradio.gensemcom.link_profile import LinkProfile, packet_error_rate, per_curves
+    from gnuradio.gensemcom.phy.mcs import MCS_TABLE, frame_size
+    profile = LinkProfile.load("default")
+    nm = profile.numerology_object()
+
+    def cost(mcs, copies):
+        size = frame_size(profile.mtu_bytes // 2, mcs, nm)
+        return copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols)
+
+    met = 0
+    for snr_db in (5.0, 10.0, 20.0):
+        plan, copies = profile.protection(snr_db, "rayleigh")
+        for cls, target in profile.targets("rayleigh").items():
+            planning_snr = snr_db - profile.margins_db.get(cls, 0.0)
+            n = copies.get(cls, 1)
+            assert 1 <= n <= profile.fading_repeats.get(cls, 1)
+            if packet_error_rate(plan[cls], planning_snr, "rayleigh") ** n <= target:
+                met += 1
+                for mcs in (m for m in per_curves() if MCS_TABLE[m].coded):      # nothing cheaper meets it
+                    for k in range(1, profile.fading_repeats.get(cls, 1) + 1):
+                        if packet_error_rate(mcs, planning_snr, "rayleigh") ** k <= target:
+                            assert cost(mcs, k) >= cost(plan[cls], n)
+    assert met >= 10
+    # copies buy diversity: at 5 dB the header class is cheaper than one robust-mode packet pair
+    plan, copies = profile.protection(5.0, "rayleigh")
+    assert cost(plan[0], copies.get(0, 1)) < cost("bpsk-1/2x4", 2)
+    assert profile.protection(5.0, "awgn") == (profile.mcs_plan(5.0, "awgn"), {})
+    assert profile.protection(5.0, "rayleigh", scheme="whole")[1] == {}
+
+
 class _gated(worker_block):
     """Worker whose processing waits for ``release``: makes queue behaviour deterministic."""
 

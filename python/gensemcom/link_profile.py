@@ -107,6 +107,29 @@ def best_mcs(snr_db, channel="awgn", per_target=0.01):
     return max(usable, key=lambda name: MCS_TABLE[name].spectral_efficiency)
 
 
+def cheapest_protection(snr_db, channel, per_target, max_copies, packet_bytes, numerology):
+    """(MCS, copies): the pair of least channel symbols for a ``packet_bytes`` packet whose
+    ``copies`` independent fades all fail with probability PER(MCS, ``snr_db``)^copies ≤
+    ``per_target``; when no pair within ``max_copies`` does, the robust mode with two copies
+    (at most ``max_copies``): more copies there would take the budget of everything else."""
+    from .phy.mcs import MCS_TABLE, ROBUST_MCS, frame_size
+    best = None
+    for name in per_curves():
+        if not MCS_TABLE[name].coded:
+            continue
+        per = packet_error_rate(name, snr_db, channel)
+        copies = next((k for k in range(1, int(max_copies) + 1) if per ** k <= per_target), None)
+        if copies is None:
+            continue
+        size = frame_size(int(packet_bytes), name, numerology)
+        cost = copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols)
+        if best is None or (cost, -MCS_TABLE[name].spectral_efficiency) < best[0]:
+            best = ((cost, -MCS_TABLE[name].spectral_efficiency), name, copies)
+    if best is None:
+        return ROBUST_MCS, min(2, int(max_copies))
+    return best[1], best[2]
+
+
 def parse_mcs_plan(plan):
     """{importance class: MCS name} from a dict or text like "0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2".
 
@@ -157,7 +180,7 @@ class LinkProfile:
     per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
     fading_per_targets: dict = field(default_factory=lambda: {1: 0.05, 2: 0.2, 3: 0.3})
     margins_db: dict = field(default_factory=lambda: {0: 1.0, 1: 0.5, 2: 0.0, 3: 0.0})
-    fading_repeats: dict = field(default_factory=lambda: {0: 2, 1: 2})
+    fading_repeats: dict = field(default_factory=lambda: {0: 3, 1: 3})
     channel: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -245,11 +268,36 @@ class LinkProfile:
         return dict(self.per_targets)
 
     def repeats(self, channel="awgn", scheme="semantic"):
-        """{importance class: copies of each packet}: on fading channels the semantic scheme sends
-        its most important packets more than once (each copy sees another fade: time diversity)."""
+        """{importance class: most copies of each packet}: on fading channels the semantic
+        scheme may send a class's packets more than once (each copy sees another fade: time
+        diversity); ``protection`` chooses how many."""
         if scheme != "semantic" or channel not in FADING_CHANNELS:
             return {}
         return {k: v for k, v in self.fading_repeats.items() if v > 1}
+
+    def protection(self, snr_db=None, channel="awgn", scheme="semantic"):
+        """(MCS plan {class: MCS}, copies {class: copies > 1}) of a transmitter.
+
+        Whole-image baselines: one MCS, no copies. Semantic scheme on AWGN: ``mcs_plan``. On
+        fading channels with ``mcs: auto`` each class gets the cheapest pair (MCS, copies ≤
+        ``fading_repeats``) whose copies all fail with probability PER^copies ≤ its target:
+        under block fading two copies of a fast MCS often cost less than one of a slow one
+        for the same loss (``cheapest_protection``)."""
+        if scheme != "semantic":
+            return self.mcs_plan(snr_db, channel, single=True), {}
+        most = self.repeats(channel, scheme)
+        if self.mcs == "auto" and channel in FADING_CHANNELS:
+            if snr_db is None:
+                raise BadInputError(f"profile {self.name} chooses MCS from the SNR: give a planning snr_db")
+            plan, copies = {}, {}
+            for cls_, target in sorted(self.targets(channel).items()):
+                mcs, n = cheapest_protection(snr_db - self.margins_db.get(cls_, 0.0), channel, target,
+                                             most.get(cls_, 1), self.mtu_bytes // 2, self.numerology_object())
+                plan[cls_] = mcs
+                if n > 1:
+                    copies[cls_] = n
+            return plan, copies
+        return self.mcs_plan(snr_db, channel, repeats=most), most
 
     def symbols_for_bytes(self, plan, repeats=None):
         """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module),

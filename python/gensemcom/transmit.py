@@ -223,9 +223,9 @@ def semantic_budget(link, snr_db, channel, budget_symbols):
     from .blocks.semantic_txrx import plan_for
     from .link_profile import mcs_for_class
     from .semantic.ratecontrol import Budget
-    plan = plan_for(link, "semantic", snr_db, channel)
+    plan, copies = plan_for(link, "semantic", snr_db, channel)
     return plan, Budget(budget_symbols=float(budget_symbols),
-                        symbols_for_bytes=link.symbols_for_bytes(plan, link.repeats(channel)),
+                        symbols_for_bytes=link.symbols_for_bytes(plan, copies),
                         mtu_bytes=link.mtu_bytes, group_of=lambda importance: mcs_for_class(plan, importance))
 
 

@@ -24,11 +24,11 @@ from .semantic_encoder import semantic_encoder
 
 
 def plan_for(profile, scheme, snr_db, channel="awgn", fixed_mcs=""):
-    """{importance class: MCS} a transmitter uses (see module docstring)."""
+    """(MCS plan {importance class: MCS}, copies {class: copies > 1}) a transmitter uses
+    (see module docstring and ``LinkProfile.protection``)."""
     if fixed_mcs:
-        return parse_mcs_plan({0: fixed_mcs})
-    return profile.mcs_plan(snr_db, channel, single=scheme in BASELINE_SCHEMES,
-                            repeats=profile.repeats(channel, scheme))
+        return parse_mcs_plan({0: fixed_mcs}), profile.repeats(channel, scheme)
+    return profile.protection(snr_db, channel, "whole" if scheme in BASELINE_SCHEMES else "semantic")
 
 
 class semantic_tx(gr.hier_block2):
@@ -60,8 +60,7 @@ class semantic_tx(gr.hier_block2):
         if cpp <= 0 and number("semantic_tx", "budget_bytes", budget_bytes, 0, integer=True) <= 0:
             raise BadInputError("semantic_tx: give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
-        self.plan = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
-        self.repeats = self.profile.repeats(channel, scheme)
+        self.plan, self.repeats = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
         self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan, self.repeats)
         cost = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.encoder = semantic_encoder(scheme, budget_bytes, cpp, cost, self.profile.mtu_bytes, key_fraction, codec,
@@ -82,9 +81,10 @@ class semantic_tx(gr.hier_block2):
     def set_snr_db(self, snr_db):
         """Re-plan the MCS per class for a new planning SNR (takes effect for the next image)."""
         snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
-        self.plan = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
+        self.plan, self.repeats = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
         self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.fragmenter.set_mcs_plan(self.plan)
+        self.fragmenter.repeats = dict(self.repeats)
 
 
 class semantic_rx(gr.hier_block2):
