@@ -96,6 +96,35 @@ def test_fading_protection_is_the_cheapest_pair_that_meets_each_target():
     assert profile.protection(5.0, "rayleigh", scheme="whole")[1] == {}
 
 
+def test_fragments_sent_in_different_numbers_of_copies_never_share_a_packet():
+    """Prompt (class 0, three copies) and a key band (class 2, one copy) at the same MCS: one
+    packet each, so the key band is not repeated with the prompt, and the costs agree."""
+    from gnuradio.gensemcom.semantic.container import packet_costs, packetize_pieces
+    frag = fragmenter(400, "0:qpsk-1/2,2:qpsk-1/2", repeats={0: 3})
+    pieces = [(1, 0 << 5, b"p" * 60), (5, 2 << 5, b"k" * 90)]
+    packets = packetize_pieces(7, pieces, 400, frag.group_of)
+    assert sorted((imp, group) for imp, group, _ in packets) == [(0, ("qpsk-1/2", 3)), (2, ("qpsk-1/2", 1))]
+    assert len(packet_costs([(0, 60), (2, 90)], 400, frag.group_of)) == 2
+    shared = packetize_pieces(7, pieces, 400, fragmenter(400, "0:qpsk-1/2,2:qpsk-1/2").group_of)
+    assert len(shared) == 1                                   # same copies: they may share
+
+
+def test_band_bytes_cut_the_key_stream_into_packet_sized_bands(coffee):
+    """A link that prefers ~380-byte bands (fading) gets several key bands, each decodable."""
+    from gnuradio.gensemcom.semantic.codec import SemanticCodec
+    from gnuradio.gensemcom.semantic.ratecontrol import Budget
+    codec = SemanticCodec()
+    one = codec.encode(coffee, Budget(budget_bytes=6000))
+    banded = codec.encode(coffee, Budget(budget_bytes=6000, band_bytes=380))
+    assert one.report["key_bands"] == 1
+    assert 3 <= banded.report["key_bands"] <= 8
+    assert banded.report["container_bytes"] <= 6000
+    keys = [s for s in banded.container.sections if s.type.name == "KEY"]
+    assert len(keys) == banded.report["key_bands"]
+    decoded = codec.decode(banded.container.to_bytes())
+    assert decoded.image.shape == coffee.shape
+
+
 class _gated(worker_block):
     """Worker whose processing waits for ``release``: makes queue behaviour deterministic."""
 

@@ -168,6 +168,13 @@ def mcs_for_class(plan, importance):
     return plan[max(candidates)] if candidates else plan[min(plan)]
 
 
+def protection_group(plan, copies, importance):
+    """Which fragments may share a packet: (MCS, or the class without a plan; copies sent).
+    Fragments of classes sent in different numbers of copies never share one, so a key band
+    is not repeated because a prompt fragment rode in its packet."""
+    return mcs_for_class(plan, importance) or importance, dict(copies or {}).get(int(importance), 1)
+
+
 @dataclass
 class LinkProfile:
     """A link profile (see module docstring)."""
@@ -298,6 +305,14 @@ class LinkProfile:
                     copies[cls_] = n
             return plan, copies
         return self.mcs_plan(snr_db, channel, repeats=most), most
+
+    def key_band_bytes(self, channel="awgn", scheme="semantic"):
+        """Key-stream bytes per band the semantic encoder should aim at (``Budget.band_bytes``):
+        on fading channels one packet's payload, as each packet meets its own fade; else None."""
+        from .semantic.container import FRAGMENT_HEADER_BYTES
+        if scheme != "semantic" or channel not in FADING_CHANNELS:
+            return None
+        return self.mtu_bytes - FRAGMENT_HEADER_BYTES
 
     def symbols_for_bytes(self, plan, repeats=None):
         """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module),

@@ -221,12 +221,14 @@ def semantic_budget(link, snr_db, channel, budget_symbols):
     """(MCS plan, ``Budget``) the semantic transmitter's encoder works within on ``channel`` at
     ``snr_db``: the link profile's plan and packet costs (copies on fading channels included)."""
     from .blocks.semantic_txrx import plan_for
-    from .link_profile import mcs_for_class
+    from .link_profile import protection_group
     from .semantic.ratecontrol import Budget
     plan, copies = plan_for(link, "semantic", snr_db, channel)
     return plan, Budget(budget_symbols=float(budget_symbols),
                         symbols_for_bytes=link.symbols_for_bytes(plan, copies),
-                        mtu_bytes=link.mtu_bytes, group_of=lambda importance: mcs_for_class(plan, importance))
+                        mtu_bytes=link.mtu_bytes,
+                        group_of=lambda importance: protection_group(plan, copies, importance),
+                        band_bytes=link.key_band_bytes(channel))
 
 
 def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="default", budget_symbols=None):

@@ -6,7 +6,7 @@ from ..params import number
 from ..phy.framing import FLAG_FILLER
 from ..phy.mcs import MAX_PAYLOAD_BYTES
 from ..semantic.container import packetize_pieces
-from ..link_profile import mcs_for_class, parse_mcs_plan
+from ..link_profile import parse_mcs_plan, protection_group
 from .pdus import make_pdu, split_pdu
 from .worker import message_block
 
@@ -46,8 +46,9 @@ class fragmenter(message_block):
         self.mcs_plan = parse_mcs_plan(mcs_plan)
 
     def group_of(self, importance):
-        """Protection group of an importance class: its MCS (or the class without a plan)."""
-        return mcs_for_class(self.mcs_plan, importance) or importance
+        """Protection group of an importance class: (its MCS or the class without a plan, its
+        copies); only fragments of one group share a packet (``link_profile.protection_group``)."""
+        return protection_group(self.mcs_plan, self.repeats, importance)
 
     def handle(self, msg):
         try:
@@ -76,7 +77,7 @@ class fragmenter(message_block):
         for importance, group, packet in packets + copies:
             out = {"image_id": image_id, "importance": importance}
             if self.mcs_plan:
-                out["mcs"] = group
+                out["mcs"] = group[0]
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1
         if self.flush:

@@ -35,6 +35,8 @@ class semantic_encoder(worker_block):
       mtu_bytes      packet size the costs are counted in (0 = whole sections)
       packet_group   (importance) → protection group (the MCS): which fragments may share an
                      aggregate packet, as the fragmenter will pack them (None = by class)
+      band_bytes     key-stream bytes per band the link prefers (0 = none); semantic_tx sets
+                     one packet's payload on fading channels (``Budget.band_bytes``)
       key_fraction   target key-area share (0 = automatic); codec: key-stream codec
       models, quant  semantic model stack (``gensemcom models list``)
       queue_size     images waiting at most; more are dropped (counted) so the PHY never blocks
@@ -43,7 +45,8 @@ class semantic_encoder(worker_block):
     """
 
     def __init__(self, scheme="semantic", budget_bytes=0, cpp=0.0, symbols_for_bytes=None, mtu_bytes=0,
-                 key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4, packet_group=None):
+                 key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4, packet_group=None,
+                 band_bytes=0):
         worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
         budget_bytes = number("semantic_encoder", "budget_bytes", budget_bytes, 0, integer=True)
         cpp = number("semantic_encoder", "cpp", cpp, 0)
@@ -61,6 +64,7 @@ class semantic_encoder(worker_block):
         self.budget_bytes, self.cpp = int(budget_bytes), float(cpp)
         self.symbols_for_bytes, self.mtu_bytes = symbols_for_bytes, int(mtu_bytes)
         self.packet_group = packet_group
+        self.band_bytes = number("semantic_encoder", "band_bytes", band_bytes, 0, integer=True)
         self.codec = None
         self.last_report = None
         self.stats["pieces_out"] = 0
@@ -78,7 +82,8 @@ class semantic_encoder(worker_block):
         symbols = self.cpp * width * height * 3 if self.cpp > 0 else None
         return Budget(budget_bytes=self.budget_bytes or None, budget_symbols=symbols,
                       symbols_for_bytes=self.symbols_for_bytes if symbols else None,
-                      mtu_bytes=self.mtu_bytes or None, group_of=self.packet_group)
+                      mtu_bytes=self.mtu_bytes or None, group_of=self.packet_group,
+                      band_bytes=self.band_bytes or None)
 
     def process(self, msg):
         meta, image = pdu_to_image(msg)

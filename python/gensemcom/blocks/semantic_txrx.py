@@ -64,7 +64,8 @@ class semantic_tx(gr.hier_block2):
         self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan, self.repeats)
         cost = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.encoder = semantic_encoder(scheme, budget_bytes, cpp, cost, self.profile.mtu_bytes, key_fraction, codec,
-                                        models, quant, queue_size, packet_group=self.fragmenter.group_of)
+                                        models, quant, queue_size, packet_group=self.fragmenter.group_of,
+                                        band_bytes=self.profile.key_band_bytes(channel, scheme) or 0)
         self.phy = ofdm_qam_tx(self.plan[min(self.plan)], self.profile.numerology_object())
         for port in ("in",):
             self.message_port_register_hier_in(port)

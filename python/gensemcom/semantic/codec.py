@@ -58,6 +58,8 @@ MIN_KEY_FRACTION = 0.02
 MAX_PROMPT_BYTES = 1024
 MIN_PROMPT_CAP = 30             # the prompt may always take this many bytes (a 1x1 layout, maybe a label)
 BAND_OVERHEAD = 24              # bytes an extra key band adds (sequence header, section framing)
+KEY_SHARE_ESTIMATE = 0.4        # share of the budget key streams take, to size packet-aligned bands
+MAX_PACKET_BANDS = 8            # most key bands sized by Budget.band_bytes
 FINAL_SPEED_SHRINK = 0.965      # AV1 at speed 6 vs 7, same quality: about 3.5 % smaller (measured)
 MAX_DECODE_PIXELS = 1 << 25      # 33.5 MP: the decoder's default limit on the claimed image size
 
@@ -114,7 +116,7 @@ class CodecConfig:
                      ``MIN_PROMPT_CAP`` bytes); it is shrunk step by step until it does
     nonkey_detail    share (0..1) of the non-key residual the key stream also codes (0: only
                      the key area; the hints alone carry the non-key area)
-    key_bands        independently decodable key streams (None = 1 + budget // 8192, <= 4)
+    key_bands        independently decodable key streams (None: ``default_bands``)
     cell_px          key-mask grid cell size (None = about 48 cells on the long side)
     feather_px       width of the key-boundary blend (None = cell_px // 2)
     speed            AV1 encoder speed of the stream sent (0 slow .. 10 fast)
@@ -673,10 +675,19 @@ class _Planner:
             return None
         return best, cache[best][1], rows, (sw, sh)
 
+    def default_bands(self):
+        """Key bands when the config names none: about ``budget.band_bytes`` each, if the link
+        prefers a size (key streams take roughly ``KEY_SHARE_ESTIMATE`` of the budget), else
+        one more per 8 KB of budget, at most 4."""
+        if self.budget.band_bytes:
+            wanted = round(KEY_SHARE_ESTIMATE * self.equivalent / self.budget.band_bytes)
+            return int(min(MAX_PACKET_BANDS, max(1, wanted)))
+        return min(4, 1 + self.equivalent // 8192)
+
     def search(self, grid, prompt_bytes, significance, target, adapt):
         cfg = self.cfg
         report = {"key_fraction_target": round(float(target), 4)}
-        n_bands = cfg.key_bands or min(4, 1 + self.equivalent // 8192)
+        n_bands = cfg.key_bands or self.default_bands()
         attempts = 0
         while True:
             attempts += 1

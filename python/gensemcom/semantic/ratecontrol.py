@@ -58,6 +58,9 @@ class Budget:
     group_of           (importance class) -> protection group (the MCS): small fragments of
                        one group share aggregate packets (``container.packetize``); None =
                        one group per importance class
+    band_bytes         key-stream bytes per independently decodable band the link prefers
+                       (None: no preference). On fading channels, about one packet: a faded
+                       packet then loses one band, not the whole key stream
     """
 
     budget_bytes: Optional[int] = None
@@ -65,6 +68,7 @@ class Budget:
     symbols_for_bytes: Optional[Callable] = None
     mtu_bytes: Optional[int] = None
     group_of: Optional[Callable] = None
+    band_bytes: Optional[int] = None
 
     def __post_init__(self):
         if self.budget_bytes is None and self.budget_symbols is None:
@@ -73,6 +77,8 @@ class Budget:
             raise BadInputError(f"budget_bytes must be >= 1, got {self.budget_bytes}")
         if self.budget_symbols is not None and self.symbols_for_bytes is None:
             raise BadInputError("budget_symbols needs a symbols_for_bytes cost function (the PHY's)")
+        if self.band_bytes is not None and self.band_bytes < 1:
+            raise BadInputError(f"band_bytes must be >= 1, got {self.band_bytes}")
         if self.mtu_bytes is not None and self.mtu_bytes <= FRAGMENT_HEADER_BYTES:
             raise BadInputError(f"mtu_bytes must exceed the {FRAGMENT_HEADER_BYTES}-byte fragment header")
 
@@ -125,4 +131,4 @@ class Budget:
 
     def describe(self) -> dict:
         return {"budget_bytes": self.budget_bytes, "budget_symbols": self.budget_symbols,
-                "mtu_bytes": self.mtu_bytes}
+                "mtu_bytes": self.mtu_bytes, "band_bytes": self.band_bytes}
