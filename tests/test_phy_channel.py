@@ -80,6 +80,36 @@ def test_fading_has_unit_mean_power_and_redraws_per_block(name):
         assert np.allclose(config.tap_powers().sum(), 1.0) and config.tap_powers()[0] > 0.3
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 4096])
+def test_fades_do_not_depend_on_how_the_scheduler_cuts_the_stream(tx_bursts, chunk):
+    """One draw per packet tag, however work() calls fall: outputs equal to a 1-call run."""
+    x, _ = tx_bursts
+    x = x[:20_000]
+
+    def faded(max_items):
+        tb = gr.top_block()
+        source = blocks.vector_source_c(np.asarray(x, np.complex64), False, 1, _length_tags(x))
+        fader, sink = block_fader(ChannelConfig("multipath", seed=3)), blocks.vector_sink_c()
+        tb.connect(source, fader, sink)
+        tb.run(max_items)
+        return np.array(sink.data())
+
+    whole = faded(len(x))
+    assert np.array_equal(faded(chunk), whole)
+
+
+def _length_tags(x):
+    """gsc_tx_len tags every 1,000 samples (packet starts) for a vector_source."""
+    import pmt
+    from gnuradio.gensemcom.phy.ofdm_qam_tx import TX_LEN_TAG
+    tags = []
+    for offset in range(0, len(x), 1000):
+        tag = gr.tag_t()
+        tag.offset, tag.key, tag.value = offset, pmt.intern(TX_LEN_TAG), pmt.from_long(1000)
+        tags.append(tag)
+    return tags
+
+
 def test_timing_offset_and_cfo():
     impulse = np.zeros(200, complex)
     impulse[50] = 1.0
