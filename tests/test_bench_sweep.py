@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +85,65 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path, image_dir):
     saved = sorted((killed / "images" / "astronaut").glob("*.png"))
     assert len(saved) == 1 + 12  # the original and its 12 reconstructions (first image only)
     assert not (killed / "images" / "coffee").exists()
+
+
+def descendants(pid):
+    """PIDs of every living descendant of ``pid`` (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_die_with_a_terminated_sweep(tmp_path, image_dir):
+    """SIGTERM to the sweep process alone (not its group), while its workers run flowgraph
+    tasks, leaves no worker running."""
+    cmd = [sys.executable, "-m", "gnuradio.gensemcom.cli", "bench", "--images", str(image_dir),
+           "--schemes", "jpeg", "--snr", "-5,5,10,15,20", "--channel", "awgn", "--cpp", "1/8", "--seeds", "1",
+           "--workers", "2", "--no-agreement", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / store.RESULTS_NAME
+    try:
+        deadline = time.monotonic() + 200
+        workers = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = [k for k in descendants(proc.pid) if "spawn_main" in _cmdline(k)]
+            if len(workers) >= 2 and results.exists() and results.read_text().count("\n") >= 2:
+                break                                   # a task has finished: the workers are busy
+            time.sleep(0.05)
+        assert len(workers) >= 2 and proc.poll() is None, "the sweep ended before the workers were busy"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_alive(k) for k in workers):
+            time.sleep(0.05)
+        assert not any(_alive(k) for k in workers), "workers outlived the sweep"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_local_pool_and_ray_give_identical_results(tmp_path, image_dir):

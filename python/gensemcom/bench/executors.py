@@ -12,6 +12,7 @@ from its id only, so they give identical rows (timing columns aside).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .execute import execute_task, failed_outcome
@@ -22,10 +23,29 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 # segments per transmission, freed only when the process exits), and the whole machine may
 # hold at most kernel.shmmni (4096 by default) of them: 2 workers x 12 tasks x 72 = 1728.
 TASKS_PER_WORKER = 12
+PR_SET_PDEATHSIG = 1              # linux/prctl.h
 
 
-def _init_worker():
-    """Process-pool initializer: one compute thread per worker process."""
+def _die_with_parent(parent):
+    """Linux: have the kernel SIGKILL this worker when the sweep process ``parent`` dies
+    (SIGTERM, a crash), so that no orphan goes on running tasks nobody collects while holding
+    GNU Radio's shared-memory segments. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if os.getppid() != parent:          # the sweep died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(parent):
+    """Process-pool initializer: dies with the sweep process ``parent``; one compute thread per
+    worker process."""
+    _die_with_parent(parent)
     for name in _THREAD_VARIABLES:
         os.environ[name] = "1"
     try:
@@ -59,7 +79,7 @@ class LocalExecutor:
         batch = workers * TASKS_PER_WORKER
         for start in range(0, len(jobs), batch):
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init_worker)
+                                       initializer=_init_worker, initargs=(os.getpid(),))
             try:
                 futures = {pool.submit(execute_task, task, scheme, options): task
                            for task, scheme in jobs[start:start + batch]}
