@@ -21,6 +21,7 @@ def main(argv=None):
     parser.add_argument("--channel", default="awgn")
     parser.add_argument("--snr", default="-5,0,5,20")
     parser.add_argument("--schemes", default="semantic,jpeg,avif")
+    parser.add_argument("--seed", type=int, default=0, help="which seed's reconstructions (default 0)")
     parser.add_argument("--save", type=Path, required=True)
     args = parser.parse_args(argv)
     if not (args.folder / "results.csv").is_file():
@@ -34,7 +35,7 @@ def main(argv=None):
     from PIL import Image
     from gnuradio.gensemcom.bench.store import read_results
     rows = {(r["scheme"], float(r["snr_db"])): r for r in read_results(args.folder)
-            if r["image"] == args.image and r["channel"] == args.channel}
+            if r["image"] == args.image and r["channel"] == args.channel and int(r["seed"]) == args.seed}
     snrs = [float(s) for s in args.snr.split(",")]
     schemes = args.schemes.split(",")
     fig, axes = plt.subplots(len(schemes), len(snrs), figsize=(3.2 * len(snrs), 2.4 * len(schemes)), squeeze=False)
@@ -50,7 +51,8 @@ def main(argv=None):
             key = "–" if row.get("key_psnr") is None else f"{row['key_psnr']:.1f}"
             ax.set_title(f"{scheme}, {snr:g} dB{'' if row['delivered'] else ' (failed)'}\n"
                          f"VSI {row['vsi']:.3f}, key {key} dB, PSNR {row['psnr']:.1f}", fontsize=8)
-    fig.suptitle(f"{args.image}, {args.channel}, 1/48 cpp (failed decodes are scored as flat grey)", fontsize=10)
+    fig.suptitle(f"{args.image}, {args.channel}, 1/48 cpp, seed {args.seed} (failed decodes are scored as flat grey)",
+                 fontsize=10)
     fig.tight_layout()
     args.save.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.save, dpi=70)
