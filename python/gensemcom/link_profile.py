@@ -289,7 +289,8 @@ class LinkProfile:
         fading channels with ``mcs: auto`` each class gets the cheapest pair (MCS, copies ≤
         ``fading_repeats``) whose copies all fail with probability PER^copies ≤ its target:
         under block fading two copies of a fast MCS often cost less than one of a slow one
-        for the same loss (``cheapest_protection``)."""
+        for the same loss (``cheapest_protection``). With a fixed plan (an ``mcs`` mapping) a
+        fading channel gets every class's full ``fading_repeats``."""
         if scheme != "semantic":
             return self.mcs_plan(snr_db, channel, single=True), {}
         most = self.repeats(channel, scheme)
