@@ -107,12 +107,19 @@ def best_mcs(snr_db, channel="awgn", per_target=0.01):
     return max(usable, key=lambda name: MCS_TABLE[name].spectral_efficiency)
 
 
+def packet_symbols(n_bytes, mcs, numerology):
+    """Data-carrier symbols one packet of ``n_bytes`` at ``mcs`` costs (see module docstring)."""
+    from .phy.mcs import frame_size
+    size = frame_size(int(n_bytes), mcs, numerology)
+    return (size.header_ofdm_symbols + size.payload_ofdm_symbols) * numerology.n_data_carriers
+
+
 def cheapest_protection(snr_db, channel, per_target, max_copies, packet_bytes, numerology):
     """(MCS, copies): the pair of least channel symbols for a ``packet_bytes`` packet whose
     ``copies`` independent fades all fail with probability PER(MCS, ``snr_db``)^copies ≤
     ``per_target``; when no pair within ``max_copies`` does, the robust mode with two copies
     (at most ``max_copies``): more copies there would take the budget of everything else."""
-    from .phy.mcs import MCS_TABLE, ROBUST_MCS, frame_size
+    from .phy.mcs import MCS_TABLE, ROBUST_MCS
     best = None
     for name in per_curves():
         if not MCS_TABLE[name].coded:
@@ -121,8 +128,7 @@ def cheapest_protection(snr_db, channel, per_target, max_copies, packet_bytes, n
         copies = next((k for k in range(1, int(max_copies) + 1) if per ** k <= per_target), None)
         if copies is None:
             continue
-        size = frame_size(int(packet_bytes), name, numerology)
-        cost = copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols)
+        cost = copies * packet_symbols(packet_bytes, name, numerology)
         if best is None or (cost, -MCS_TABLE[name].spectral_efficiency) < best[0]:
             best = ((cost, -MCS_TABLE[name].spectral_efficiency), name, copies)
     if best is None:
@@ -297,10 +303,10 @@ class LinkProfile:
         if self.mcs == "auto" and channel in FADING_CHANNELS:
             if snr_db is None:
                 raise BadInputError(f"profile {self.name} chooses MCS from the SNR: give a planning snr_db")
-            plan, copies = {}, {}
+            plan, copies, numerology = {}, {}, self.numerology_object()
             for cls_, target in sorted(self.targets(channel).items()):
                 mcs, n = cheapest_protection(snr_db - self.margins_db.get(cls_, 0.0), channel, target,
-                                             most.get(cls_, 1), self.mtu_bytes // 2, self.numerology_object())
+                                             most.get(cls_, 1), self.mtu_bytes // 2, numerology)
                 plan[cls_] = mcs
                 if n > 1:
                     copies[cls_] = n
@@ -318,15 +324,13 @@ class LinkProfile:
     def symbols_for_bytes(self, plan, repeats=None):
         """Cost hook for rate control: (n_bytes, importance) → data-carrier symbols (see module),
         times the copies ``repeats`` sends of that class's packets."""
-        from .phy.mcs import frame_size
         numerology = self.numerology_object()
         repeats = dict(repeats or {})
 
         @functools.lru_cache(maxsize=4096)
         def cost(n_bytes, importance=2):
-            size = frame_size(int(n_bytes), mcs_for_class(plan, int(importance)), numerology)
             copies = repeats.get(int(importance), 1)
-            return copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols) * numerology.n_data_carriers
+            return copies * packet_symbols(n_bytes, mcs_for_class(plan, int(importance)), numerology)
         return cost
 
     def to_dict(self):

@@ -34,16 +34,18 @@ class fragmenter(message_block):
     def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None, flush=True):
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = number("fragmenter", "mtu_bytes", mtu_bytes, 10, MAX_PAYLOAD_BYTES, integer=True)
-        self.mcs_plan = parse_mcs_plan(mcs_plan)
-        self.repeats = {int(k): int(v) for k, v in dict(repeats or {}).items()}
+        self.set_mcs_plan(mcs_plan, repeats or {})
         self.flush = bool(flush)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
 
-    def set_mcs_plan(self, mcs_plan):
+    def set_mcs_plan(self, mcs_plan, repeats=None):
+        """Change the plan (and, when given, the copies per class) for the next image."""
         self.mcs_plan = parse_mcs_plan(mcs_plan)
+        if repeats is not None:
+            self.repeats = {int(k): int(v) for k, v in dict(repeats).items()}
 
     def group_of(self, importance):
         """Protection group of an importance class: (its MCS or the class without a plan, its

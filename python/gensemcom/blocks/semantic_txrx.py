@@ -84,8 +84,7 @@ class semantic_tx(gr.hier_block2):
         snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
         self.plan, self.repeats = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
         self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
-        self.fragmenter.set_mcs_plan(self.plan)
-        self.fragmenter.repeats = dict(self.repeats)
+        self.fragmenter.set_mcs_plan(self.plan, self.repeats)
 
 
 class semantic_rx(gr.hier_block2):
