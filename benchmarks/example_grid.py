@@ -33,6 +33,7 @@ def main(argv=None):
     import matplotlib.pyplot as plt
     import numpy as np
     from PIL import Image
+
     from gnuradio.gensemcom.bench.store import read_results
     rows = {(r["scheme"], float(r["snr_db"])): r for r in read_results(args.folder)
             if r["image"] == args.image and r["channel"] == args.channel and int(r["seed"]) == args.seed}

@@ -69,7 +69,8 @@ def fit_baseline(cache, name, image, budget, codec_name):
     """``fit_whole_image`` of one baseline, cached in ``cache`` (a folder or None): the baselines
     do not depend on the semantic codec, so a rerun after a codec change reuses them."""
     from PIL import Image
-    from gnuradio.gensemcom.semantic.baselines import fit_whole_image
+
+    from gnuradio.gensemcom.classical.baselines import fit_whole_image
     stem = f"{Path(name).stem}_{budget}_{codec_name}"
     if cache is not None and (cache / f"{stem}.json").is_file():
         fields = json.loads((cache / f"{stem}.json").read_text())

@@ -32,14 +32,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from semantic_bench import load_images   # this folder: the same image list and loading
+from semantic_bench import load_images  # this folder: the same image list and loading
 
 BASELINES = ("jpeg", "avif")
 
 
 def run_semantic(codec, link, image, snr_db, channel, cpp):
     height, width = image.shape[:2]
-    from gnuradio.gensemcom.transmit import semantic_budget
+    from gnuradio.gensemcom.link.senders import semantic_budget
     plan, budget = semantic_budget(link, snr_db, channel, cpp * height * width * 3)
     t0 = time.perf_counter()
     enc = codec.encode(image, budget)
@@ -63,9 +63,9 @@ def run_baseline(scheme, link, image, snr_db, channel, cpp, cache: Path, name):
     png, info_path = cache / f"{tag}.png", cache / f"{tag}.json"
     if png.is_file() and info_path.is_file():
         return load_image(png), json.loads(info_path.read_text())
-    from gnuradio.gensemcom.semantic.ratecontrol import Budget
-    from gnuradio.gensemcom.semantic.wholeimage import WholeImageCodec
-    from gnuradio.gensemcom.transmit import choose_baseline_mcs
+    from gnuradio.gensemcom.classical.wholeimage import WholeImageCodec
+    from gnuradio.gensemcom.link.senders import choose_baseline_mcs
+    from gnuradio.gensemcom.transport.budget import Budget
     height, width = image.shape[:2]
     symbols = int(cpp * height * width * 3)
     mcs, expected = choose_baseline_mcs(image, scheme, snr_db, channel, symbols, link)
@@ -108,7 +108,7 @@ def main(argv=None):
 
     from fractions import Fraction
 
-    from gnuradio.gensemcom.link_profile import LinkProfile
+    from gnuradio.gensemcom.link.profile import LinkProfile
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
     config = {}
     if args.codec_config:

@@ -99,7 +99,7 @@ def finding_key(exc):
 
 # ---------------------------------------------------------------------------------- seeds
 def _downscale(image, long_side):
-    from gnuradio.gensemcom.semantic.imageops import resize
+    from gnuradio.gensemcom.imageops import resize
     h, w = image.shape[:2]
     f = long_side / max(h, w)
     return np.ascontiguousarray(resize(image, max(16, round(w * f)), max(16, round(h * f))))
@@ -111,10 +111,11 @@ class Corpus:
     def __init__(self, image_names=DEFAULT_IMAGES, sizes=(96, 192), log=print):
         from skimage import data as skdata
 
+        from gnuradio.gensemcom.classical.baselines import encode_file
+        from gnuradio.gensemcom.classical.wholeimage import WholeImageCodec
         from gnuradio.gensemcom.semantic import codec as semcodec
-        from gnuradio.gensemcom.semantic import container as C
-        from gnuradio.gensemcom.semantic.baselines import encode_file
-        from gnuradio.gensemcom.semantic.wholeimage import WholeImageCodec
+        from gnuradio.gensemcom.transport import fragments as TF
+        from gnuradio.gensemcom.transport import packets as TP
 
         self.containers = []    # (label, bytes, Container)
         self.baselines = []     # (codec, container bytes, w, h)
@@ -152,18 +153,19 @@ class Corpus:
                         self.files.append((base, encode_file(image, base, 30), w, h))
         if not self.containers:
             raise SystemExit("no seed container could be encoded")
-        self.fragment_sets = [(label, C.fragment(data, mtu), container)
+        self.fragment_sets = [(label, TF.fragment(data, mtu), container)
                               for label, data, container in self.containers for mtu in (48, 120, 400)]
         # what the fragmenter sends: small fragments of one protection group in aggregate packets
-        self.packet_sets = ([(label, [p for _, _, p in C.packetize(container, mtu)], container)
+        self.packet_sets = ([(label, [p for _, _, p in TP.packetize(container, mtu)], container)
                              for label, _, container in self.containers for mtu in (120, 400)]
-                            if hasattr(C, "packetize") else [])
+                            if hasattr(TP, "packetize") else [])
         log(f"corpus: {len(self.containers)} containers, {len(self.baselines)} baseline containers, "
             f"{len(self.prompts)} prompts, {len(self.masks)} masks, {len(self.streams)} streams, "
             f"{len(self.files)} files in {time.perf_counter() - t0:.1f} s")
 
     def _collect(self, container, semcodec):
-        from gnuradio.gensemcom.semantic.container import SectionType
+        from gnuradio.gensemcom.semantic import meta as semmeta
+        from gnuradio.gensemcom.transport.container import SectionType
         w, h = container.width, container.height
         meta = None
         keys = []
@@ -174,7 +176,7 @@ class Corpus:
                 self.masks.append((s.payload, w, h))
             elif s.type == SectionType.META:
                 self.metas.append((s.payload, w, h))
-                meta = semcodec._Meta.from_bytes(s.payload, w, h)
+                meta = semmeta.Meta.from_bytes(s.payload, w, h)
             elif s.type == SectionType.KEY:
                 keys.append(s.payload)
             elif s.type == SectionType.HINTS:
@@ -243,7 +245,7 @@ def random_blob(rng, max_len=600):
 
 # ------------------------------------------------------------- structure-aware: sections
 def framed(code, payload, length=None):
-    from gnuradio.gensemcom.semantic.container import encode_varint
+    from gnuradio.gensemcom.transport.container import encode_varint
     body = bytes([code & 0xFF]) + encode_varint(len(payload) if length is None else length) + payload
     return body + struct.pack(">I", zlib.crc32(body))
 
@@ -427,7 +429,7 @@ def file_edit(rng, codec, data):
 
 
 def mutate_payload(rng, section_type, payload, corpus):
-    from gnuradio.gensemcom.semantic.container import SectionType
+    from gnuradio.gensemcom.transport.container import SectionType
     if section_type == SectionType.PROMPT:
         return mutate_prompt(rng, payload, corpus.prompts)
     if section_type == SectionType.META:
@@ -494,7 +496,7 @@ def mutate_container_struct(rng, container, corpus, max_side):
 
 def length_edit(rng, data):
     """Rewrite one section's varint length (CRC recomputed over the new framing)."""
-    from gnuradio.gensemcom.semantic.container import HEADER_BYTES, decode_varint
+    from gnuradio.gensemcom.transport.container import HEADER_BYTES, decode_varint
     pos, starts = HEADER_BYTES, []
     while pos < len(data):
         try:
@@ -511,7 +513,7 @@ def length_edit(rng, data):
     if rng.random() < 0.5:        # 5-byte varint: longer than the parser allows
         varint = bytes([0x80 | (new & 0x7F), 0x80, 0x80, 0x80, 0x01])
     else:
-        from gnuradio.gensemcom.semantic.container import encode_varint
+        from gnuradio.gensemcom.transport.container import encode_varint
         varint = encode_varint(max(0, new))
     body = bytes([data[pos]]) + varint + payload
     return data[:pos] + body + struct.pack(">I", zlib.crc32(body)) + data[after + length + 4:]
@@ -519,7 +521,7 @@ def length_edit(rng, data):
 
 # ------------------------------------------------------------------- fragment mutations
 def mutate_fragments(rng, packets, corpus, image_id):
-    from gnuradio.gensemcom.semantic.container import _FRAGMENT_HEADER
+    from gnuradio.gensemcom.transport.fragments import _FRAGMENT_HEADER
     packets = list(packets)
     recipe = []
     loss = rng.choice((0.0, 0.1, 0.3, 0.5, 0.8, rng.random()))
@@ -629,7 +631,8 @@ class Harness:
         return f"{label} {' '.join(recipe)}", {"target": "decode_bytes", "data": data}
 
     def make_decode_frags(self, rng):
-        from gnuradio.gensemcom.semantic import container as C
+        from gnuradio.gensemcom.transport import fragments as TF
+        from gnuradio.gensemcom.transport import packets as TP
         aggregate = bool(self.corpus.packet_sets) and rng.random() < 0.4
         sets = self.corpus.packet_sets if aggregate else self.corpus.fragment_sets
         label, packets, container = rng.choice(sets)
@@ -638,7 +641,7 @@ class Harness:
             data, recipe = mutate_container_struct(rng, container, self.corpus, self.max_side)
             try:
                 mtu = rng.choice((30, 64, 120, 400))
-                packets = ([p for _, _, p in C.packetize(data, mtu)] if aggregate else C.fragment(data, mtu))
+                packets = ([p for _, _, p in TP.packetize(data, mtu)] if aggregate else TF.fragment(data, mtu))
             except Exception:
                 packets = [data[i:i + 100] for i in range(0, len(data), 100)]
         if aggregate and rng.random() < 0.5:
@@ -650,7 +653,8 @@ class Harness:
         return f"{label} {' '.join(recipe + more)}", item
 
     def make_baseline(self, rng):
-        from gnuradio.gensemcom.semantic.container import Container, fragment
+        from gnuradio.gensemcom.transport.container import Container
+        from gnuradio.gensemcom.transport.fragments import fragment
         codec, data, w, h = rng.choice(self.corpus.baselines)
         container = Container.from_bytes(data)
         if rng.random() < 0.5:
@@ -729,11 +733,12 @@ class Harness:
         return "decoded"
 
     def run_container(self, item):
-        from gnuradio.gensemcom.semantic import codec as semcodec
-        from gnuradio.gensemcom.semantic.container import Container
         from gnuradio.gensemcom.errors import CorruptDataError
+        from gnuradio.gensemcom.semantic import inspect as seminspect
+        from gnuradio.gensemcom.transport import reassembly as TR
+        from gnuradio.gensemcom.transport.container import Container
         outcome = "rejected"
-        for step in (lambda d: Container.from_bytes(d), semcodec.parse_tolerant, semcodec.describe_container):
+        for step in (lambda d: Container.from_bytes(d), TR.parse_tolerant, seminspect.describe_container):
             try:
                 out = step(item["data"])
                 outcome = "parsed"
@@ -750,9 +755,9 @@ class Harness:
                 and int(size[0]) * int(size[1]) > self.max_pixels)
 
     def run_decode_bytes(self, item):
-        from gnuradio.gensemcom.semantic import codec as semcodec
+        from gnuradio.gensemcom.transport import reassembly as TR
         try:
-            received = semcodec.parse_tolerant(item["data"])
+            received = TR.parse_tolerant(item["data"])
         except Exception:
             received = None
         expected = received.header[:2] if received else None
@@ -762,7 +767,7 @@ class Harness:
         return self._check_decoded(result, expected)
 
     def run_decode_frags(self, item):
-        from gnuradio.gensemcom.semantic.container import reassemble
+        from gnuradio.gensemcom.transport.reassembly import reassemble
         received = reassemble(item["packets"])
         expected = received.header[:2] if received.header else item["size"]
         if self._over_cap(expected):
@@ -771,8 +776,8 @@ class Harness:
         return self._check_decoded(result, expected)
 
     def run_baseline(self, item):
-        from gnuradio.gensemcom.semantic.container import reassemble
-        from gnuradio.gensemcom.semantic.wholeimage import WholeImageCodec
+        from gnuradio.gensemcom.classical.wholeimage import WholeImageCodec
+        from gnuradio.gensemcom.transport.reassembly import reassemble
         codec = WholeImageCodec(item["codec"])
         kwargs = {}
         import inspect
@@ -782,7 +787,7 @@ class Harness:
             received = reassemble(item["packets"])
             expected = received.header[:2] if received.header else item["size"]
             return self._check_decoded(codec.decode(received, size=item["size"], **kwargs), expected)
-        from gnuradio.gensemcom.semantic.container import Container
+        from gnuradio.gensemcom.transport.container import Container
         width, height = Container.from_bytes(item["data"]).width, Container.from_bytes(item["data"]).height
         return self._check_decoded(codec.decode(item["data"], **kwargs), (width, height))
 
@@ -802,7 +807,7 @@ class Harness:
         return "parsed"
 
     def run_still(self, item):
-        from gnuradio.gensemcom.semantic import stillcodec
+        from gnuradio.gensemcom.classical import stillcodec
         w, h = item["size"]
         image = stillcodec.decode_still(item["data"], item["codec"], w, h)
         if image.shape != (h, w, 3):
@@ -810,7 +815,7 @@ class Harness:
         return "decoded"
 
     def run_image_file(self, item):
-        from gnuradio.gensemcom.semantic.wholeimage import _decode_file
+        from gnuradio.gensemcom.classical.wholeimage import _decode_file
         w, h = item["size"]
         image = _decode_file(item["data"], w, h)
         if image.ndim != 3 or image.shape[0] > h or image.shape[1] > w:
@@ -819,14 +824,15 @@ class Harness:
 
     def run_bundle(self, item):
         from gnuradio.gensemcom.blocks.reassembler import unpack_bundle
-        from gnuradio.gensemcom.semantic.container import reassemble
+        from gnuradio.gensemcom.transport.reassembly import reassemble
         reassemble(unpack_bundle(item["data"]))
         return "parsed"
 
     def run_pdu(self, item):
         import pmt
 
-        from gnuradio.gensemcom.blocks.pdus import pdu_to_image, split_pdu
+        from gnuradio.gensemcom.blocks.pdus import pdu_to_image
+        from gnuradio.gensemcom.phy.pdus import split_pdu
         rng = np.random.default_rng(item["seed"])
         n = item["n"]
         meta = pmt.make_dict()
@@ -1127,7 +1133,7 @@ STILL_CODECS = ("avif", "webp", "jpeg")
 def repair_crcs(data: bytes) -> bytes:
     """Recompute the header CRC and every section CRC along the framing as it now reads, so
     that coverage-guided mutations of lengths and payloads reach the section parsers."""
-    from gnuradio.gensemcom.semantic.container import HEADER_BYTES
+    from gnuradio.gensemcom.transport.container import HEADER_BYTES
     if len(data) < HEADER_BYTES:
         return data
     out = bytearray(data[:10] + struct.pack(">I", zlib.crc32(data[:10])))
@@ -1179,14 +1185,14 @@ def run_atheris(args, log):
     import atheris
     with atheris.instrument_imports(include=["gnuradio.gensemcom"]):
         from gnuradio.gensemcom.blocks.reassembler import unpack_bundle
+        from gnuradio.gensemcom.classical import stillcodec, wholeimage
         from gnuradio.gensemcom.errors import CorruptDataError
         from gnuradio.gensemcom.phy import framing
         from gnuradio.gensemcom.phy.mcs import DEFAULT_NUMEROLOGY, frame_size
         from gnuradio.gensemcom.semantic import codec as semcodec
-        from gnuradio.gensemcom.semantic import container as C
-        from gnuradio.gensemcom.semantic import maskcode, stillcodec
-        from gnuradio.gensemcom.semantic import wholeimage
+        from gnuradio.gensemcom.semantic import maskcode
         from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
+        from gnuradio.gensemcom.transport import reassembly as TR
     corpus = Corpus([n for n in args.images.split(",") if n], tuple(int(s) for s in args.sizes.split(",")),
                     log=log)
     harness = Harness(corpus, args.max_pixels)
@@ -1221,7 +1227,7 @@ def run_atheris(args, log):
                     getattr(harness, "run_" + target)({"codec": codec, "data": data[5:], "size": [w, h]})
             elif target == "bundle":
                 packets = unpack_bundle(data)
-                C.reassemble(packets)
+                TR.reassemble(packets)
                 harness.run_decode_frags({"packets": packets, "size": [64, 48]})
             elif target == "phy_header":
                 header = framing.parse_header_bits(framing.bytes_to_bits(data[:7]))

@@ -79,6 +79,7 @@ def bench_tiny():
 def stack_nf4():
     import numpy as np
     from skimage import data
+
     from gnuradio.gensemcom.models import load_stack
     from gnuradio.gensemcom.semantic.prompt import StructuredPrompt
     stack = load_stack("tiny", quant="nf4", device=DEVICE)
@@ -99,6 +100,7 @@ def stack_nf4():
 def lora(out):
     from PIL import Image
     from skimage import data
+
     from gnuradio.gensemcom.models.finetune import TrainConfig, finetune
     folder = WORK / "lora-data"
     folder.mkdir(exist_ok=True)
@@ -135,6 +137,7 @@ def build_full_size_sd(folder):
     from diffusers import (AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline,
                            UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel
+
     from gnuradio.gensemcom.models.tiny import _clip_tokenizer
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

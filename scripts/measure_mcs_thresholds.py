@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from gnuradio.gensemcom.link_profile import THRESHOLDS_FILE, LinkProfile
+from gnuradio.gensemcom.link.per import THRESHOLDS_FILE
+from gnuradio.gensemcom.link.profile import LinkProfile
 from gnuradio.gensemcom.phy.link import run_link
 from gnuradio.gensemcom.phy.mcs import MCS_TABLE
 from gnuradio.gensemcom.phy.modulation import shannon_snr_db

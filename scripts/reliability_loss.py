@@ -73,10 +73,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from gnuradio.gensemcom import metrics
+    from gnuradio.gensemcom.bench.lossy_delivery import deliver, loss_draws, lost_sections, regeneration_gaps
     from gnuradio.gensemcom.fileio import atomic_path, write_text_atomic
-    from gnuradio.gensemcom.lossy_delivery import deliver, loss_draws, lost_sections, regeneration_gaps
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
-    from gnuradio.gensemcom.semantic.container import fragment, packetize
+    from gnuradio.gensemcom.transport.fragments import fragment
+    from gnuradio.gensemcom.transport.packets import packetize
 
     codec = SemanticCodec()
     images = load_images(args)

@@ -136,6 +136,7 @@ def plot_coded(rows, summary):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from gnuradio.gensemcom.fileio import atomic_path
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     colors = plt.get_cmap("tab20").colors
@@ -196,6 +197,7 @@ def backtoback(args):
 def txlevel(args):
     """Mean TX power over bursts and its peaks (PAPR), measured on the TX's output."""
     from gnuradio import blocks, gr
+
     from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
     from gnuradio.gensemcom.phy.mcs import frame_size
     from gnuradio.gensemcom.phy.ofdm_qam_tx import ofdm_qam_tx

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gnuradio.gensemcom import semantic_agreement as sa
+from gnuradio.gensemcom.bench import semantic_agreement as sa
 
 pytestmark = pytest.mark.skipif(not sa.status()[0], reason=sa.status()[1])
 

@@ -58,7 +58,8 @@ def small_image_file(tmp_path_factory, small_image):
 @given(codec=st.sampled_from(capacity.CODECS), channel=st.sampled_from(capacity.CHANNELS),
        snr_db=st.floats(min_value=-20.0, max_value=25.0).map(lambda x: round(x, 1)))
 def test_capacity_scheme_never_exceeds_its_budget(small_image, small_image_file, codec, channel, snr_db):
-    from gnuradio.gensemcom.semantic import baselines, imageops, stillcodec
+    from gnuradio.gensemcom import imageops
+    from gnuradio.gensemcom.classical import baselines, stillcodec
     task = Task(image=str(small_image_file), image_name="a.png", scheme=f"{codec}+capacity",
                 snr_db=snr_db, channel=channel, cpp="1/8")
     result = capacity.run_capacity(task)

@@ -17,7 +17,7 @@ from gnuradio.gensemcom.blocks.semantic_decoder import semantic_decoder
 from gnuradio.gensemcom.blocks.semantic_encoder import semantic_encoder
 from gnuradio.gensemcom.blocks.worker import worker_block
 from gnuradio.gensemcom.errors import BadInputError, CorruptDataError
-from gnuradio.gensemcom.link_profile import mcs_for_class, parse_mcs_plan
+from gnuradio.gensemcom.link.mcsplan import mcs_for_class, parse_mcs_plan
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,7 +66,8 @@ def test_mcs_plan_parsing_and_class_lookup():
 def test_fading_protection_is_the_cheapest_pair_that_meets_each_target():
     """On Rayleigh the plan picks MCS x copies with PER^copies <= target at least cost; AWGN
     and the whole-image baselines keep one copy."""
-    from gnuradio.gensemcom.link_profile import LinkProfile, packet_error_rate, per_curves
+    from gnuradio.gensemcom.link.per import packet_error_rate, per_curves
+    from gnuradio.gensemcom.link.profile import LinkProfile
     from gnuradio.gensemcom.phy.mcs import MCS_TABLE, frame_size
     profile = LinkProfile.load("default")
     nm = profile.numerology_object()
@@ -99,7 +100,7 @@ def test_fading_protection_is_the_cheapest_pair_that_meets_each_target():
 def test_fragments_sent_in_different_numbers_of_copies_never_share_a_packet():
     """Prompt (class 0, three copies) and a key band (class 2, one copy) at the same MCS: one
     packet each, so the key band is not repeated with the prompt, and the costs agree."""
-    from gnuradio.gensemcom.semantic.container import packet_costs, packetize_pieces
+    from gnuradio.gensemcom.transport.packets import packet_costs, packetize_pieces
     frag = fragmenter(400, "0:qpsk-1/2,2:qpsk-1/2", repeats={0: 3})
     pieces = [(1, 0 << 5, b"p" * 60), (5, 2 << 5, b"k" * 90)]
     packets = packetize_pieces(7, pieces, 400, frag.group_of)
@@ -112,7 +113,7 @@ def test_fragments_sent_in_different_numbers_of_copies_never_share_a_packet():
 def test_band_bytes_cut_the_key_stream_into_packet_sized_bands(coffee):
     """A link that prefers ~380-byte bands (fading) gets several key bands, each decodable."""
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
-    from gnuradio.gensemcom.semantic.ratecontrol import Budget
+    from gnuradio.gensemcom.transport.budget import Budget
     codec = SemanticCodec()
     one = codec.encode(coffee, Budget(budget_bytes=6000))
     banded = codec.encode(coffee, Budget(budget_bytes=6000, band_bytes=380))
@@ -196,7 +197,7 @@ def test_encoder_to_decoder_survives_loss_and_reordering(coffee):
     meta, image = pdus.pdu_to_image(images.get_message(0))
     assert image.shape == coffee.shape
     assert meta["image_id"] == 3
-    from gnuradio.gensemcom.semantic.container import split_packet
+    from gnuradio.gensemcom.transport.packets import split_packet
     assert rea.stats["duplicates"] == len(split_packet(pdus.split_pdu(keep[0])[1].tobytes()))
     if len(keep) < len(sent):
         assert meta["regenerated"]                    # the report says what was rebuilt

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gnuradio.gensemcom.errors import CorruptDataError
-from gnuradio.gensemcom.semantic.container import (FRAGMENT_HEADER_BYTES, HEADER_BYTES, Container, Importance,
-                                                   Reassembler, Section, SectionType, container_bytes,
-                                                   decode_varint, encode_varint, fragment, parse_fragment,
-                                                   reassemble)
+from gnuradio.gensemcom.transport.container import (HEADER_BYTES, Container, Importance, Section, SectionType,
+                                                    container_bytes, decode_varint, encode_varint)
+from gnuradio.gensemcom.transport.fragments import FRAGMENT_HEADER_BYTES, fragment, parse_fragment
+from gnuradio.gensemcom.transport.reassembly import Reassembler, reassemble
 
 
 def sample_container(image_id=7):

@@ -123,6 +123,7 @@ def test_semantic_codec_with_the_tiny_large_stack():
     the large backends doing analysis, prompt and fill."""
     from PIL import Image
     from skimage import data
+
     from gnuradio.gensemcom.semantic import SemanticCodec
     image = np.asarray(Image.fromarray(data.astronaut()).resize((128, 96), Image.BICUBIC))
     stack = models.load_stack("tiny")

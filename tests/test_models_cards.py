@@ -142,6 +142,7 @@ def test_cards_module_imports_no_torch():
 
 def test_stack_arguments_for_coding_commands():
     import argparse
+
     from gnuradio.gensemcom.cli.models import add_stack_arguments, stack_from_args
     parser = argparse.ArgumentParser()
     add_stack_arguments(parser)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gnuradio.gensemcom import cli, models
-from gnuradio.gensemcom.models.weights import cache_dir_env
 from gnuradio.gensemcom.models.finetune import TrainConfig, finetune, load_pairs
+from gnuradio.gensemcom.models.weights import cache_dir_env
 
 CAPTIONS = {"astronaut": "a person with a flag", "coffee": "a brown cup on the table",
             "chelsea": "a cat on the grass", "rocket": "a white building with blue sky"}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gnuradio.gensemcom import models
-from gnuradio.gensemcom.models.weights import cache_dir_env
 from gnuradio.gensemcom.models.quant import BYTES_PER_PARAM, linear_weights, parameter_bytes
+from gnuradio.gensemcom.models.weights import cache_dir_env
 from gnuradio.gensemcom.semantic.interfaces import Significance
 
 # minimum shrink of linear-layer weight bytes versus float32 (expected: 4, 7.1, 4; scales cost a little)

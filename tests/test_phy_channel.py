@@ -101,6 +101,7 @@ def test_fades_do_not_depend_on_how_the_scheduler_cuts_the_stream(tx_bursts, chu
 def _length_tags(x):
     """gsc_tx_len tags every 1,000 samples (packet starts) for a vector_source."""
     import pmt
+
     from gnuradio.gensemcom.phy.ofdm_qam_tx import TX_LEN_TAG
     tags = []
     for offset in range(0, len(x), 1000):

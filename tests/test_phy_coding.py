@@ -5,13 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gnuradio.gensemcom.errors import BadInputError
-from gnuradio.gensemcom.phy import convcode, framing, ldpc
+from gnuradio.gensemcom.phy import config, convcode, framing, ldpc
 from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY, Numerology, lfsr_bits
-from gnuradio.gensemcom.phy.mcs import (MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size, get_mcs,
-                                        max_payload_bytes)
-from gnuradio.gensemcom.phy.modulation import (BITS_PER_SYMBOL, ber_awgn, constellation,
-                                               demodulate_llr, hard_bits, modulate,
-                                               nearest_points, shannon_snr_db)
+from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size, get_mcs, max_payload_bytes
+from gnuradio.gensemcom.phy.modulation import (BITS_PER_SYMBOL, ber_awgn, constellation, demodulate_llr, hard_bits,
+                                               modulate, nearest_points, shannon_snr_db)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,7 +130,7 @@ def test_closed_form_references():
 def test_header_round_trip(mcs, length, seq, flags):
     header = framing.Header(mcs, length, seq, flags)
     bits = framing.header_bits(header)
-    assert bits.size == framing.HEADER_BITS
+    assert bits.size == config.HEADER_BITS
     assert framing.parse_header_bits(bits) == header
     symbols = framing.header_symbols(header, DEFAULT_NUMEROLOGY)
     assert symbols.size == DEFAULT_NUMEROLOGY.header_symbols * DEFAULT_NUMEROLOGY.n_data_carriers
@@ -141,7 +139,7 @@ def test_header_round_trip(mcs, length, seq, flags):
 
 def test_corrupted_header_is_rejected(rng):
     bits = framing.header_bits(framing.Header("16qam-3/4", 1500, 77, 1))
-    for position in rng.choice(framing.HEADER_BITS, 10, replace=False):
+    for position in rng.choice(config.HEADER_BITS, 10, replace=False):
         bad = bits.copy()
         bad[position] ^= 1
         assert framing.parse_header_bits(bad) is None

@@ -150,7 +150,7 @@ def inputs(tmp_path_factory):
     from PIL import Image
 
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
-    from gnuradio.gensemcom.semantic.container import Container
+    from gnuradio.gensemcom.transport.container import Container
     folder = tmp_path_factory.mktemp("cli-inputs")
     rng = np.random.default_rng(0)
     image = (rng.random((64, 64, 3)) * 255).astype(np.uint8)

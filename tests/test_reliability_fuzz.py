@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gnuradio.gensemcom.errors import CorruptDataError
-from gnuradio.gensemcom.semantic.container import Container, Section, SectionType, fragment
+from gnuradio.gensemcom.transport.container import Container, Section, SectionType
+from gnuradio.gensemcom.transport.fragments import fragment
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fuzz_receiver.py"
 SHORT_RUN_INPUTS = 2500
@@ -124,7 +125,7 @@ def _jpeg(width=16, height=16):
 def test_whole_image_file_claiming_a_huge_size_is_corrupt_data():
     """A JPEG whose SOF claims 65000x65000 made Pillow raise DecompressionBombError, which is
     not an OSError: it escaped the whole-image receiver."""
-    from gnuradio.gensemcom.semantic.wholeimage import _decode_file
+    from gnuradio.gensemcom.classical.wholeimage import _decode_file
     data = _jpeg()
     sof = data.find(b"\xff\xc0")
     data[sof + 5:sof + 9] = struct.pack(">HH", 65000, 65000)
@@ -136,7 +137,7 @@ def test_whole_image_file_claiming_a_huge_size_is_corrupt_data():
 def test_whole_image_decoder_refuses_a_claimed_size_over_max_pixels():
     """A 30-byte container claiming 16384x16384 made the baseline receiver allocate an 800 MB
     mean-grey image; the claimed size is now checked against max_pixels first."""
-    from gnuradio.gensemcom.semantic.wholeimage import WholeImageCodec
+    from gnuradio.gensemcom.classical.wholeimage import WholeImageCodec
     tiny_lie = Container(3, 16384, 16384, [Section(SectionType.IMAGE, bytes(_jpeg()))]).to_bytes()
     with pytest.raises(CorruptDataError, match="out of range"):
         WholeImageCodec("jpeg").decode(tiny_lie)
@@ -148,7 +149,8 @@ def test_whole_image_decoder_refuses_a_claimed_size_over_max_pixels():
 
 def test_image_pdu_with_an_infinite_size_is_corrupt_data():
     """width = inf in an image PDU's meta raised OverflowError from int()."""
-    from gnuradio.gensemcom.blocks.pdus import make_pdu, pdu_to_image
+    from gnuradio.gensemcom.blocks.pdus import pdu_to_image
+    from gnuradio.gensemcom.phy.pdus import make_pdu
     for bad in (float("inf"), float("-inf"), float("nan"), "x", None):
         with pytest.raises(CorruptDataError):
             pdu_to_image(make_pdu(b"\0" * 12, {"width": bad, "height": 2}))

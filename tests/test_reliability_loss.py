@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gnuradio.gensemcom import metrics
-from gnuradio.gensemcom.lossy_delivery import deliver, loss_draws, lost_sections, regeneration_gaps
-from gnuradio.gensemcom.semantic.container import packetize
+from gnuradio.gensemcom.bench.lossy_delivery import deliver, loss_draws, lost_sections, regeneration_gaps
+from gnuradio.gensemcom.transport.packets import packetize
 
 LOSS_RATES = (0.0, 0.1, 0.3, 0.5)
 SEEDS = 4
@@ -24,8 +24,8 @@ TOLERANCE = {"psnr": 0.3, "ssim": 0.01, "key_psnr": 0.5}    # allowed rise of th
 def sweep():
     from skimage import data
 
+    from gnuradio.gensemcom.imageops import resize
     from gnuradio.gensemcom.semantic.codec import SemanticCodec
-    from gnuradio.gensemcom.semantic.imageops import resize
     codec = SemanticCodec()
     rows = []
     for image_id, name in enumerate(("astronaut", "coffee", "chelsea"), start=1):

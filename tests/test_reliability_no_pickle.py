@@ -30,7 +30,7 @@ ALLOWED = {
         "lazy attribute imports from a fixed table of this package",
     ("cli/__init__.py", "command_parser", "dynamic import"):
         "the subcommand module from the fixed COMMANDS table",
-    ("semantic/codec.py", "build_backend", "dynamic import"):
+    ("semantic/backends.py", "build_backend", "dynamic import"):
         "a backend named in the codec configuration (local code/config: 'module:attr'); containers "
         "carry no backend names",
     ("models/bench.py", "_import_for_baseline", "dynamic import"):
@@ -42,7 +42,7 @@ ALLOWED = {
         "the backend class of a model card from the fixed BACKEND_CLASSES table",
     ("models/loading.py", "library_class", "dynamic import"):
         "transformers or diffusers, as the model card's backend table says",
-    ("semantic_agreement.py", "status", "dynamic import"):
+    ("bench/semantic_agreement.py", "status", "dynamic import"):
         "availability check of a fixed list of model packages",
     ("bench/schemes.py", "load_scheme_modules", "dynamic import"):
         "the built-in SCHEME_MODULES, and `gensemcom bench --plugin MODULE` (named by the user on "

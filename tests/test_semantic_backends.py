@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gnuradio.gensemcom.semantic import maskcode
-from gnuradio.gensemcom.semantic.codec import select_key_grid
+from gnuradio.gensemcom.semantic.keyarea import select_key_grid
 from gnuradio.gensemcom.semantic.interfaces import Significance
 from gnuradio.gensemcom.semantic.offline.describer import OfflinePromptGenerator, cell_slices
 from gnuradio.gensemcom.semantic.offline.generator import OfflineGenerator
@@ -109,7 +109,7 @@ def layout_prompt():
 
 
 def test_generator_fills_with_texture_consistent_with_the_prompt_colours(layout_prompt):
-    from gnuradio.gensemcom.semantic.codec import render_base
+    from gnuradio.gensemcom.semantic.hints import render_base
     height, width = 240, 360
     base = render_base(layout_prompt, None, width, height)
     canvas = np.clip(np.rint(base), 0, 255).astype(np.uint8)

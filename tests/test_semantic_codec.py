@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 
 from gnuradio.gensemcom import metrics
+from gnuradio.gensemcom.classical.baselines import fit_whole_image
 from gnuradio.gensemcom.errors import BadInputError, CorruptDataError
-from gnuradio.gensemcom.semantic import (Budget, CodecConfig, Importance, SectionType, SemanticCodec,
-                                         fixed_rate_symbols, fit_whole_image, fragment, reassemble,
-                                         shannon_symbols)
-from gnuradio.gensemcom.semantic.codec import BudgetTooSmallError, describe_container
-from gnuradio.gensemcom.semantic.container import Container, packetize, parse_fragment
+from gnuradio.gensemcom.semantic import CodecConfig, SemanticCodec
+from gnuradio.gensemcom.semantic.config import BudgetTooSmallError
+from gnuradio.gensemcom.semantic.inspect import describe_container
+from gnuradio.gensemcom.transport.budget import Budget, fixed_rate_symbols, shannon_symbols
+from gnuradio.gensemcom.transport.container import Container, Importance, SectionType
+from gnuradio.gensemcom.transport.fragments import fragment, parse_fragment
+from gnuradio.gensemcom.transport.packets import packetize
+from gnuradio.gensemcom.transport.reassembly import reassemble
 
 
 def shrink(image, width, height):
@@ -236,7 +240,7 @@ def test_config_as_data():
 
 def test_semantic_package_does_not_import_gnuradio_gr():
     code = ("import sys; from gnuradio.gensemcom import semantic; "
-            "from gnuradio.gensemcom.semantic import codec, container, baselines; "
+            "from gnuradio.gensemcom.semantic import codec; from gnuradio.gensemcom import transport, classical; "
             "from gnuradio.gensemcom.semantic.offline import segmenter, describer, generator; "
             "bad = [m for m in sys.modules if m == 'gnuradio.gr' or m.startswith('gnuradio.gr.')]; "
             "print(bad); sys.exit(1 if bad else 0)")
@@ -245,15 +249,16 @@ def test_semantic_package_does_not_import_gnuradio_gr():
 
 
 def _container_with(payloads, width=120, height=80):
-    from gnuradio.gensemcom.semantic.container import Section
+    from gnuradio.gensemcom.transport.container import Section
     return Container(9, width, height, [Section(t, p) for t, p in payloads]).to_bytes()
 
 
 def test_sections_with_valid_crcs_but_hostile_payloads_never_crash(codec):
     """A fuzzer can fix the CRCs: every section parser must still validate what it reads."""
+    import struct as st_struct
+
     from hypothesis import given, settings
     from hypothesis import strategies as st
-    import struct as st_struct
     good_meta = st_struct.pack(">BBBHHBBB", 1, 1, 3, 120, 80, 30, 4, 1) + b"\x0c\x08"
 
     @given(st.lists(st.tuples(st.sampled_from(list(SectionType)), st.binary(max_size=80)), max_size=6),

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gnuradio.gensemcom.classical import stillcodec
 from gnuradio.gensemcom.errors import CorruptDataError
-from gnuradio.gensemcom.semantic import maskcode, stillcodec
+from gnuradio.gensemcom.semantic import maskcode
 
 
 @given(st.integers(1, 40), st.integers(1, 40), st.floats(0, 1), st.integers(0, 2 ** 32 - 1))

@@ -65,7 +65,7 @@ def budget_bytes(channel_uses: int, channel: str, snr_db: float) -> int:
 
 def run_capacity(task) -> dict:
     """Scheme function of ``<codec>+capacity`` (see the module docstring)."""
-    from ..semantic.baselines import fit_whole_image
+    from ..classical.baselines import fit_whole_image
     codec = task.scheme_family.split("+", 1)[0]
     image = task.load_image()
     height, width = image.shape[:2]

@@ -87,7 +87,7 @@ def score(task, original: np.ndarray, result: dict, options: RunOptions) -> dict
     metrics = image_metrics(original, reconstruction, key_mask)
     metrics_fraction = metrics.pop("key_fraction", None)
     if options.agreement:
-        from ..semantic_agreement import semantic_agreement
+        from .semantic_agreement import semantic_agreement
         metrics.update(semantic_agreement(original, reconstruction, prompt_sent, prompt_received))
     else:
         metrics["semantic_status"] = "not computed (--no-agreement)"

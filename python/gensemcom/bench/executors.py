@@ -72,6 +72,7 @@ class LocalExecutor:
             return
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+
         # Fresh pools for each batch of workers x TASKS_PER_WORKER tasks: the pool's own
         # max_tasks_per_child hung here once its first workers retired (CPython 3.11.7).
         # spawn: no fork of a parent holding torch / GNU Radio threads.

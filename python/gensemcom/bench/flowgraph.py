@@ -50,7 +50,7 @@ def _prompt_bytes(report) -> int:
 
 
 def _transmit(task, scheme, models=None, fixed_mcs=""):
-    from ..transmit import run_transmission
+    from ..flowgraphs.transmit import run_transmission
     image = task.load_image()
     tx = run_transmission(image, scheme, task.snr_db, task.channel, cpp=float(task.cpp_fraction),
                           models=models, seed=task.rng_seed & 0x7FFFFFFF, fixed_mcs=fixed_mcs)
@@ -85,7 +85,7 @@ def _validate_card(value):
 
 def semantic_key_mask(image, task):
     """The semantic sender's key mask for ``task``'s image and channel budget (no PHY run)."""
-    from ..transmit import semantic_sender_mask
+    from ..flowgraphs.transmit import semantic_sender_mask
     return semantic_sender_mask(image, task.snr_db, task.channel, float(task.cpp_fraction))
 
 

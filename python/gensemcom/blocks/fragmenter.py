@@ -2,12 +2,12 @@
 import pmt
 from gnuradio import gr
 
+from ..link.mcsplan import parse_mcs_plan, protection_group
 from ..params import number
 from ..phy.framing import FLAG_FILLER
 from ..phy.mcs import MAX_PAYLOAD_BYTES
-from ..semantic.container import packetize_pieces
-from ..link_profile import parse_mcs_plan, protection_group
-from .pdus import make_pdu, split_pdu
+from ..phy.pdus import make_pdu, split_pdu
+from ..transport.packets import packetize_pieces
 from .worker import message_block
 
 

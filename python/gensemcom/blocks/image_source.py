@@ -109,7 +109,6 @@ class image_source(message_block):
     def _acquire(self):
         """Take a flow-control slot; False when stopped. A slot whose image was never
         acknowledged frees itself after ``ack_timeout_s``."""
-        import time
         deadline = time.monotonic() + self.ack_timeout_s if self.ack_timeout_s > 0 else None
         while not self._credit.acquire(timeout=0.1):
             if self._stop.is_set():

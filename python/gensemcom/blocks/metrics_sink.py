@@ -2,12 +2,12 @@
 import collections
 import threading
 
-import numpy as np
 import pmt
 
 from .. import metrics
 from ..params import number
-from .pdus import image_to_pdu, pdu_to_image, split_pdu
+from ..phy.pdus import split_pdu
+from .pdus import image_to_pdu, pdu_to_image
 from .worker import worker_block
 
 

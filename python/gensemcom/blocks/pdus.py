@@ -1,39 +1,11 @@
-"""PDU conventions: the one place where Python values become PMTs and back.
-
-A PDU is ``pmt.cons(meta, pmt.u8vector)``. Meta is a PMT dict whose values are plain
-numbers, strings, booleans or lists of numbers (``pmt.to_pmt`` / ``pmt.to_python``).
-
-Image PDUs carry raw RGB bytes, row-major, with meta keys
-  image_id (int), name (str), width, height (px), channels (3), format ("rgb8").
-Byte PDUs (sections, fragments, packets) carry opaque bytes; their meta is documented by
-the block that makes them.
+"""Image PDUs (on ``phy.pdus``' byte PDUs): raw RGB bytes, row-major, with meta keys
+image_id (int), name (str), width, height (px), channels (3), format ("rgb8").
 """
 import numpy as np
-import pmt
 
+from ..constants import MAX_IMAGE_SIDE_PX
 from ..errors import CorruptDataError
-
-MAX_IMAGE_SIDE_PX = 16384
-
-
-def make_pdu(data, meta=None):
-    """bytes-like or uint8 array + dict → PDU."""
-    payload = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
-    payload = np.ascontiguousarray(payload, dtype=np.uint8).ravel()
-    meta_pmt = pmt.to_pmt(dict(meta or {})) if meta else pmt.make_dict()
-    return pmt.cons(meta_pmt, pmt.init_u8vector(payload.size, payload.tolist()))
-
-
-def split_pdu(pdu):
-    """PDU → (meta dict, payload as a read-only uint8 array). Raises CorruptDataError if not a u8 PDU."""
-    if not pmt.is_pair(pdu):
-        raise CorruptDataError("message is not a PDU (expected a pair of meta dict and u8vector)")
-    meta_pmt, vector = pmt.car(pdu), pmt.cdr(pdu)
-    if not pmt.is_u8vector(vector):
-        raise CorruptDataError("PDU payload is not a u8vector")
-    meta = pmt.to_python(meta_pmt) if pmt.is_dict(meta_pmt) else {}
-    payload = pmt.to_python(vector)
-    return dict(meta or {}), np.asarray(payload, dtype=np.uint8)
+from ..phy.pdus import make_pdu, split_pdu
 
 
 def image_to_pdu(image, image_id=0, name="", **extra):

@@ -5,13 +5,13 @@ import threading
 import time
 
 import pmt
-from gnuradio import gr
 
 from ..errors import CorruptDataError
 from ..params import number
-from ..semantic.container import Reassembler as FragmentStore
-from ..semantic.container import parse_fragment, split_packet
-from .pdus import make_pdu, split_pdu
+from ..phy.pdus import make_pdu, split_pdu
+from ..transport.fragments import parse_fragment
+from ..transport.packets import split_packet
+from ..transport.reassembly import Reassembler as FragmentStore
 from .worker import message_block
 
 MAX_BUNDLE_FRAGMENTS = 1 << 16

@@ -5,10 +5,11 @@ import numpy as np
 import pmt
 
 from ..params import number
-from ..semantic.container import reassemble
-from .pdus import image_to_pdu, make_pdu, split_pdu
+from ..phy.pdus import make_pdu, split_pdu
+from ..transport.reassembly import reassemble
+from .image_codecs import make_codec
+from .pdus import image_to_pdu
 from .reassembler import unpack_bundle
-from .schemes import make_codec
 from .worker import worker_block
 
 

@@ -6,11 +6,12 @@ import pmt
 
 from ..params import number
 from ..phy.mcs import MAX_PAYLOAD_BYTES
-from ..semantic.codec import BudgetTooSmallError
-from ..semantic.container import framed_pieces
-from ..semantic.ratecontrol import Budget
-from .pdus import make_pdu, pdu_to_image
-from .schemes import make_codec
+from ..phy.pdus import make_pdu
+from ..semantic.config import BudgetTooSmallError
+from ..transport.budget import Budget
+from ..transport.container import framed_pieces
+from .image_codecs import make_codec
+from .pdus import pdu_to_image
 from .worker import worker_block
 
 

@@ -3,7 +3,7 @@
 TX:  image PDU ─▶ semantic_encoder ─▶ fragmenter (MCS per importance class) ─▶ ofdm_qam_tx ─▶ samples
 RX:  samples ─▶ ofdm_qam_rx ─▶ reassembler ─▶ semantic_decoder ─▶ image PDU
 
-The link profile (``link_profile.LinkProfile``) names the numerology, packet size and the MCS
+The link profile (``link.profile.LinkProfile``) names the numerology, packet size and the MCS
 per importance class; with ``mcs: auto`` the plan follows the planning SNR: the container
 header, metadata and prompt get the most robust protection, key-region streams the fastest MCS
 that the SNR allows. Whole-image baselines ("jpeg", "webp", "avif") use one MCS for all
@@ -12,23 +12,15 @@ packets, the best for the SNR (or ``fixed_mcs``).
 from gnuradio import gr
 
 from ..errors import BadInputError
-from ..link_profile import LinkProfile, parse_mcs_plan
+from ..link.profile import LinkProfile
+from ..link.senders import plan_for
 from ..params import number
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
 from ..phy.ofdm_qam_tx import ofdm_qam_tx
 from .fragmenter import fragmenter
 from .reassembler import reassembler
-from .schemes import BASELINE_SCHEMES
 from .semantic_decoder import semantic_decoder
 from .semantic_encoder import semantic_encoder
-
-
-def plan_for(profile, scheme, snr_db, channel="awgn", fixed_mcs=""):
-    """(MCS plan {importance class: MCS}, copies {class: copies > 1}) a transmitter uses
-    (see module docstring and ``LinkProfile.protection``)."""
-    if fixed_mcs:
-        return parse_mcs_plan({0: fixed_mcs}), profile.repeats(channel, scheme)
-    return profile.protection(snr_db, channel, "whole" if scheme in BASELINE_SCHEMES else "semantic")
 
 
 class semantic_tx(gr.hier_block2):

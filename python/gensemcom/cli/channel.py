@@ -31,9 +31,9 @@ def add_arguments(parser, name):
 def run(args):
     from gnuradio import blocks, gr
 
-    from ..link_profile import LinkProfile
+    from ..blocks.radio_io import make_sink, make_source, parse_endpoint
+    from ..link.profile import LinkProfile
     from ..phy.channel import ChannelConfig, make_channel
-    from ..radio_io import make_sink, make_source, parse_endpoint
     for spec in (args.source, args.to):
         if parse_endpoint(spec)[0] not in ("zmq", "sigmf"):
             from ..errors import BadInputError

@@ -175,7 +175,7 @@ def _decode(args) -> int:
 
 
 def _inspect(args) -> int:
-    from ..semantic.codec import describe_container
+    from ..semantic.inspect import describe_container
     info = describe_container(_read_container(args.container))
     if args.json:
         print_json(info)

@@ -48,7 +48,7 @@ def _mcs_name(text):
 
 
 def _channel_name(text):
-    from ..phy.channel import CHANNELS
+    from ..constants import CHANNELS
     name = text.strip().lower()
     if name not in CHANNELS:
         raise argparse.ArgumentTypeError(f"unknown channel {text!r}; choose from {', '.join(CHANNELS)}")

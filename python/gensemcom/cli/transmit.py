@@ -63,10 +63,10 @@ def run(args):
     from ..bench.execute import RunOptions, score
     from ..bench.tasks import Task, format_cpp
     from ..fileio import atomic_path
+    from ..flowgraphs.transmit import run_transmission, semantic_sender_mask
     from ..imageio import load_image
-    from ..link_profile import LinkProfile
+    from ..link.profile import LinkProfile
     from ..phy.mcs import get_mcs
-    from ..transmit import run_transmission, semantic_sender_mask
 
     if args.out.suffix.lower() != ".png":
         raise BadInputError(f"--out must be a .png file, got {args.out}")

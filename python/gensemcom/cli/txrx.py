@@ -68,8 +68,8 @@ def add_arguments(parser, name):
 
 
 def run(args):
-    from ..link_profile import LinkProfile
-    from ..radio_io import parse_endpoint
+    from ..blocks.radio_io import parse_endpoint
+    from ..link.profile import LinkProfile
     LinkProfile.load(args.profile)
     parse_endpoint(args.to if args.command == "tx" else args.source)
     return run_tx(args) if args.command == "tx" else run_rx(args)
@@ -79,8 +79,8 @@ def run_tx(args):
     from gnuradio import gr
 
     from ..blocks.image_source import image_source
+    from ..blocks.radio_io import make_sink
     from ..blocks.semantic_txrx import semantic_tx
-    from ..radio_io import make_sink
     if args.interval_s < 0:
         raise BadInputError("--interval-s must be >= 0")
     cpp = args.cpp if args.cpp is not None else (0.0 if args.budget_bytes else 1 / 48)
@@ -110,8 +110,8 @@ def run_rx(args):
     from gnuradio import gr
 
     from ..blocks.image_sink import image_sink
+    from ..blocks.radio_io import make_source
     from ..blocks.semantic_txrx import semantic_rx
-    from ..radio_io import make_source
     if not args.out.is_dir():
         raise BadInputError(f"--out folder does not exist: {args.out} (create it first)")
     source = make_source(args.source, args.rate, args.freq, args.gain)

@@ -13,8 +13,8 @@
 
 Heavy libraries (torch, transformers, diffusers) are imported only when a backend loads.
 """
-from .cards import (DEFAULT_STACK, QUANT_MODES, ROLES, LoraRef, ModelCard, card_search_path, find_card,
-                    list_cards, load_card, save_card, stack_roles)
+from .cards import (DEFAULT_STACK, QUANT_MODES, ROLES, LoraRef, ModelCard, card_search_path, find_card, list_cards,
+                    load_card, save_card, stack_roles)
 from .stack import Stack, load_backend, load_stack, parse_quant
 
 __all__ = ["DEFAULT_STACK", "QUANT_MODES", "ROLES", "LoraRef", "ModelCard", "Stack", "card_search_path",

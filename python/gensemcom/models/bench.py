@@ -36,6 +36,7 @@ def bench_inputs(image_px):
     """(image, mask, significance, prompt, known) for one call of each role."""
     from PIL import Image
     from skimage import data
+
     from ..semantic.interfaces import Significance
     from ..semantic.prompt import StructuredPrompt
     image = np.asarray(Image.fromarray(data.astronaut()).resize((image_px, image_px), Image.BICUBIC))
@@ -49,6 +50,7 @@ def bench_inputs(image_px):
 def _import_for_baseline(card, quant):
     """Import what loading will import, so the memory baseline holds the libraries, not the model."""
     import importlib
+
     from .stack import BACKEND_CLASSES
     if card.backend in BACKEND_CLASSES:
         importlib.import_module(f".{BACKEND_CLASSES[card.backend][0]}", __package__)
@@ -80,9 +82,10 @@ def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, f
     ``fresh_process`` False: on CPU the peak resident memory of this process also holds earlier
     work, so ``peak_mem_mb`` is reported as None (GPU peaks are reset per setting and stay)."""
     import torch
+
+    from .cards import load_card
     from .quant import parameter_bytes
     from .stack import load_backend
-    from .cards import load_card
     card = load_card(card_name)
     image, mask, significance, prompt, known = bench_inputs(image_px)
     _import_for_baseline(card, quant)
@@ -159,7 +162,7 @@ def _release_memory():
 
 
 def _reraise(line):
-    from ..errors import MissingWeightsError, BadInputError
+    from ..errors import BadInputError, MissingWeightsError
     kind, _, message = line.partition(": ")
     return (MissingWeightsError if kind == "MissingWeightsError" else BadInputError)(message or line)
 

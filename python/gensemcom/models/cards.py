@@ -376,6 +376,7 @@ def list_cards(search_path=None) -> list:
 def save_card(card: ModelCard, path) -> Path:
     """Write ``card`` as YAML to ``path`` (atomically); returns the path."""
     import yaml
+
     from ..fileio import write_text_atomic
     path = Path(path)
     write_text_atomic(path, yaml.safe_dump(card.to_dict(), sort_keys=False, allow_unicode=True))

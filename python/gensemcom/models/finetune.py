@@ -129,6 +129,7 @@ def save_checkpoint(folder, step, trainable, optimizer, generator, losses, confi
     """Write a resumable checkpoint to ``folder`` (safetensors + JSON, atomically per file)."""
     import torch
     from safetensors.torch import save_file
+
     from ..fileio import atomic_path
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "adapter.safetensors") as tmp:
@@ -336,6 +337,7 @@ class GeneratorTrainer(_Trainer):
         import torch
         from diffusers import DDPMScheduler
         from peft import LoraConfig
+
         from .inpaint import load_pipeline
         self.pairs = load_pairs(config.data, need_captions=False)
         pipe = load_pipeline(self.spec)

@@ -142,6 +142,7 @@ def build(name: str, root, force=False) -> Path:
     workers never see half a model.
     """
     import torch
+
     from ..errors import BadInputError
     if name not in BUILDERS:
         raise BadInputError(f"unknown tiny model {name!r}; choose from {', '.join(BUILDERS)}")

@@ -14,6 +14,12 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import BadInputError
+from .convcode import coded_length
+
+# The PHY header: 40 information bits + CRC-16, convolutionally coded (``framing``)
+HEADER_INFO_BITS = 40
+HEADER_BITS = HEADER_INFO_BITS + 16
+HEADER_CODED_BITS = coded_length(HEADER_BITS)
 
 # 802.11a: 52 occupied carriers, pilots at +-7 and +-21, DC unused.
 WIFI_PILOT_CARRIERS = (-21, -7, 7, 21)
@@ -221,8 +227,7 @@ class Numerology:
 
     @property
     def header_symbols(self):
-        """OFDM symbols of the BPSK header (see ``framing.HEADER_CODED_BITS``)."""
-        from .framing import HEADER_CODED_BITS
+        """OFDM symbols of the BPSK header (``HEADER_CODED_BITS`` coded bits, repeated)."""
         return -(-HEADER_CODED_BITS * self.header_repeats // self.n_data_carriers)
 
     # -- configs as data ---------------------------------------------------------------

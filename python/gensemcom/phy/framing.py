@@ -24,13 +24,10 @@ from functools import lru_cache
 import numpy as np
 
 from . import convcode, ldpc
-from .config import lfsr_bits
+from .config import HEADER_CODED_BITS, HEADER_INFO_BITS, lfsr_bits
 from .mcs import CRC_BYTES, MAX_PAYLOAD_BYTES, MCS_BY_INDEX, check_payload_bytes, frame_size, get_mcs
 from .modulation import hard_bits, modulate
 
-HEADER_INFO_BITS = 40
-HEADER_BITS = HEADER_INFO_BITS + 16
-HEADER_CODED_BITS = convcode.coded_length(HEADER_BITS)
 MAX_SEQ = (1 << 16) - 1
 MAX_FLAGS = (1 << 6) - 1
 FLAG_FILLER = 0x20  # end-of-stream filler burst: receivers drop it

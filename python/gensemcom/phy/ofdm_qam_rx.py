@@ -22,7 +22,9 @@ import sys
 
 import numpy as np
 import pmt
-from gnuradio import analog, blocks, digital, fft, filter as gr_filter, gr
+from gnuradio import analog, blocks, digital, fft
+from gnuradio import filter as gr_filter
+from gnuradio import gr
 
 from ..params import number
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr

@@ -18,6 +18,7 @@ from ..errors import BadInputError
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
 from .mcs import get_mcs, largest_frame
+from .pdus import make_pdu, pdu_meta
 
 TX_LEN_TAG = "gsc_tx_len"
 
@@ -37,18 +38,6 @@ def reserve_buffer(block, items):
     """``set_min_output_buffer`` without GNU Radio's info line about it."""
     block.set_log_level("warn")
     block.set_min_output_buffer(int(items))
-
-
-def make_pdu(payload, **meta):
-    """PDU message: pmt.cons(meta dict, u8vector of ``payload`` bytes)."""
-    data = bytes(payload)
-    return pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), list(data)))
-
-
-def pdu_meta(msg):
-    """(meta dict, payload bytes) of a PDU message."""
-    meta = pmt.to_python(pmt.car(msg)) if pmt.is_dict(pmt.car(msg)) else {}
-    return meta or {}, bytes(pmt.u8vector_elements(pmt.cdr(msg)))
 
 
 class packet_encoder(gr.basic_block):

@@ -2,28 +2,22 @@
 
 Entry points (imported lazily, so ``import gnuradio.gensemcom.semantic`` stays light):
 
-  SemanticCodec, CodecConfig, EncodeResult, DecodeResult      (codec)
-  Budget, shannon_symbols, fixed_rate_symbols                 (ratecontrol)
-  Container, Section, SectionType, Importance, fragment, reassemble, Reassembler  (container)
-  StructuredPrompt                                            (prompt)
-  fit_whole_image                                             (baselines)
-  Segmenter, PromptGenerator, Generator, Significance, KeyRegion  (interfaces)
+  SemanticCodec, CodecConfig, BudgetTooSmallError, register_backend     (codec)
+  StructuredPrompt                                                      (prompt)
+  Segmenter, PromptGenerator, Generator, Significance, KeyRegion        (interfaces)
+
+What it builds on: ``transport`` (the ``.gsc`` container, fragments, ``Budget``) and
+``classical`` (the still-image streams of key regions and hints).
 """
 import importlib
 
 _EXPORTS = {
-    "SemanticCodec": "codec", "CodecConfig": "codec", "EncodeResult": "codec", "DecodeResult": "codec",
-    "BudgetTooSmallError": "codec", "register_backend": "codec", "auto_key_fraction": "codec",
-    "Budget": "ratecontrol", "shannon_symbols": "ratecontrol", "fixed_rate_symbols": "ratecontrol",
-    "Container": "container", "Section": "container", "SectionType": "container",
-    "Importance": "container", "fragment": "container", "reassemble": "container",
-    "Reassembler": "container", "Received": "container",
+    "SemanticCodec": "codec", "CodecConfig": "codec", "BudgetTooSmallError": "codec",
+    "register_backend": "codec", "auto_key_fraction": "codec",
     "StructuredPrompt": "prompt",
-    "fit_whole_image": "baselines", "BaselineResult": "baselines",
     "Segmenter": "interfaces", "PromptGenerator": "interfaces", "Generator": "interfaces",
     "Significance": "interfaces", "KeyRegion": "interfaces",
 }
-
 __all__ = sorted(_EXPORTS)
 
 

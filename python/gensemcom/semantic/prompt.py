@@ -36,10 +36,8 @@ MAX_TEXT_CHARS = 240            # scene, caption
 MAX_LABEL_CHARS = 48            # one object label / attribute word
 MAX_ITEMS = 16                  # objects, attributes, palette entries
 MAX_GRID_SIDE = 16              # layout grid: at most 16 x 16 cells
-
 TEXTURE_GRAINS = ("fine", "medium", "coarse")
 TEXTURE_ORIENTATIONS = ("none", "horizontal", "vertical", "diagonal")
-
 # Preset DEFLATE dictionary: the JSON skeleton and frequent words. Versioned by PROMPT_FORMAT.
 ZDICT = (
     b'"fine" "medium" "coarse" "horizontal" "vertical" "diagonal" photo of a '

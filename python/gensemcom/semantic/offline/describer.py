@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..imageops import luminance
+from ...imageops import luminance
 from ..interfaces import PromptGenerator, Significance
 from ..prompt import LayoutCell, ObjectLabel, PaletteColour, StructuredPrompt
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..imageops import smooth_upsample
+from ...imageops import smooth_upsample
 from ..interfaces import Generator
 from .describer import BAND_SIGMAS
 

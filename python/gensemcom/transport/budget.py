@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..errors import BadInputError
-from .container import FRAGMENT_HEADER_BYTES, HEADER_BYTES, Importance, packet_costs
+from .container import HEADER_BYTES, Importance
+from .fragments import FRAGMENT_HEADER_BYTES
+from .packets import packet_costs
 
 
 def shannon_symbols(snr_db: float) -> Callable:

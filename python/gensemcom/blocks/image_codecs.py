@@ -16,7 +16,7 @@ def make_codec(scheme="semantic", models=None, quant=None, device=None, codec="a
     if scheme not in SCHEMES:
         raise BadInputError(f"unknown scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
     if scheme in BASELINE_SCHEMES:
-        from ..semantic.wholeimage import WholeImageCodec
+        from ..classical.wholeimage import WholeImageCodec
         return WholeImageCodec(scheme)
     from ..semantic.codec import CodecConfig, SemanticCodec
     stack = None

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pmt
 
-from .errors import BadInputError
-from .link_profile import LinkProfile
+from ..errors import BadInputError
+from ..link.profile import LinkProfile
+from ..link.senders import choose_baseline_mcs, semantic_budget
 
 STAGE_TIMEOUT_S = 300.0
 
@@ -68,7 +69,7 @@ class _PacketLog:
 def _collector(name, log):
     from gnuradio import gr
 
-    from .blocks.pdus import split_pdu
+    from ..phy.pdus import split_pdu
 
     class collector(gr.basic_block):
         def __init__(self):
@@ -109,9 +110,9 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     """
     from gnuradio import blocks, gr
 
-    from .blocks.pdus import image_to_pdu, pdu_to_image
-    from .blocks.semantic_txrx import semantic_rx, semantic_tx
-    from .phy.channel import ChannelConfig, make_channel
+    from ..blocks.pdus import image_to_pdu, pdu_to_image
+    from ..blocks.semantic_txrx import semantic_rx, semantic_tx
+    from ..phy.channel import ChannelConfig, make_channel
 
     image = np.ascontiguousarray(image, dtype=np.uint8)
     height, width = image.shape[:2]
@@ -184,7 +185,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         sections_received = int(meta.get("sections_received", 0))
         decoder_report = _json(report_meta[-1].get("report")) if report_meta else {}
     else:   # nothing of the image arrived: the receiver has nothing to show
-        from .semantic.baselines import mean_grey
+        from ..classical.baselines import mean_grey
         rx_image, delivered, sections_received, decoder_report = mean_grey(image.shape), False, 0, {}
     cost = link.symbols_for_bytes(tx.plan)      # per packet sent (copies are logged one by one)
     sent = [(meta, size) for meta, size in sent_log.items if not meta.get("filler")]
@@ -202,7 +203,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
 
 
 def _split(msg):
-    from .blocks.pdus import split_pdu
+    from ..phy.pdus import split_pdu
     return split_pdu(msg)
 
 
@@ -217,69 +218,15 @@ def _json(text):
 _MASK_CODEC = {}
 
 
-def semantic_budget(link, snr_db, channel, budget_symbols):
-    """(MCS plan, ``Budget``) the semantic transmitter's encoder works within on ``channel`` at
-    ``snr_db``: the link profile's plan and packet costs (copies on fading channels included)."""
-    from .blocks.semantic_txrx import plan_for
-    from .link_profile import protection_group
-    from .semantic.ratecontrol import Budget
-    plan, copies = plan_for(link, "semantic", snr_db, channel)
-    return plan, Budget(budget_symbols=float(budget_symbols),
-                        symbols_for_bytes=link.symbols_for_bytes(plan, copies),
-                        mtu_bytes=link.mtu_bytes,
-                        group_of=lambda importance: protection_group(plan, copies, importance),
-                        band_bytes=link.key_band_bytes(channel))
-
-
 def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="default", budget_symbols=None):
     """The key mask the semantic sender would choose for ``image`` under this channel budget.
 
     Runs the semantic encoder's rate control (no PHY) with the same MCS plan and symbol
     budget as ``run_transmission``: the mask baselines' key-region metrics are measured on.
     """
-    from .semantic.codec import SemanticCodec
+    from ..semantic.codec import SemanticCodec
     height, width = image.shape[:2]
     symbols = float(budget_symbols) if budget_symbols is not None else float(cpp) * height * width * 3
     _, budget = semantic_budget(LinkProfile.load(profile), snr_db, channel, symbols)
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
     return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
-
-
-def choose_baseline_mcs(image, codec, snr_db, channel, symbols_budget, profile="default"):
-    """The separation baseline's MCS: the one that maximises the expected whole-image PSNR.
-
-    For each candidate MCS the codec gets the largest file that fits ``symbols_budget`` at
-    that MCS (``WholeImageCodec``: best quality and scale); the file arrives only if every
-    one of its packets does, with probability (1 - PER)^packets from the planning PER
-    (``link_profile.packet_error_rate``), else the image is scored as a flat mean image.
-    Returns (mcs, {mcs: expected PSNR}). Slower MCS are not tried once a faster one is all
-    but certain to arrive (PER <= 0.1 %): they could only send fewer bytes.
-    """
-    from .link_profile import packet_error_rate
-    from .metrics import psnr
-    from .phy.mcs import MCS_TABLE, ROBUST_MCS
-    from .semantic.container import packetize
-    from .semantic.ratecontrol import Budget
-    from .semantic.wholeimage import WholeImageCodec
-    link = LinkProfile.load(profile)
-    flat = np.full_like(image, int(round(float(image.mean()))))
-    psnr_fail = psnr(image, flat)
-    names = sorted((m for m in MCS_TABLE.values() if m.coded), key=lambda m: -m.spectral_efficiency)
-    expected = {}
-    for mcs in names:
-        per = packet_error_rate(mcs.name, snr_db, channel)
-        if per > 0.5 and mcs.name != ROBUST_MCS:
-            continue
-        budget = Budget(budget_symbols=symbols_budget, symbols_for_bytes=link.symbols_for_bytes({0: mcs.name}),
-                        mtu_bytes=link.mtu_bytes, group_of=lambda importance, name=mcs.name: name)
-        result = WholeImageCodec(codec).encode(image, budget)
-        if not result.report["fits"]:
-            expected[mcs.name] = psnr_fail
-            continue
-        decoded = WholeImageCodec(codec).decode(result.data).image
-        p_success = (1.0 - per) ** len(packetize(result.container, link.mtu_bytes, lambda importance: 0))
-        expected[mcs.name] = p_success * psnr(image, decoded) + (1 - p_success) * psnr_fail
-        if per <= 1e-3:
-            break
-    best = max(expected, key=expected.get) if expected else ROBUST_MCS
-    return best, expected

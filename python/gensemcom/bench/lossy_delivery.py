@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import random
 
-from .semantic.container import SectionType, parse_fragment, split_packet
+from ..transport.container import SectionType
+from ..transport.fragments import parse_fragment
+from ..transport.packets import split_packet
 
 DUPLICATE_SHARE = 0.1     # share of the delivered fragments that arrive twice
 

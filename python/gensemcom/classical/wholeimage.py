@@ -16,11 +16,12 @@ import warnings
 import numpy as np
 
 from ..errors import BadInputError, CorruptDataError
+from ..imagecodec import DecodeResult, EncodeResult
+from ..imageops import resize
+from ..transport.budget import Budget
+from ..transport.container import Container, Section, SectionType, section_wire_bytes
+from ..transport.reassembly import Received, received_from_container
 from .baselines import fit_whole_image, mean_grey
-from .codec import DecodeResult, EncodeResult
-from .container import Container, Received, Section, SectionType, received_from_container, section_wire_bytes
-from .imageops import resize
-from .ratecontrol import Budget
 
 CODECS = ("jpeg", "webp", "avif")
 PIL_FORMATS = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}

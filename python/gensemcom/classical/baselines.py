@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stillcodec
-from .imageops import SCALE_FACTORS, resize, scaled_size
+from ..classical import stillcodec
+from ..imageops import SCALE_FACTORS, resize, scaled_size
 
 MEAN_GREY = 128
 

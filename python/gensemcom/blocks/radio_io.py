@@ -6,7 +6,7 @@ One spec string names an endpoint, for ``gensemcom tx``/``rx``/``channel``:
   uhd:ARGS                     USRP via UHD, ARGS e.g. "type=b200" (needs --freq, --rate, --gain)
   soapy:ARGS                   SoapySDR device, ARGS e.g. "driver=hackrf"
 """
-from .errors import BadInputError
+from ..errors import BadInputError
 
 KINDS = ("zmq", "sigmf", "uhd", "soapy")
 
@@ -28,9 +28,9 @@ def make_sink(spec, samp_rate=20e6, freq_hz=2.45e9, gain_db=0.0, description="")
         from gnuradio import zeromq
         return zeromq.push_sink(gr.sizeof_gr_complex, 1, argument, 100, False, -1)
     if kind == "sigmf":
-        from .blocks.sigmf_io import sigmf_sink
+        from .sigmf_io import sigmf_sink
         return sigmf_sink(argument, samp_rate, freq_hz, description)
-    from .phy.ofdm_qam_tx import TX_LEN_TAG
+    from ..phy.ofdm_qam_tx import TX_LEN_TAG
     return _open_device(kind, argument, "sink", samp_rate, freq_hz, gain_db, TX_LEN_TAG)
 
 
@@ -42,7 +42,7 @@ def make_source(spec, samp_rate=20e6, freq_hz=2.45e9, gain_db=0.0):
         from gnuradio import zeromq
         return zeromq.pull_source(gr.sizeof_gr_complex, 1, argument, 100, False, -1)
     if kind == "sigmf":
-        from .blocks.sigmf_io import sigmf_source
+        from .sigmf_io import sigmf_source
         return sigmf_source(argument)
     return _open_device(kind, argument, "source", samp_rate, freq_hz, gain_db)
 

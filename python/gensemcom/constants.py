@@ -1,0 +1,29 @@
+"""Names and limits shared by every layer, written once.
+
+Channels
+  CHANNELS          channel presets of ``phy.channel`` (and every CLI, block and sweep)
+  FADING_CHANNELS   the presets with fading: the link plans with fading PER curves there
+Schemes
+  SEMANTIC_SCHEME   the semantic scheme's name
+  BASELINE_SCHEMES  whole-image separation baselines (a standard file + the same PHY)
+  SCHEMES           everything a transmitter or receiver block can run
+Image limits
+  MAX_IMAGE_SIDE_PX     largest width or height anything accepts or decodes (pixels)
+  MAX_DECODE_PIXELS     largest image a decoder rebuilds from what came off the air
+Wire formats (bytes; the formats themselves are in ``transport``)
+  CONTAINER_HEADER_BYTES  ``.gsc`` container header
+  FRAGMENT_HEADER_BYTES   per-fragment header (0xF1 ...)
+"""
+
+CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
+FADING_CHANNELS = ("rayleigh", "rician", "multipath")
+
+SEMANTIC_SCHEME = "semantic"
+BASELINE_SCHEMES = ("jpeg", "webp", "avif")
+SCHEMES = (SEMANTIC_SCHEME,) + BASELINE_SCHEMES
+
+MAX_IMAGE_SIDE_PX = 16384
+MAX_DECODE_PIXELS = 1 << 25      # 33.5 MP
+
+CONTAINER_HEADER_BYTES = 14
+FRAGMENT_HEADER_BYTES = 9

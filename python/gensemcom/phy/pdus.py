@@ -1,0 +1,38 @@
+"""PDU conventions: the one place where Python values become PMT messages and back.
+
+A PDU is ``pmt.cons(meta, pmt.u8vector)``. Meta is a PMT dict whose values are plain numbers,
+strings, booleans or lists of numbers (``pmt.to_pmt`` / ``pmt.to_python``). Byte PDUs
+(sections, fragments, packets) carry opaque bytes; their meta is documented by the block that
+makes them. Image PDUs are built on these in ``blocks.pdus``.
+"""
+import numpy as np
+import pmt
+
+from ..errors import CorruptDataError
+
+
+def make_pdu(data, meta=None, **more_meta):
+    """PDU of ``data`` (bytes-like or uint8 array) with meta ``meta`` (dict) and ``more_meta``."""
+    payload = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+    payload = np.ascontiguousarray(payload, dtype=np.uint8).ravel()
+    meta = {**dict(meta or {}), **more_meta}
+    meta_pmt = pmt.to_pmt(meta) if meta else pmt.make_dict()
+    return pmt.cons(meta_pmt, pmt.init_u8vector(payload.size, payload.tolist()))
+
+
+def split_pdu(pdu):
+    """PDU → (meta dict, payload as a uint8 array). Raises CorruptDataError if not a u8 PDU."""
+    if not pmt.is_pair(pdu):
+        raise CorruptDataError("message is not a PDU (expected a pair of meta dict and u8vector)")
+    meta_pmt, vector = pmt.car(pdu), pmt.cdr(pdu)
+    if not pmt.is_u8vector(vector):
+        raise CorruptDataError("PDU payload is not a u8vector")
+    meta = pmt.to_python(meta_pmt) if pmt.is_dict(meta_pmt) else {}
+    payload = pmt.to_python(vector)
+    return dict(meta or {}), np.asarray(payload, dtype=np.uint8)
+
+
+def pdu_meta(msg):
+    """(meta dict, payload bytes) of a PDU (``split_pdu`` with the payload as bytes)."""
+    meta, payload = split_pdu(msg)
+    return meta, payload.tobytes()
