@@ -5,7 +5,7 @@ For every image and byte budget it measures, in one run:
   * the semantic codec: container size (must be <= budget), decode, key-region PSNR on the
     sender's key mask, whole-image PSNR / SSIM / VSI, key-area fraction, prompt size, byte split;
   * whole-image JPEG, WebP and AVIF at the best quality and scale that fit the budget
-    (``semantic.baselines.fit_whole_image``; a codec that cannot fit scores as mean grey), and
+    (``classical.baselines.fit_whole_image``; a codec that cannot fit scores as mean grey), and
     the same for bare AV1 without the AVIF container (to show how much of the gain is overhead);
   * two simple fills of the non-key area with the same received key content: the mean colour
     of the non-key area, and OpenCV Telea inpainting from the key pixels;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure each coded MCS's SNR threshold and write python/gensemcom/phy/mcs_thresholds.yaml.
 
-The transmitter's MCS planning (``link_profile.best_mcs``, profiles with ``mcs: auto``) reads
+The transmitter's MCS planning (``link.per.best_mcs``, profiles with ``mcs: auto``) reads
 that file. Method:
   * AWGN: PER vs SNR of every coded MCS (and the robust mode) on the real flowgraph
     (``phy.link.run_link``), payload = the default profile's MTU, on a 0.5 dB grid from the

@@ -4,11 +4,11 @@
 For every image, byte budget, seed and loss rate: encode once, cut into packets of at most
 ``--mtu`` bytes (the default link profile's packet size; small fragments of one importance
 class share an aggregate packet, as the fragmenter sends them), deliver them through
-``lossy_delivery.deliver`` (independent loss per packet, 10 % duplicates, random order;
+``bench.lossy_delivery.deliver`` (independent loss per packet, 10 % duplicates, random order;
 the same draws for every loss rate, so a higher rate loses a superset), decode with the
 receiver's default size, and measure PSNR, SSIM, VSI and key-region PSNR (on the sender's
 key mask). Checks on the way: every image decodes to full size, and the report names every
-lost part it regenerated (``lossy_delivery.regeneration_gaps``).
+lost part it regenerated (``bench.lossy_delivery.regeneration_gaps``).
 
 Writes the plot (mean over images and seeds, 95 % CI) to ``--plot`` and prints a markdown
 table; ``--json`` keeps every record.

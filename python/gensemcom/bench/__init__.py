@@ -2,7 +2,7 @@
 
 One task = (image, scheme, snr_db, channel, cpp, seed). A scheme is a registered function
 ``run(task) -> dict`` (``bench.schemes``); the sweep scores every scheme with the same
-metrics (``gensemcom.metrics``, ``gensemcom.semantic_agreement``) and the same
+metrics (``gensemcom.metrics``, ``bench.semantic_agreement``) and the same
 failed-decode rule, appends one row per task to results.csv (``bench.store``), and writes
 a summary with 95 % CIs, plots and a report. ``gensemcom bench`` is the command;
 docs/benchmarking.md describes the conventions.

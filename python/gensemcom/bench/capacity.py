@@ -10,7 +10,7 @@ uses and C is the channel's capacity in bit per channel use at the task's SNR:
 
 SNR is Es/N0 (average symbol power 1, noise variance 10^(−SNR/10)). The image then goes
 through the codec as a whole standard file at the best quality and scale that fit, scales
-1, 1/2 and 1/4 (``semantic.baselines.fit_whole_image``, the same fit the flowgraph
+1, 1/2 and 1/4 (``classical.baselines.fit_whole_image``, the same fit the flowgraph
 baselines use); nothing is lost on the channel. If the codec cannot fit the budget at its
 lowest quality and smallest scale, nothing is delivered and the sweep scores it by its
 failed-decode rule.

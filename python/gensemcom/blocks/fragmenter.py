@@ -49,7 +49,7 @@ class fragmenter(message_block):
 
     def group_of(self, importance):
         """Protection group of an importance class: (its MCS or the class without a plan, its
-        copies); only fragments of one group share a packet (``link_profile.protection_group``)."""
+        copies); only fragments of one group share a packet (``link.mcsplan.protection_group``)."""
         return protection_group(self.mcs_plan, self.repeats, importance)
 
     def handle(self, msg):

@@ -4,7 +4,7 @@ A profile names the OFDM numerology, the packet size (``mtu_bytes``), the MCS of
 importance class (fixed, or ``auto``: for each class the fastest MCS whose planning packet error rate at the
 planning SNR less the class's margin is within the class's target; PER curves measured on
 the real flowgraph, in ``phy/mcs_thresholds.yaml``, see ``per``), and channel options. Profiles are
-found by name in ``$GENSEMCOM_PROFILES_DIR`` and in the package's ``profiles/`` folder, or by
+found by name in ``$GENSEMCOM_PROFILES_DIR`` and in ``link/profiles/``, or by
 path.
 
 Channel-symbol accounting (``symbols_for_bytes``): ``protection.packet_symbols`` per packet

@@ -39,7 +39,7 @@ def choose_baseline_mcs(image, codec, snr_db, channel, symbols_budget, profile="
     For each candidate MCS the codec gets the largest file that fits ``symbols_budget`` at
     that MCS (``WholeImageCodec``: best quality and scale); the file arrives only if every
     one of its packets does, with probability (1 - PER)^packets from the planning PER
-    (``link_profile.packet_error_rate``), else the image is scored as a flat mean image.
+    (``link.per.packet_error_rate``), else the image is scored as a flat mean image.
     Returns (mcs, {mcs: expected PSNR}). Slower MCS are not tried once a faster one is all
     but certain to arrive (PER <= 0.1 %): they could only send fewer bytes.
     """
