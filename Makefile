@@ -12,13 +12,14 @@ APT_PACKAGES := gnuradio gnuradio-dev cmake
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test setup system venv clean cmake-install lint help
+.PHONY: all demo test setup system venv clean cmake-install cmake-check grc-check lint help
 
 help:
 	@echo "make demo    - install (once) and run the demo on the offline default stack"
 	@echo "make test    - install (once) and run the tests"
-	@echo "make setup   - only install: Debian packages, then .venv with pip install -e '.[dev]'"
-	@echo "make cmake-install - install the module the GNU Radio way (CMake, GR_PYTHON_INSTALL)"
+	@echo "make setup   - only install: Debian packages, then .venv with pip install -e '.[large,ray,dev]'"
+	@echo "make cmake-install - install the module the GNU Radio way (CMake, GR_PYTHON_INSTALL) into GNU Radio's prefix"
+	@echo "make cmake-check   - configure, build, ctest and install to a temporary prefix, run the installed package"
 
 all: test
 
@@ -39,27 +40,39 @@ $(STAMPS)/system:
 	@touch $@
 
 # The venv sees Debian's GNU Radio (system site packages); pip installs the rest.
-$(STAMPS)/venv: $(STAMPS)/system pyproject.toml setup.py
+# venv-offline: what the offline default stack needs (make demo); venv: everything, for the tests.
+$(STAMPS)/venv-offline: $(STAMPS)/system pyproject.toml setup.py
 	@test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check -q -e .
 	@$(PY) -c "from gnuradio import gr, gensemcom; import numpy, torch; print('gensemcom', gensemcom.__version__, '| GNU Radio', gr.version(), '| numpy', numpy.__version__, '| torch', torch.__version__)"
 	@touch $@
 
-demo: $(STAMPS)/venv
+$(STAMPS)/venv: $(STAMPS)/venv-offline
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[large,ray,dev]'
+	@touch $@
+
+demo: $(STAMPS)/venv-offline
 	$(VENV)/bin/gensemcom demo
 
 test: $(STAMPS)/venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+	scripts/cmake_check.sh $(CURDIR)/$(PY)
 
 lint: $(STAMPS)/venv
 	$(PY) -m pycodestyle --max-line-length=120 python tests examples scripts benchmarks simulations
 
-# The GNU Radio way: GR_PYTHON_INSTALL into GNU Radio's prefix, GRC YAML into
-# share/gnuradio/grc/blocks, examples into share/gr-gensemcom/examples.
-cmake-install: $(STAMPS)/system
-	cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$$(gnuradio-config-info --prefix) -DPYTHON_EXECUTABLE=$(SYS_PYTHON)
+# The GNU Radio way: GR_PYTHON_INSTALL into GNU Radio's prefix (Debian: /usr, package in
+# /usr/lib/python3/dist-packages), GRC YAML into share/gnuradio/grc/blocks, examples and model
+# cards into share/gr-gensemcom. The installed `gensemcom` command runs with the project's
+# .venv (it has the pip dependencies); ctest runs the QA tests (python/gensemcom/qa_*.py).
+cmake-install: $(STAMPS)/venv-offline
+	cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$$(gnuradio-config-info --prefix) -DPYTHON_EXECUTABLE=$(CURDIR)/$(PY)
 	cmake --build build
+	cd build && ctest --output-on-failure
 	$(SUDO) cmake --install build
+
+cmake-check: $(STAMPS)/venv-offline
+	scripts/cmake_check.sh $(CURDIR)/$(PY)
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache

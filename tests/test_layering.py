@@ -54,7 +54,8 @@ def layer_of(module: str, known: set) -> str:
 
 
 def all_modules() -> dict:
-    return {module_name(p): p for p in PACKAGE_ROOT.rglob("*.py")}
+    """Every module of the package; the QA files (qa_*.py, ctest's, not installed) are tests."""
+    return {module_name(p): p for p in PACKAGE_ROOT.rglob("*.py") if not p.name.startswith("qa_")}
 
 
 def imports_of(source: str, module: str, is_package: bool, known: set):

@@ -87,6 +87,7 @@ class worker_block(message_block):
         self._loaded = False
         self.stats = collections.Counter(received=0, processed=0, dropped=0, errors=0, queue_high_water=0)
         self.last_error = None
+        self.last_exception = None
         self.register_input("in", self._enqueue)
 
     # -- subclass hooks -------------------------------------------------------------
@@ -149,6 +150,7 @@ class worker_block(message_block):
             except Exception as exc:  # one bad message must not kill the block
                 self.stats["errors"] += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_exception = exc
                 gr.log.warn(f"{self.name()}: {self.last_error}")
             finally:
                 with self._idle:

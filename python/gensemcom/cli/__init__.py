@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from ..errors import GensemcomError
 from ..version import __version__
@@ -58,7 +59,8 @@ def _top_parser():
                      "commands:\n" + "\n".join(lines)),
         epilog=EPILOG,
     )
-    parser.add_argument("--version", action="version", version=f"gensemcom {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"gensemcom {__version__} ({Path(__file__).resolve().parent.parent})")
     parser.add_argument("command", metavar="COMMAND", help="one of the commands above")
     return parser
 

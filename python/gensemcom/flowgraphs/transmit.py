@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pmt
 
-from ..errors import BadInputError
+from ..errors import BadInputError, GensemcomError
 from ..link.profile import LinkProfile
 from ..link.senders import choose_baseline_mcs, semantic_budget
 
@@ -152,6 +152,8 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         tx.encoder.to_basic_block()._post(pmt.intern("in"), image_to_pdu(image, image_id=int(seed) % 65536))
         _wait(lambda: tx.encoder.stats["processed"] + tx.encoder.stats["errors"] >= 1, timeout_s, "encoding")
         if tx.encoder.stats["errors"]:
+            if isinstance(tx.encoder.last_exception, GensemcomError):
+                raise tx.encoder.last_exception      # the user's problem (e.g. missing weights): exit 2
             raise RuntimeError(f"encoder failed: {tx.encoder.last_error}")
         _wait(lambda: sinks["mask"].num_messages() >= 1, timeout_s, "the encoder's output")
         pieces = tx.encoder.stats["pieces_out"]        # 0 when not even a minimal container fits

@@ -113,6 +113,15 @@ class Stack:
                                                   base=base)
             return self._loaded[role]
 
+    def check_weights(self, roles=ROLES):
+        """Raise ``MissingWeightsError`` now, before any flowgraph runs, when a large card of
+        ``roles`` has no weights on this machine (looks them up; loads nothing)."""
+        from .weights import resolve_weights
+        for role in roles:
+            card = self.cards.get(role)
+            if card is not None and card.is_large:
+                resolve_weights(card)
+
     @property
     def loaded(self) -> set:
         """Roles whose backend has been loaded so far."""

@@ -52,11 +52,14 @@ def _in_search_path(card):
         return False
 
 
-def expected_hub_folder(repo_id: str, revision: str | None) -> Path:
-    """The Hugging Face cache folder a download of ``repo_id`` lands in (for messages)."""
+def expected_hub_folder(repo_id: str, revision: str | None) -> str:
+    """Where a download of ``repo_id`` lands in the Hugging Face cache, for messages: the repo
+    folder, whose ``refs/REVISION`` names the commit whose files are in ``snapshots/COMMIT``."""
     from huggingface_hub import constants
     folder = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
-    return folder / "snapshots" / (revision or "main")
+    if revision and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision):
+        return str(folder / "snapshots" / revision)
+    return f"{folder}/snapshots/<commit of refs/{revision or 'main'}>"
 
 
 def resolve_weights(card: ModelCard) -> Path:
