@@ -7,12 +7,16 @@ Schemes
   SEMANTIC_SCHEME   the semantic scheme's name
   BASELINE_SCHEMES  whole-image separation baselines (a standard file + the same PHY)
   SCHEMES           everything a transmitter or receiver block can run
+Codecs and models
+  KEY_CODECS        still-image codecs of the semantic key streams and hints (``classical.stillcodec``)
+  QUANT_MODES       quantization of the large models (model cards, ``--quant``)
 Image limits
   MAX_IMAGE_SIDE_PX     largest width or height anything accepts or decodes (pixels)
   MAX_DECODE_PIXELS     largest image a decoder rebuilds from what came off the air
 Wire formats (bytes; the formats themselves are in ``transport``)
   CONTAINER_HEADER_BYTES  ``.gsc`` container header
   FRAGMENT_HEADER_BYTES   per-fragment header (0xF1 ...)
+  MAX_PAYLOAD_BYTES       largest payload of one PHY packet (``phy.mcs``)
 """
 
 CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
@@ -22,8 +26,12 @@ SEMANTIC_SCHEME = "semantic"
 BASELINE_SCHEMES = ("jpeg", "webp", "avif")
 SCHEMES = (SEMANTIC_SCHEME,) + BASELINE_SCHEMES
 
+KEY_CODECS = ("avif", "webp", "jpeg")
+QUANT_MODES = ("none", "int8", "nf4", "torchao-int8")
+
 MAX_IMAGE_SIDE_PX = 16384
 MAX_DECODE_PIXELS = 1 << 25      # 33.5 MP
 
 CONTAINER_HEADER_BYTES = 14
 FRAGMENT_HEADER_BYTES = 9
+MAX_PAYLOAD_BYTES = 4096

@@ -22,10 +22,11 @@ from __future__ import annotations
 import functools
 import math
 
+from ..constants import BASELINE_SCHEMES
 from .schemes import register_scheme
 
 CHANNELS = ("awgn", "rayleigh")
-CODECS = ("jpeg", "webp", "avif")
+CODECS = BASELINE_SCHEMES
 # Coded size = original / factor: the field's "best of scales 1, 1/2, 1/4".
 SCALE_FACTORS = (1.0, 2.0, 4.0)
 

@@ -12,11 +12,10 @@ key-area selection for the same image and channel budget (registered with ``--ke
 """
 from __future__ import annotations
 
+from ..constants import CHANNELS
 from ..phy.mcs import get_mcs
 from .keymask import register_key_mask
 from .schemes import register_scheme
-
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def _result(task, tx) -> dict:

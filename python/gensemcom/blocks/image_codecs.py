@@ -1,8 +1,6 @@
 """Which codec a block runs: the semantic codec with a model stack, or a whole-image baseline."""
+from ..constants import BASELINE_SCHEMES, SCHEMES
 from ..errors import BadInputError
-
-BASELINE_SCHEMES = ("jpeg", "webp", "avif")
-SCHEMES = ("semantic",) + BASELINE_SCHEMES
 
 
 def make_codec(scheme="semantic", models=None, quant=None, device=None, codec="avif", key_fraction=None):

@@ -21,9 +21,10 @@ import warnings
 
 import numpy as np
 
+from ..constants import KEY_CODECS
 from ..errors import CorruptDataError
 
-CODECS = ("avif", "webp", "jpeg")
+CODECS = KEY_CODECS
 CODEC_IDS = {"avif": 1, "webp": 2, "jpeg": 3}
 CODEC_NAMES = {v: k for k, v in CODEC_IDS.items()}
 QUALITY_RANGE = {"avif": (0, 100), "webp": (0, 100), "jpeg": (1, 95)}

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ..constants import BASELINE_SCHEMES, MAX_DECODE_PIXELS, MAX_IMAGE_SIDE_PX
 from ..errors import BadInputError, CorruptDataError
 from ..imagecodec import DecodeResult, EncodeResult
 from ..imageops import resize
@@ -23,10 +24,9 @@ from ..transport.container import Container, Section, SectionType, section_wire_
 from ..transport.reassembly import Received, received_from_container
 from .baselines import fit_whole_image, mean_grey
 
-CODECS = ("jpeg", "webp", "avif")
+CODECS = BASELINE_SCHEMES
 PIL_FORMATS = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}
-MAX_FILE_PIXELS = 16384 * 16384
-MAX_DECODE_PIXELS = 1 << 25      # the decoder's default limit on the claimed image size (33.5 MP)
+MAX_FILE_PIXELS = MAX_IMAGE_SIDE_PX * MAX_IMAGE_SIDE_PX
 
 
 def largest_section_payload(budget: Budget, importance) -> int:
@@ -95,7 +95,7 @@ class WholeImageCodec:
             width, height = size
         else:
             raise CorruptDataError("the container header was lost and no image size was given")
-        if not (1 <= width <= 16384 and 1 <= height <= 16384) or width * height > max_pixels:
+        if not (1 <= width <= MAX_IMAGE_SIDE_PX and 1 <= height <= MAX_IMAGE_SIDE_PX) or width * height > max_pixels:
             raise CorruptDataError(f"image size {width}x{height} out of range "
                                    f"(at most {max_pixels:,} pixels)")
         report = {"scheme": self.codec, "delivered": False, "sections_received": len(received.sections),

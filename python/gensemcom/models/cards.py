@@ -32,12 +32,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..constants import QUANT_MODES
 from ..errors import BadInputError
 
 ROLES = ("segmenter", "prompt_generator", "generator")
 KINDS = ("model", "stack")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-QUANT_MODES = ("none", "int8", "nf4", "torchao-int8")
 DEFAULT_STACK = "offline"
 
 # backend -> (role, {option: default}). Option values are checked against the default's type.

@@ -16,11 +16,11 @@ symbols, and combined as LLRs at the receiver (decodes at -5 dB Es/N0).
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..constants import MAX_PAYLOAD_BYTES
 from ..errors import BadInputError
 from .config import DEFAULT_NUMEROLOGY
 from .modulation import BITS_PER_SYMBOL
 
-MAX_PAYLOAD_BYTES = 4096
 CRC_BYTES = 4
 
 

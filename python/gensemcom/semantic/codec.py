@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..classical import stillcodec
-from ..constants import MAX_DECODE_PIXELS
+from ..constants import MAX_DECODE_PIXELS, MAX_IMAGE_SIDE_PX
 from ..errors import BadInputError
 from ..imagecodec import DecodeResult, EncodeResult
 from ..transport.budget import Budget
@@ -46,8 +46,8 @@ def _check_image(image) -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise BadInputError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
     height, width = image.shape[:2]
-    if min(height, width) < MIN_SIDE or max(height, width) > 16384:
-        raise BadInputError(f"image {width}x{height} out of range (sides {MIN_SIDE}..16384 px)")
+    if min(height, width) < MIN_SIDE or max(height, width) > MAX_IMAGE_SIDE_PX:
+        raise BadInputError(f"image {width}x{height} out of range (sides {MIN_SIDE}..{MAX_IMAGE_SIDE_PX} px)")
     return np.ascontiguousarray(image)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..classical import stillcodec
-from ..constants import MAX_DECODE_PIXELS
+from ..constants import MAX_DECODE_PIXELS, MAX_IMAGE_SIDE_PX
 from ..errors import CorruptDataError
 from ..imagecodec import DecodeResult
 from ..imageops import feather_weight, resize, to_uint8
@@ -34,7 +34,7 @@ def decode_received(codec, received: Received, size, seed, max_pixels=MAX_DECODE
         report["notes"].append("container header lost: using the size given by the caller")
     else:
         raise CorruptDataError("container header lost and no image size given: cannot decode")
-    if not (1 <= width <= 16384 and 1 <= height <= 16384) or width * height > max_pixels:
+    if not (1 <= width <= MAX_IMAGE_SIDE_PX and 1 <= height <= MAX_IMAGE_SIDE_PX) or width * height > max_pixels:
         raise CorruptDataError(f"image size {width}x{height} out of range (at most {max_pixels:,} pixels)")
     for index in sorted(received.sections):
         s = received.sections[index]
