@@ -264,7 +264,7 @@ def test_image_source_and_sink(tmp_path, astronaut):
 
 def test_block_parameters_are_validated(tmp_path):
     with pytest.raises(ValueError, match="budget_bytes > 0 or cpp > 0"):
-        semantic_encoder("semantic")
+        semantic_encoder("semantic", budget_bytes=0)      # no byte and no symbol budget
     with pytest.raises(BadInputError, match="unknown scheme"):
         semantic_encoder("png", budget_bytes=100)
     with pytest.raises(ValueError, match="mtu_bytes must be >= 10"):

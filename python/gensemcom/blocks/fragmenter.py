@@ -2,10 +2,11 @@
 import pmt
 from gnuradio import gr
 
+from ..constants import FRAGMENT_HEADER_BYTES
+from ..grc_yaml import GrcBlock, message
 from ..link.mcsplan import parse_mcs_plan, protection_group
-from ..params import number
+from ..params import MTU_BYTES, Param, Params
 from ..phy.framing import FLAG_FILLER
-from ..phy.mcs import MAX_PAYLOAD_BYTES
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.packets import packetize_pieces
 from .worker import message_block
@@ -21,7 +22,8 @@ class fragmenter(message_block):
     pieces); an image's packets leave once all its pieces arrived (or at end of stream).
     Output ``out``: packet PDUs; meta image_id, importance (most important fragment's), and
     ``mcs`` when the plan names one (the PHY reads it).
-    Parameters: mtu_bytes (> 9); mcs_plan ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict);
+    Parameters (``PARAMETERS``): mtu_bytes (more than the fragment header); mcs_plan
+    ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict);
     repeats ({class: copies}, e.g. {0: 2}): packets of that class are sent again after the
     image's other packets, so that each copy meets another fade (time diversity); the
     reassembler drops the duplicates. flush (default True): after each image a 1-byte filler
@@ -31,9 +33,40 @@ class fragmenter(message_block):
     else may follow until the next image.
     """
 
-    def __init__(self, mtu_bytes=256, mcs_plan="", repeats=None, flush=True):
+    PARAMETERS = Params(
+        MTU_BYTES,
+        Param("mcs_plan", "str", "", "MCS per Class",
+              'MCS of each importance class: "CLASS:MCS,..." or a dict (empty = the PHY\'s default MCS)',
+              runtime_setter="set_mcs_plan"),
+        Param("repeats", "raw", None, "Copies per Class",
+              "copies of each packet of a class, e.g. {0: 2} (None = one copy each)", hide="part"),
+        Param("flush", "bool", True, "Filler Burst per Image",
+              "a 1-byte filler burst after each image pushes its last packet through the receiver", hide="part"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Fragmenter", category="[GenSemCom]/Semantic", inputs=(message("in"),), outputs=(message("out"),),
+        documentation=f"""
+Packetizer: cuts each container piece into packets of at most "Packet Size" bytes (a
+{FRAGMENT_HEADER_BYTES}-byte fragment header included: image id, section, code, fragment index and count) and
+sets each packet's MCS from its importance class - unequal error protection.
+
+Input (message "in"): section PDUs from the Semantic Encoder.
+Output (message "out"): packet PDUs for OFDM/QAM TX; meta image_id, section_index,
+importance, fragment, mcs.
+
+MCS per Class: "CLASS:MCS,..." e.g. "0:bpsk-1/2x4,1:bpsk-1/2,2:qpsk-1/2". A class without
+an entry uses the nearest more important class's MCS; empty = the PHY's default MCS.
+It can change while the flowgraph runs (from the next image on).
+Classes: 0 header/metadata/prompt, 1 mask/hints, 2 key streams, 3 refinements.
+Copies per Class: e.g. {{0: 2}} sends class 0's packets twice (time diversity on fading
+channels); the reassembler drops the duplicates.
+""")
+
+    def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
+                 flush=DEFAULT.flush):
         message_block.__init__(self, "gensemcom_fragmenter")
-        self.mtu_bytes = number("fragmenter", "mtu_bytes", mtu_bytes, 10, MAX_PAYLOAD_BYTES, integer=True)
+        self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
         self.set_mcs_plan(mcs_plan, repeats or {})
         self.flush = bool(flush)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}

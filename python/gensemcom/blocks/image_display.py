@@ -2,7 +2,8 @@
 import numpy as np
 from gnuradio import gr
 
-from ..params import number
+from ..grc_yaml import GrcBlock, message
+from ..params import Param, Params
 from .pdus import pdu_to_image
 from .worker import message_block
 
@@ -23,7 +24,7 @@ class image_display(message_block):
     Message inputs
       original  image PDU (meta: name, image_id)
       received  image PDU (meta may carry psnr, ssim, vsi, key_psnr, snr_db: shown as caption)
-    Parameters
+    Parameters (``PARAMETERS``)
       title       text above the images
       max_width   display width of each image in pixels (images are scaled, not cropped)
     The widget is ``self.qwidget()``; GRC places it with the GUI hint.
@@ -31,12 +32,40 @@ class image_display(message_block):
 
     finish_on_done = False     # shows the last images until the window closes
 
-    def __init__(self, title="GenSemCom", max_width=384):
+    PARAMETERS = Params(
+        Param("title", "str", "GenSemCom", "Title", "text above the images"),
+        Param("max_width", "int", 384, "Image Width", "display width of each image (larger ones are scaled down)",
+              unit="px", lo=16),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Image Display", category="[GenSemCom]/GUI",
+        inputs=(message("original", optional=True), message("received", optional=True)),
+        extra_parameters=({"id": "gui_hint", "label": "GUI Hint", "dtype": "gui_hint", "hide": "part"},),
+        make_prefix="<%\n    win = 'self._%s_win'%id\n%>\\\n",
+        make_suffix="\n${win} = self.${id}.qwidget()\n${gui_hint() % win}",
+        documentation="""
+Shows the original image beside the reconstruction, updated live as image PDUs arrive.
+
+Message inputs
+  original: image PDU (raw RGB bytes; meta width, height, name, image_id) - usually the
+            Image Source's output.
+  received: image PDU from the Semantic Decoder / Image Sink path. Metrics in its meta
+            (psnr, ssim, vsi, key_psnr, snr_db) are shown under the image.
+
+Parameters
+  Title: text above the images.
+  Image Width: display width of each image in pixels; larger images are scaled down.
+
+Use it in a QT GUI flowgraph (Options: Generate Options = QT GUI).
+""")
+
+    def __init__(self, title=DEFAULT.title, max_width=DEFAULT.max_width):
         message_block.__init__(self, "gensemcom_image_display")
         from PyQt5 import QtCore, QtGui, QtWidgets
 
         self._QtGui = QtGui
-        self.max_width = number("image_display", "max_width", max_width, 16, integer=True)
+        self.max_width = self.PARAMETERS["max_width"].check("image_display", max_width)
 
         class _Bridge(QtCore.QObject):
             update = QtCore.pyqtSignal(str, object, str)

@@ -4,6 +4,8 @@ import re
 from pathlib import Path
 
 from ..fileio import atomic_path, to_jsonable, write_text_atomic
+from ..grc_yaml import GrcBlock, message
+from ..params import REQUIRED, Param, Params
 from .pdus import pdu_to_image
 from .worker import worker_block
 
@@ -20,7 +22,23 @@ class image_sink(worker_block):
     atomically (temporary file + rename). ``written`` lists the PNG paths.
     """
 
-    def __init__(self, out_dir, write_json=True, queue_size=16):
+    PARAMETERS = Params(
+        Param("out_dir", "str", REQUIRED, "Output Folder", "folder for the PNG (and JSON) files; it must exist",
+              grc_default="."),
+        Param("write_json", "bool", True, "Write Metrics JSON", "also write each image's meta as .json"),
+        Param("queue_size", "int", 16, "Queue Size", "images waiting to be written at most; more are dropped",
+              unit="images", lo=1, hide="part"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Image Sink", category="[GenSemCom]/Images", inputs=(message("in"),),
+        documentation="""
+Writes each image PDU as <out_dir>/<image_id>_<name>.png and, with "Write Metrics JSON",
+its meta (metrics, delivery report) as a .json beside it. Files are written to a
+temporary name and renamed, so a reader never sees half a file. The folder must exist.
+""")
+
+    def __init__(self, out_dir, write_json=DEFAULT.write_json, queue_size=DEFAULT.queue_size):
         worker_block.__init__(self, "gensemcom_image_sink", queue_size=queue_size, drop_policy="drop_newest")
         self.out_dir = Path(out_dir)
         if not self.out_dir.is_dir():

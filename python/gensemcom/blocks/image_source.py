@@ -8,8 +8,9 @@ import pmt
 from gnuradio import gr
 
 from ..errors import BadInputError
+from ..grc_yaml import GrcBlock, message
 from ..imageio import FORMATS, IMAGE_SUFFIXES, load_image
-from ..params import number
+from ..params import REQUIRED, Param, Params
 from .pdus import image_to_pdu
 from .worker import message_block
 
@@ -43,7 +44,7 @@ def expand_images(spec):
 class image_source(message_block):
     """Emits each image as a PDU on message port ``out``.
 
-    Parameters
+    Parameters (``PARAMETERS``)
       images        file, folder or glob (or a list of them)
       interval_s    pause between images, seconds (0 = as fast as flow control allows)
       repeat        times to go through the list (1 = once)
@@ -60,15 +61,48 @@ class image_source(message_block):
     control, its acknowledgement) the source ends, and its ``done`` lets a finite chain end.
     """
 
-    def __init__(self, images, interval_s=0.0, repeat=1, max_in_flight=0, start_id=0, ack_timeout_s=30.0):
+    PARAMETERS = Params(
+        Param("images", "str", REQUIRED, "Images", "image file, folder or glob", unit="file, folder or glob",
+              grc_default=""),
+        Param("interval_s", "float", 0.0, "Interval", "pause between images", unit="s", lo=0),
+        Param("repeat", "int", 1, "Repeat", "passes over the list of images", lo=1),
+        Param("max_in_flight", "int", 0, "Max Images in Flight",
+              "images sent but not yet acknowledged on port ack (0 = no flow control)", lo=0),
+        Param("start_id", "int", 0, "First Image ID", "image_id of the first image", lo=0, hi=65535, hide="part"),
+        Param("ack_timeout_s", "float", 30.0, "Ack Timeout",
+              "an image never acknowledged frees its slot after this long (0 = never)", unit="s", lo=0,
+              hide="part"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Image Source", category="[GenSemCom]/Images", inputs=(message("ack", optional=True),),
+        outputs=(message("out", optional=True),),
+        documentation="""
+Emits each image of a file, a folder or a glob as one image PDU.
+
+Output (message "out"): image PDU = raw RGB bytes (H x W x 3, row-major); meta
+image_id, name, width, height, channels, format ("rgb8"), path.
+Input (message "ack", optional): any message acknowledges one image. With "Max Images in
+Flight" > 0 the source waits for acknowledgements - connect the decoder's or the sink's
+output here so a slow receiver paces the source. 0 = no flow control. An image never
+acknowledged (lost on the air) frees its slot after "Ack Timeout" seconds.
+
+Parameters
+  Images: PNG, JPEG, WebP, TIFF or BMP; a folder contributes its image files by name.
+  Interval: pause between images in seconds.
+  Repeat: passes over the list; image ids count up (mod 65536).
+Unreadable files are skipped with a warning.
+""")
+
+    def __init__(self, images, interval_s=DEFAULT.interval_s, repeat=DEFAULT.repeat,
+                 max_in_flight=DEFAULT.max_in_flight, start_id=DEFAULT.start_id, ack_timeout_s=DEFAULT.ack_timeout_s):
         message_block.__init__(self, "gensemcom_image_source")
         if images is None or images == "":
             raise BadInputError("image_source: images must name a file, folder or glob")
-        self.interval_s = number("image_source", "interval_s", interval_s, 0)
-        self.repeat = number("image_source", "repeat", repeat, 1, integer=True)
-        self.max_in_flight = number("image_source", "max_in_flight", max_in_flight, 0, integer=True)
-        self.start_id = number("image_source", "start_id", start_id, 0, 65535, integer=True)
-        self.ack_timeout_s = number("image_source", "ack_timeout_s", ack_timeout_s, 0)
+        checked = self.PARAMETERS.check("image_source", interval_s=interval_s, repeat=repeat,
+                                        max_in_flight=max_in_flight, start_id=start_id, ack_timeout_s=ack_timeout_s)
+        self.interval_s, self.repeat, self.max_in_flight = checked.interval_s, checked.repeat, checked.max_in_flight
+        self.start_id, self.ack_timeout_s = checked.start_id, checked.ack_timeout_s
         self.paths = expand_images(images)
         self.stats = {"sent": 0, "acked": 0, "skipped": 0, "ack_timeouts": 0}
         self._credit = threading.Semaphore(self.max_in_flight) if self.max_in_flight else None

@@ -5,7 +5,8 @@ import threading
 import pmt
 
 from .. import metrics
-from ..params import number
+from ..grc_yaml import GrcBlock, message
+from ..params import Param, Params
 from ..phy.pdus import split_pdu
 from .pdus import image_to_pdu, pdu_to_image
 from .worker import worker_block
@@ -27,9 +28,36 @@ class metrics_sink(worker_block):
 
     finish_on_done = False     # several inputs: one upstream's end is not the end
 
-    def __init__(self, max_images=64, lpips=True, queue_size=16):
+    PARAMETERS = Params(
+        Param("max_images", "int", 64, "Originals Kept", "originals (and masks) kept for matching, the newest",
+              lo=1, hide="part"),
+        Param("lpips", "bool", True, "LPIPS", "compute LPIPS when its AlexNet weights are on this machine",
+              unit="if weights present", hide="part"),
+        Param("queue_size", "int", 16, "Queue Size", "reconstructions waiting to be scored at most; more are "
+              "dropped", unit="images", lo=1, hide="part"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Metrics Sink", category="[GenSemCom]/Images",
+        inputs=(message("original"), message("mask", optional=True), message("in")),
+        outputs=(message("out", optional=True),),
+        documentation="""
+Scores each reconstruction against its original (matched by image_id).
+
+Inputs: "original" (image PDUs as sent, e.g. from the Image Source), "mask" (the
+encoder's key mask, optional), "in" (decoded image PDUs).
+Output "out": the reconstruction with metrics in its meta: psnr (dB), ssim, ms_ssim, vsi,
+lpips (only when AlexNet weights are on the machine; lpips_status says why not),
+key_psnr, key_ssim, key_fraction. Feed it to the Image Sink (JSON next to each PNG) or
+the Image Display.
+
+Conventions: RGB, data range 255, SSIM 11x11 Gaussian (sigma 1.5) without downsampling,
+key-region metrics on the sender's key mask (see gensemcom.metrics).
+""")
+
+    def __init__(self, max_images=DEFAULT.max_images, lpips=DEFAULT.lpips, queue_size=DEFAULT.queue_size):
         worker_block.__init__(self, "gensemcom_metrics_sink", queue_size=queue_size, drop_policy="drop_newest")
-        self.max_images = number("metrics_sink", "max_images", max_images, 1, integer=True)
+        self.max_images = self.PARAMETERS["max_images"].check("metrics_sink", max_images)
         self.compute_lpips = bool(lpips)
         self._originals = collections.OrderedDict()
         self._masks = collections.OrderedDict()

@@ -7,7 +7,8 @@ import time
 import pmt
 
 from ..errors import CorruptDataError
-from ..params import number
+from ..grc_yaml import GrcBlock, message
+from ..params import Param, Params
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.fragments import parse_fragment
 from ..transport.packets import split_packet
@@ -59,10 +60,32 @@ class reassembler(message_block):
     images already emitted (late repeated copies) are dropped and counted as ``late``.
     """
 
-    def __init__(self, timeout_s=2.0, max_pending=1):
+    PARAMETERS = Params(
+        Param("timeout_s", "float", 2.0, "Timeout", "an image is emitted this long after its last packet",
+              unit="s", lo=0),
+        Param("max_pending", "int", 1, "Images Pending", "images collected at once; a newer one emits the oldest",
+              lo=1, hide="part"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Reassembler", category="[GenSemCom]/Semantic", inputs=(message("in"),), outputs=(message("out"),),
+        documentation="""
+Collects the received packets of each image, in any order, ignoring duplicates, packets
+whose CRC failed (meta crc_ok false) and packets that are not fragments.
+
+Input (message "in"): packet PDUs from OFDM/QAM RX.
+Output (message "out"): one bundle PDU per image (the fragments that arrived), meta
+image_id, fragments, complete, reason.
+
+An image is emitted when all its pieces arrived, when a newer image starts (more than
+"Images Pending"), "Timeout" seconds after its last packet, or when the receiver's
+stream ends.
+""")
+
+    def __init__(self, timeout_s=DEFAULT.timeout_s, max_pending=DEFAULT.max_pending):
         message_block.__init__(self, "gensemcom_reassembler")
-        self.timeout_s = number("reassembler", "timeout_s", timeout_s, 0)
-        self.max_pending = number("reassembler", "max_pending", max_pending, 1, integer=True)
+        checked = self.PARAMETERS.check("reassembler", timeout_s=timeout_s, max_pending=max_pending)
+        self.timeout_s, self.max_pending = checked.timeout_s, checked.max_pending
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
         self._emitted = collections.deque(maxlen=RECENT_IMAGES)
         self._lock = threading.Lock()

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pmt
 
-from ..params import number
+from ..grc_yaml import GrcBlock, message
+from ..params import DEFAULT_HEIGHT, DEFAULT_WIDTH, MODELS, QUANT, QUEUE_SIZE, SCHEME, Param, Params
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.reassembly import reassemble
 from .image_codecs import make_codec
@@ -24,7 +25,7 @@ class semantic_decoder(worker_block):
       report  empty payload; meta image_id and ``report`` (JSON text of the decoder's report)
       mask    the key mask as received (u8 H×W, 255 = key; what the sender's MASK section says),
               so a receiver can score key regions without the sender (metrics sink ``mask``)
-    Parameters
+    Parameters (``PARAMETERS``)
       scheme          "semantic" or the baseline the sender used ("jpeg", "webp", "avif")
       models, quant   semantic model stack (the generator is what loads here)
       default_width, default_height   size to use when the container header was lost (0: the
@@ -33,14 +34,45 @@ class semantic_decoder(worker_block):
       queue_size      bundles waiting at most; more are dropped (counted)
     """
 
-    def __init__(self, scheme="semantic", models="offline", quant="none", default_width=0,
-                 default_height=0, seed=-1, queue_size=4):
+    PARAMETERS = Params(
+        SCHEME.with_(doc="the scheme the sender used"),
+        MODELS,
+        QUANT,
+        DEFAULT_WIDTH,
+        DEFAULT_HEIGHT,
+        Param("seed", "int", -1, "Generator Seed", "seed of the generator", unit="-1 = image id", lo=-1, hide="part"),
+        QUEUE_SIZE,
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Semantic Decoder", category="[GenSemCom]/Semantic", inputs=(message("in"),),
+        outputs=(message("out"), message("report", optional=True), message("mask", optional=True)),
+        documentation="""
+Decodes what arrived of each image and regenerates the rest: missing key streams from the
+prompt, a missing prompt from a neutral one; the output always has the sender's size.
+
+Input (message "in"): bundle PDU from the Reassembler.
+Outputs
+  out: image PDU; meta image_id, delivered, sections_received, sections_missing,
+       fragments, regenerated (what was rebuilt).
+  report: meta "report" = JSON text of the decoder's report (received/lost/regenerated).
+  mask: the key mask as received (for key-region metrics at the receiver).
+
+Models: the generator of this card loads once at start and runs in a worker thread with
+a bounded queue. For a baseline scheme a missing or damaged file gives a mid-grey image
+with delivered = false.
+""")
+
+    def __init__(self, scheme=DEFAULT.scheme, models=DEFAULT.models, quant=DEFAULT.quant,
+                 default_width=DEFAULT.default_width, default_height=DEFAULT.default_height, seed=DEFAULT.seed,
+                 queue_size=DEFAULT.queue_size):
         worker_block.__init__(self, "gensemcom_semantic_decoder", queue_size=queue_size)
         self.scheme, self.models, self.quant = scheme, models, quant
-        width = number("semantic_decoder", "default_width", default_width, 0, 16384, integer=True)
-        height = number("semantic_decoder", "default_height", default_height, 0, 16384, integer=True)
+        checked = self.PARAMETERS.check("semantic_decoder", default_width=default_width,
+                                        default_height=default_height, seed=seed)
+        width, height = checked.default_width, checked.default_height
         self.default_size = (width, height) if width and height else None
-        self.seed = number("semantic_decoder", "seed", seed, -1, integer=True)
+        self.seed = checked.seed
         self.codec = None
         self._last_size = None
         self.message_port_register_out(pmt.intern("out"))

@@ -4,8 +4,10 @@ import json
 import numpy as np
 import pmt
 
-from ..params import number
-from ..phy.mcs import MAX_PAYLOAD_BYTES
+from ..constants import FRAGMENT_HEADER_BYTES
+from ..errors import BadInputError
+from ..grc_yaml import GrcBlock, message
+from ..params import BUDGET_BYTES, CODEC, CPP, KEY_FRACTION, MODELS, MTU_BYTES, QUANT, QUEUE_SIZE, SCHEME, Param, Params
 from ..phy.pdus import make_pdu
 from ..semantic.config import BudgetTooSmallError
 from ..transport.budget import Budget
@@ -26,14 +28,14 @@ class semantic_encoder(worker_block):
       mask      the sender's key mask: u8 H×W (255 = key); meta image_id, width, height,
                 key_fraction
       report    empty payload; meta image_id and ``report`` (JSON text: sizes, split, costs)
-    Parameters
+    Parameters (``PARAMETERS``)
       scheme         "semantic" or a whole-image baseline "jpeg", "webp", "avif"
-      budget_bytes   bytes per image (0 = no byte limit)
+      budget_bytes   bytes per image (0 = no byte limit: then cpp > 0)
       cpp            channel uses per pixel: the symbol budget is cpp·H·W·3 data-carrier
                      symbols per image (0 = no symbol limit; needs ``symbols_for_bytes``)
       symbols_for_bytes  cost hook (n_bytes, importance) → data-carrier symbols; semantic_tx
                      sets it from the link profile's MCS plan
-      mtu_bytes      packet size the costs are counted in (0 = whole sections)
+      mtu_bytes      packet size the costs are counted in, as the fragmenter's (0 = whole sections)
       packet_group   (importance) → protection group (the MCS): which fragments may share an
                      aggregate packet, as the fragmenter will pack them (None = by class)
       band_bytes     key-stream bytes per band the link prefers (0 = none); semantic_tx sets
@@ -45,27 +47,71 @@ class semantic_encoder(worker_block):
     ``fits: false`` and ``stats["too_small"]`` counts it.
     """
 
-    def __init__(self, scheme="semantic", budget_bytes=0, cpp=0.0, symbols_for_bytes=None, mtu_bytes=0,
-                 key_fraction=0.0, codec="avif", models="offline", quant="none", queue_size=4, packet_group=None,
-                 band_bytes=0):
+    PARAMETERS = Params(
+        SCHEME,
+        BUDGET_BYTES,
+        MTU_BYTES.with_(lo=0, doc="packet size the costs are counted in, as the fragmenter's (0 = whole sections)"),
+        KEY_FRACTION,
+        CODEC,
+        MODELS,
+        QUANT,
+        Param("band_bytes", "int", 0, "Key Band Size", "key-stream bytes per independently decodable band",
+              unit="bytes, 0 = auto", lo=0, hide="part"),
+        QUEUE_SIZE,
+        CPP.with_(default=0.0, default_text=None, grc=False),
+        Param("symbols_for_bytes", "raw", None, "Cost Hook", "(n_bytes, importance) -> symbols", grc=False),
+        Param("packet_group", "raw", None, "Packet Group Hook", "(importance) -> protection group", grc=False),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Semantic Encoder", category="[GenSemCom]/Semantic", inputs=(message("in"),),
+        outputs=(message("sections", optional=True), message("mask", optional=True),
+                 message("report", optional=True)),
+        asserts=("${ budget_bytes > 0 }",      # GRC's encoder has no symbol budget (cpp): Semantic TX has
+                 f"${{ mtu_bytes == 0 or mtu_bytes > {FRAGMENT_HEADER_BYTES} }}"),
+        documentation=f"""
+Encodes each image into a .gsc container within a byte budget and emits it piece by piece.
+(For a channel-symbol budget and unequal error protection use Semantic TX.)
+
+Input (message "in"): image PDU.
+Outputs
+  sections: one PDU per framed piece - the container header (section_index 0), then each
+            section (metadata, prompt, mask, hints, key streams). Meta: image_id,
+            section_index, pieces, code, importance (0 = most important), type, width, height.
+  mask: the sender's key mask, u8 H x W (255 = key); meta image_id, key_fraction.
+  report: meta "report" = JSON text of the encoder's choices and sizes.
+
+Scheme: Semantic (key regions + structured prompt + hints) or a whole-image baseline.
+Packet Size: the fragmenter's, so that rate control counts the packets it will send.
+Models: a model card ("offline" = the default stack; see `gensemcom models list`).
+Models load once at flowgraph start; encoding runs in a worker thread with a bounded
+queue (Queue Size): when it is full, the oldest image is dropped and counted.
+Key Band Size: bytes per independently decodable key band the link prefers (0 = the
+encoder's default, one band per 8 KB of budget). Over fading channels use about one
+packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet loses one band, not all.
+""")
+
+    def __init__(self, scheme=DEFAULT.scheme, budget_bytes=DEFAULT.budget_bytes, cpp=DEFAULT.cpp,
+                 symbols_for_bytes=DEFAULT.symbols_for_bytes, mtu_bytes=DEFAULT.mtu_bytes,
+                 key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
+                 queue_size=DEFAULT.queue_size, packet_group=DEFAULT.packet_group, band_bytes=DEFAULT.band_bytes):
         worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
-        budget_bytes = number("semantic_encoder", "budget_bytes", budget_bytes, 0, integer=True)
-        cpp = number("semantic_encoder", "cpp", cpp, 0)
-        key_fraction = number("semantic_encoder", "key_fraction", key_fraction, 0, 1)
-        mtu_bytes = number("semantic_encoder", "mtu_bytes", mtu_bytes, 0, MAX_PAYLOAD_BYTES, integer=True)
-        if 0 < mtu_bytes <= 9:
-            raise ValueError("semantic_encoder: mtu_bytes must exceed the 9-byte fragment header (or be 0), "
-                             f"got {mtu_bytes}")
+        checked = self.PARAMETERS.check("semantic_encoder", budget_bytes=budget_bytes, cpp=cpp, mtu_bytes=mtu_bytes,
+                                        key_fraction=key_fraction, band_bytes=band_bytes)
+        budget_bytes, cpp, mtu_bytes = checked.budget_bytes, checked.cpp, checked.mtu_bytes
+        if 0 < mtu_bytes <= FRAGMENT_HEADER_BYTES:
+            raise BadInputError(f"semantic_encoder: mtu_bytes must exceed the {FRAGMENT_HEADER_BYTES}-byte fragment "
+                                f"header (or be 0), got {mtu_bytes}")
         if budget_bytes <= 0 and cpp <= 0:
             raise ValueError("semantic_encoder needs budget_bytes > 0 or cpp > 0")
         if cpp > 0 and symbols_for_bytes is None:
             raise ValueError("semantic_encoder: a cpp budget needs symbols_for_bytes (use semantic_tx)")
         self.scheme, self.models, self.quant = scheme, models, quant
-        self.codec_name, self.key_fraction = codec, float(key_fraction)
+        self.codec_name, self.key_fraction = codec, checked.key_fraction
         self.budget_bytes, self.cpp = int(budget_bytes), float(cpp)
         self.symbols_for_bytes, self.mtu_bytes = symbols_for_bytes, int(mtu_bytes)
         self.packet_group = packet_group
-        self.band_bytes = number("semantic_encoder", "band_bytes", band_bytes, 0, integer=True)
+        self.band_bytes = checked.band_bytes
         self.codec = None
         self.last_report = None
         self.stats["pieces_out"] = 0

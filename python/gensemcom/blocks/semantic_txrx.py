@@ -12,9 +12,11 @@ packets, the best for the SNR (or ``fixed_mcs``).
 from gnuradio import gr
 
 from ..errors import BadInputError
+from ..grc_yaml import GrcBlock, message, stream
 from ..link.profile import LinkProfile
 from ..link.senders import plan_for
-from ..params import number
+from ..params import CPP, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT, QUEUE_SIZE, SCHEME, Param, Params
+from ..phy.mcs import MCS_PARAMETER
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
 from ..phy.ofdm_qam_tx import ofdm_qam_tx
 from .fragmenter import fragmenter
@@ -28,10 +30,11 @@ class semantic_tx(gr.hier_block2):
 
     Message outputs: ``mask`` (sender's key mask per image), ``report`` (encoder report),
     ``packets`` (each packet handed to the PHY, with its MCS).
-    Parameters
+    Parameters (``PARAMETERS``)
       scheme        "semantic", or a whole-image baseline "jpeg", "webp", "avif"
       profile       link profile name or .yaml path (``gensemcom transmit --help`` lists them)
-      snr_db        planning SNR (Es/N0 per data carrier, dB) for ``mcs: auto``
+      snr_db        planning SNR (Es/N0 per data carrier, dB) for ``mcs: auto``; ``set_snr_db``
+                    re-plans while running
       channel       planning channel statistics for the MCS thresholds (awgn, rayleigh, ...)
       cpp           channel uses per pixel: data-carrier symbols per image = cpp·H·W·3 (0 = off)
       budget_bytes  byte budget per image (0 = off); at least one of cpp/budget_bytes
@@ -41,15 +44,57 @@ class semantic_tx(gr.hier_block2):
     packets more than once (counted in the budget).
     """
 
-    def __init__(self, scheme="semantic", profile="default", snr_db=10.0, channel="awgn", cpp=1 / 48,
-                 budget_bytes=0, key_fraction=0.0, codec="avif", models="offline", quant="none",
-                 fixed_mcs="", queue_size=4):
+    PARAMETERS = Params(
+        SCHEME,
+        PROFILE,
+        PLANNING_SNR_DB.with_(runtime_setter="set_snr_db"),
+        PLANNING_CHANNEL,
+        CPP,
+        semantic_encoder.PARAMETERS["budget_bytes"].with_(default=0, unit="bytes, 0 = off", hide="part"),
+        semantic_encoder.PARAMETERS["key_fraction"].with_(hide="part"),
+        semantic_encoder.PARAMETERS["codec"].with_(hide="part"),
+        MODELS,
+        QUANT,
+        Param("fixed_mcs", "str", "", "Fixed MCS", "send every packet at this MCS (empty = plan per class)",
+              choices=("",) + MCS_PARAMETER.choices, choice_labels=("(plan per class)",) + MCS_PARAMETER.choices,
+              free_text=True, hide="part"),
+        QUEUE_SIZE,
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Semantic TX", category="[GenSemCom]", inputs=(message("in"),),
+        outputs=(stream(), message("mask", optional=True), message("report", optional=True),
+                 message("packets", optional=True)),
+        asserts=("${ cpp > 0 or budget_bytes > 0 }",),
+        documentation="""
+Semantic transmitter: image PDUs in, complex baseband bursts out.
+Chain: Semantic Encoder -> Fragmenter (MCS per importance class) -> OFDM/QAM TX.
+
+Input (message "in"): image PDU (e.g. from the Image Source).
+Output (stream): complex64 bursts at the PHY's stated power (-15 dBFS during OFDM
+symbols, peaks below 1.0), separated by zero gaps. Message outputs: mask (sender's key
+mask), report (encoder report), packets (each packet with its MCS).
+
+Budget: "Channel Uses per Pixel" = complex data-carrier symbols per image / (H*W*3);
+the encoder's rate control fits the image into it with the MCS of each class counted.
+Link profile: numerology, packet size and MCS per class (name or .yaml; profiles live in
+the package's link/profiles/ folder). With "mcs: auto" the plan follows the planning SNR
+(Es/N0 per data carrier): header and prompt get the most robust MCS, key streams the
+fastest the SNR allows. The planning SNR can change while the flowgraph runs (from the
+next image on). Baseline schemes send everything at the best single MCS.
+""")
+
+    def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, snr_db=DEFAULT.snr_db,
+                 channel=DEFAULT.channel, cpp=DEFAULT.cpp, budget_bytes=DEFAULT.budget_bytes,
+                 key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
+                 fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
-        snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
-        cpp = number("semantic_tx", "cpp", cpp, 0)
-        if cpp <= 0 and number("semantic_tx", "budget_bytes", budget_bytes, 0, integer=True) <= 0:
+        checked = self.PARAMETERS.check("semantic_tx", snr_db=snr_db, channel=channel, cpp=cpp,
+                                        budget_bytes=budget_bytes)
+        snr_db, cpp = checked.snr_db, checked.cpp
+        if cpp <= 0 and checked.budget_bytes <= 0:
             raise BadInputError("semantic_tx: give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
         self.plan, self.repeats = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
@@ -73,7 +118,7 @@ class semantic_tx(gr.hier_block2):
 
     def set_snr_db(self, snr_db):
         """Re-plan the MCS per class for a new planning SNR (takes effect for the next image)."""
-        snr_db = number("semantic_tx", "snr_db", snr_db, -50, 80)
+        snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
         self.plan, self.repeats = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
         self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
         self.fragmenter.set_mcs_plan(self.plan, self.repeats)
@@ -87,18 +132,49 @@ class semantic_rx(gr.hier_block2):
     ``mask`` (the key mask as received, before ``out``), ``packets`` (every PHY packet with its
     meta: mcs, crc_ok, snr_db, evm_db, cfo), ``symbols`` (equalised payload symbols per packet,
     for a constellation display).
-    Parameters
+    Parameters (``PARAMETERS``)
       scheme, profile, models, quant   as the transmitter's
       default_width, default_height    image size to assume when the container header is lost
       timeout_s                        an image is decoded this long after its last packet
     """
 
-    def __init__(self, scheme="semantic", profile="default", models="offline", quant="none",
-                 default_width=0, default_height=0, timeout_s=2.0, queue_size=4):
+    PARAMETERS = Params(
+        SCHEME.with_(doc="the scheme the sender used"),
+        PROFILE.with_(doc="the sender's link profile (name or .yaml path)"),
+        MODELS,
+        QUANT,
+        semantic_decoder.PARAMETERS["default_width"],
+        semantic_decoder.PARAMETERS["default_height"],
+        reassembler.PARAMETERS["timeout_s"].with_(label="Image Timeout", hide="none"),
+        QUEUE_SIZE,
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Semantic RX", category="[GenSemCom]", inputs=(stream(),),
+        outputs=(message("out"), message("report", optional=True), message("packets", optional=True),
+                 message("mask", optional=True), message("symbols", optional=True)),
+        documentation="""
+Semantic receiver: complex baseband in, decoded images out.
+Chain: OFDM/QAM RX -> Reassembler -> Semantic Decoder.
+
+Input (stream): complex64 samples (from a channel, an SDR source, ZeroMQ or a SigMF file).
+Outputs (message): out = image PDU per image (meta image_id, delivered, sections_received,
+sections_missing, fragments, regenerated); report = decoder report; mask = the key mask as
+received (for key-region metrics at the receiver); symbols = equalised payload symbols per
+packet (for a QT GUI Constellation Sink of type Complex Message); packets = every PHY
+packet with its meta (mcs, seq, crc_ok, snr_db, evm_db, cfo).
+
+Scheme, profile and models must match the transmitter's. An image is decoded when it is
+complete, when the next image starts, or "Image Timeout" seconds after its last packet.
+""")
+
+    def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, models=DEFAULT.models, quant=DEFAULT.quant,
+                 default_width=DEFAULT.default_width, default_height=DEFAULT.default_height,
+                 timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
-        number("semantic_rx", "timeout_s", timeout_s, 0)
+        self.PARAMETERS["timeout_s"].check("semantic_rx", timeout_s)
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
         self.reassembler = reassembler(timeout_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)

@@ -12,7 +12,8 @@ from gnuradio import blocks, gr
 
 from ..errors import BadInputError
 from ..fileio import write_text_atomic
-from ..params import number
+from ..grc_yaml import GrcBlock, stream
+from ..params import REQUIRED, Param, Params
 from ..version import __version__
 
 DATATYPE = "cf32_le"
@@ -85,12 +86,33 @@ class sigmf_sink(gr.hier_block2):
     when the flowgraph stops.
     """
 
-    def __init__(self, base, samp_rate=20e6, center_freq_hz=0.0, description=""):
+    PARAMETERS = Params(
+        Param("base", "str", REQUIRED, "Recording", "recording: BASE.sigmf-data and BASE.sigmf-meta",
+              unit="base path", grc_default="recording"),
+        Param("samp_rate", "float", 20e6, "Sample Rate", "sample rate written to the metadata", unit="Hz", lo=0,
+              lo_open=True, grc_default="samp_rate"),
+        Param("center_freq_hz", "float", 0.0, "Centre Frequency", "centre frequency written to the metadata",
+              unit="Hz", lo=0),
+        Param("description", "str", "", "Description", "description written to the metadata"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="SigMF Sink", category="[GenSemCom]/IO", inputs=(stream(),),
+        documentation="""
+Records complex baseband as a SigMF recording: <base>.sigmf-data (cf32_le samples,
+written by GNU Radio's File Sink) and <base>.sigmf-meta (sample rate, centre frequency,
+description, recorder; rewritten with the data's SHA-512 when the flowgraph stops).
+Decode a recording offline with the SigMF Source -> Semantic RX, or
+`gensemcom rx --sigmf <base>`.
+""")
+
+    def __init__(self, base, samp_rate=DEFAULT.samp_rate, center_freq_hz=DEFAULT.center_freq_hz,
+                 description=DEFAULT.description):
         gr.hier_block2.__init__(self, "gensemcom_sigmf_sink", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.base = str(base)
-        self.samp_rate = number("sigmf_sink", "samp_rate", samp_rate, 0, lo_open=True)
-        self.center_freq_hz = number("sigmf_sink", "center_freq_hz", center_freq_hz, 0)
+        checked = self.PARAMETERS.check("sigmf_sink", samp_rate=samp_rate, center_freq_hz=center_freq_hz)
+        self.samp_rate, self.center_freq_hz = checked.samp_rate, checked.center_freq_hz
         self.description = description
         data_path, _ = recording_paths(base)
         if not data_path.parent.is_dir():
@@ -113,7 +135,21 @@ class sigmf_source(gr.hier_block2):
     Attributes after construction: ``samp_rate`` (Hz, from the metadata), ``samples``.
     """
 
-    def __init__(self, base, repeat=False):
+    PARAMETERS = Params(
+        Param("base", "str", REQUIRED, "Recording", "recording: its base path or its .sigmf-meta",
+              unit="base path or .sigmf-meta", grc_default="recording"),
+        Param("repeat", "bool", False, "Repeat", "play the recording in a loop"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="SigMF Source", category="[GenSemCom]/IO", outputs=(stream(),),
+        documentation="""
+Plays a SigMF recording (datatype cf32_le: complex64 little-endian) as a complex stream.
+The metadata is checked when the flowgraph is built: a missing file or another datatype
+is refused with a message naming the problem.
+""")
+
+    def __init__(self, base, repeat=DEFAULT.repeat):
         gr.hier_block2.__init__(self, "gensemcom_sigmf_source", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         data_path, info = read_meta(base)

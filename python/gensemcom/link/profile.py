@@ -22,6 +22,7 @@ import yaml
 
 from ..constants import FADING_CHANNELS
 from ..errors import BadInputError
+from ..params import MTU_BYTES
 from .mcsplan import mcs_for_class
 from .per import best_mcs
 from .protection import cheapest_protection, packet_symbols
@@ -54,7 +55,7 @@ class LinkProfile:
     name: str = "default"
     description: str = ""
     numerology: dict = field(default_factory=dict)
-    mtu_bytes: int = 400
+    mtu_bytes: int = MTU_BYTES.default
     mcs: object = "auto"
     per_targets: dict = field(default_factory=lambda: {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.1})
     fading_per_targets: dict = field(default_factory=lambda: {1: 0.05, 2: 0.2, 3: 0.3})
@@ -65,10 +66,8 @@ class LinkProfile:
     def __post_init__(self):
         from ..phy.channel import ChannelConfig
         from ..phy.config import Numerology
-        from ..phy.mcs import MAX_PAYLOAD_BYTES, get_mcs
-        if not 10 <= int(self.mtu_bytes) <= MAX_PAYLOAD_BYTES:
-            raise BadInputError(f"profile {self.name}: mtu_bytes must be 10..{MAX_PAYLOAD_BYTES}, got {self.mtu_bytes}")
-        self.mtu_bytes = int(self.mtu_bytes)
+        from ..phy.mcs import get_mcs
+        self.mtu_bytes = MTU_BYTES.check(f"profile {self.name}", self.mtu_bytes)
         Numerology.from_dict(self.numerology or {})
         if self.mcs != "auto":
             if not isinstance(self.mcs, dict) or not self.mcs:

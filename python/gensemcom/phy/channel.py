@@ -36,11 +36,31 @@ import numpy as np
 import pmt
 from gnuradio import blocks, channels, gr
 
+from ..constants import CHANNELS
 from ..errors import BadInputError
-from ..params import number
+from ..grc_yaml import GrcBlock, stream
+from ..params import CFO, CHANNEL, DELAY_SAMPLES, NUMEROLOGY, SEED, SNR_DB, Param, Params
 from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
 
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
+# The preset's parameters: ChannelConfig's fields, channel_preset's keywords, `gensemcom channel`'s options
+CONFIG_PARAMETERS = Params(
+    CHANNEL.with_(name="name", cli_flag="--channel"),
+    SNR_DB.with_(runtime_setter="set_snr_db"),
+    SEED,
+    CFO,
+    DELAY_SAMPLES,
+    Param("k_factor", "float", 4.0, "Rician K-Factor", "Rician K-factor: LOS to scatter power", unit="linear", lo=0,
+          hide="${ 'none' if name == 'rician' else 'all' }"),
+    Param("taps", "int", 8, "Multipath Taps", "multipath taps, one sample apart", lo=1,
+          hide="${ 'none' if name == 'multipath' else 'all' }"),
+    Param("rms_delay_samples", "float", 2.0, "RMS Delay", "multipath rms delay spread", unit="samples", lo=0,
+          hide="${ 'none' if name == 'multipath' else 'all' }"),
+    Param("block_len", "int", 0, "Fading Block", "also redraw the fading every that many samples",
+          unit="samples, 0 = per packet", lo=0, hide="part"),
+    Param("doppler", "float", 0.0, "Doppler fD*Ts", "normalised Doppler: > 0 fades continuously",
+          unit="0 = block fading", lo=0, hide="part"),
+)
+_DEFAULT = CONFIG_PARAMETERS.defaults()
 _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
 
 
@@ -48,16 +68,16 @@ _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samp
 class ChannelConfig:
     """A channel preset as data (see the module docstring for every field's meaning)."""
 
-    name: str = "awgn"
-    snr_db: float = 30.0
-    seed: int = 0
-    cfo: float = 0.0
-    delay_samples: float = 0.0
-    k_factor: float = 4.0
-    taps: int = 8
-    rms_delay_samples: float = 2.0
-    block_len: int = 0
-    doppler: float = 0.0
+    name: str = _DEFAULT.name
+    snr_db: float = _DEFAULT.snr_db
+    seed: int = _DEFAULT.seed
+    cfo: float = _DEFAULT.cfo
+    delay_samples: float = _DEFAULT.delay_samples
+    k_factor: float = _DEFAULT.k_factor
+    taps: int = _DEFAULT.taps
+    rms_delay_samples: float = _DEFAULT.rms_delay_samples
+    block_len: int = _DEFAULT.block_len
+    doppler: float = _DEFAULT.doppler
 
     def __post_init__(self):
         if self.name not in CHANNELS:
@@ -163,25 +183,60 @@ def _timing_taps(delay_samples):
 class channel_preset(gr.hier_block2):
     """Seeded channel preset (hier block): complex64 in -> complex64 out.
 
-    Parameters: ``name`` (awgn, rayleigh, rician, multipath), ``snr_db`` (Es/N0 per data
-    subcarrier, dB, see module docstring), ``seed``, ``cfo`` (subcarrier spacings),
-    ``delay_samples`` (timing offset, samples), ``numerology`` (the TX's, for the SNR
-    calibration), and the ``ChannelConfig`` fields as keyword arguments (k_factor, taps,
-    rms_delay_samples, block_len, doppler). Or pass ``config=ChannelConfig(...)``.
-    ``set_snr_db`` changes the noise while running.
+    Parameters (``PARAMETERS``, the ``ChannelConfig`` fields): ``name`` (awgn, rayleigh, rician,
+    multipath), ``snr_db`` (Es/N0 per data subcarrier, dB, see module docstring), ``seed``,
+    ``cfo`` (subcarrier spacings), ``delay_samples`` (timing offset, samples), ``numerology``
+    (the TX's, for the SNR calibration), and as keywords k_factor, taps, rms_delay_samples,
+    block_len, doppler. Or pass ``config=ChannelConfig(...)``. ``set_snr_db`` changes the noise
+    while running.
     """
 
-    def __init__(self, name="awgn", snr_db=30.0, seed=0, cfo=0.0, delay_samples=0.0,
-                 numerology=None, config=None, **options):
+    PARAMETERS = Params(
+        *CONFIG_PARAMETERS[:5], NUMEROLOGY.with_(doc="the transmitter's numerology (the SNR calibration)"),
+        *CONFIG_PARAMETERS[5:],
+        Param("config", "raw", None, "Config", "a ChannelConfig instead of the fields (make_channel)", grc=False),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Channel Preset", category="[GenSemCom]/PHY", inputs=(stream(),), outputs=(stream(),),
+        asserts=("${ abs(cfo) < 0.4 }",),
+        documentation="""
+Seeded, reproducible channel presets built on gr-channels (gr-gensemcom PHY).
+
+Input/output: complex64 stream (put it between ofdm_qam_tx and ofdm_qam_rx).
+
+SNR (dB) is Es/N0 per data subcarrier: noise variance per sample =
+P_sym * fft_len / (N_occupied * 10^(SNR/10)), with P_sym the TX's mean power during
+OFDM symbols (-15 dBFS by default). The cyclic prefix, preamble and gaps do not enter it.
+With fading it is the average over fading (taps have E[sum |h|^2] = 1). It can change
+while the flowgraph runs.
+
+Channels:
+AWGN: noise only.
+Rayleigh: flat block fading, h ~ CN(0,1), redrawn at every burst start (TX tag).
+Rician: flat block fading with K-factor (LOS of random phase + scatter).
+Multipath: frequency-selective block fading, taps one sample apart with an exponential
+power-delay profile (rms delay in samples), redrawn per burst.
+Fading Block > 0 also redraws every that many samples; Doppler > 0 uses gr-channels'
+continuously varying fading_model / selective_fading_model instead.
+
+CFO in subcarrier spacings (|cfo| < 0.4), timing offset in samples (fractional allowed).
+Noise, CFO and timing come from channels.channel_model with block_tags=True, so TX tags
+never reach the receiver. Same seed, same output.
+""")
+
+    def __init__(self, name=DEFAULT.name, snr_db=DEFAULT.snr_db, seed=DEFAULT.seed, cfo=DEFAULT.cfo,
+                 delay_samples=DEFAULT.delay_samples, numerology=DEFAULT.numerology, config=DEFAULT.config, *,
+                 k_factor=DEFAULT.k_factor, taps=DEFAULT.taps, rms_delay_samples=DEFAULT.rms_delay_samples,
+                 block_len=DEFAULT.block_len, doppler=DEFAULT.doppler):
         gr.hier_block2.__init__(self, "gensemcom_channel_preset",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         if config is None:
-            config = ChannelConfig(name=name, snr_db=number("channel_preset", "snr_db", snr_db),
-                                   seed=number("channel_preset", "seed", seed, 0, integer=True),
-                                   cfo=number("channel_preset", "cfo", cfo),
-                                   delay_samples=number("channel_preset", "delay_samples", delay_samples, 0),
-                                   **options)
+            checked = self.PARAMETERS.check(
+                "channel_preset", snr_db=snr_db, seed=seed, cfo=cfo, delay_samples=delay_samples, k_factor=k_factor,
+                taps=taps, rms_delay_samples=rms_delay_samples, block_len=block_len, doppler=doppler)
+            config = ChannelConfig(name=name, **vars(checked))
         self.config = config
         self.numerology = nm = as_numerology(numerology)
         taps, extra_delay = _timing_taps(config.delay_samples)
@@ -213,7 +268,8 @@ class channel_preset(gr.hier_block2):
 
     def set_snr_db(self, snr_db):
         """Change the SNR (Es/N0 per data subcarrier, dB) of the running channel."""
-        self.config = ChannelConfig(**{**self.config.to_dict(), "snr_db": float(snr_db)})
+        snr_db = self.PARAMETERS["snr_db"].check("channel_preset", snr_db)
+        self.config = ChannelConfig(**{**self.config.to_dict(), "snr_db": snr_db})
         self.model.set_noise_voltage(float(np.sqrt(self.config.noise_var(self.numerology))))
 
 

@@ -18,6 +18,7 @@ from fractions import Fraction
 
 from ..constants import MAX_PAYLOAD_BYTES
 from ..errors import BadInputError
+from ..params import Param
 from .config import DEFAULT_NUMEROLOGY
 from .modulation import BITS_PER_SYMBOL
 
@@ -66,6 +67,7 @@ def _table():
 
 
 MCS_TABLE = _table()
+MCS_PARAMETER = Param("mcs", "str", "qpsk-1/2", "MCS", "modulation and coding scheme", choices=tuple(MCS_TABLE))
 MCS_BY_INDEX = {m.index: m for m in MCS_TABLE.values()}
 ROBUST_MCS = "bpsk-1/2x4"
 

@@ -26,7 +26,8 @@ from gnuradio import analog, blocks, digital, fft
 from gnuradio import filter as gr_filter
 from gnuradio import gr
 
-from ..params import number
+from ..grc_yaml import GrcBlock, message, stream
+from ..params import NUMEROLOGY, Param, Params
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr
 from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
@@ -211,17 +212,61 @@ class ofdm_qam_rx(gr.hier_block2):
     ``samp_rate``), ``ldpc_failed_codewords``. Message port ``symbols``: per packet, up to
     1024 equalised payload data symbols (c32vector PDU; meta mcs, seq) for a constellation plot.
 
-    Parameters: ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for cfo_hz),
-    ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects down
-    to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples), ``emit_failed``.
+    Parameters (``PARAMETERS``): ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for
+    cfo_hz), ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects
+    down to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples;
+    ``set_threshold`` changes it while running), ``emit_failed``.
     """
 
-    def __init__(self, numerology=None, samp_rate=20e6, threshold=DETECTION_THRESHOLD,
-                 emit_failed=True):
+    PARAMETERS = Params(
+        NUMEROLOGY,
+        Param("samp_rate", "float", 20e6, "Sample Rate", "sample rate: only scales cfo_hz", unit="Hz", lo=0,
+              lo_open=True, grc_default="samp_rate"),
+        Param("threshold", "float", DETECTION_THRESHOLD, "Detection Threshold",
+              "preamble detection metric, about SNR/(1+SNR) per sample at the end of the preamble",
+              lo=0, lo_open=True, hi=1, hide="part", runtime_setter="set_threshold"),
+        Param("emit_failed", "bool", True, "Emit CRC Failures",
+              "also publish packets whose payload CRC failed (for BER)"),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="OFDM QAM RX", category="[GenSemCom]/PHY", inputs=(stream(),),
+        outputs=(message("out", optional=True), message("symbols", optional=True)),
+        documentation="""
+OFDM receiver for gensemcom.ofdm_qam_tx bursts (gr-gensemcom PHY).
+
+Message output "symbols": per packet, up to 1024 equalised payload symbols as a complex
+vector PDU - connect a QT GUI Constellation Sink of type "Complex Message".
+
+Input (stream): complex64 baseband. Needs no prior knowledge of the MCS: the BPSK
+header carries it.
+
+Output (message port "out"): one PDU per packet whose header decoded,
+pmt.cons(meta dict, u8vector payload). Meta: "mcs" (name), "seq", "flags",
+"payload_len" (bytes), "crc_ok" (payload CRC-32 passed), "snr_db" (Es/N0 per data
+subcarrier estimated from the preamble), "evm_db", "cfo" (carrier frequency offset in
+subcarrier spacings), "cfo_hz", "ldpc_failed_codewords". Filter on crc_ok before using
+a payload.
+
+Parameters:
+Numerology: must match the transmitter's (None = default).
+Sample Rate: only scales cfo_hz (cfo * samp_rate / fft_len).
+Detection Threshold: preamble metric, about SNR/(1+SNR) per sample at the end of the
+preamble; 0.09 detects down to about -7 dB Es/N0 without false alarms on noise or data.
+It can change while the flowgraph runs.
+Emit CRC Failures: also publish packets whose payload CRC failed (for BER).
+
+CFO range: |cfo| < 0.4 subcarrier spacings. The receiver delays its data path by one
+preamble (640 samples), so a packet is delivered once that many samples have followed
+it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them.
+""")
+
+    def __init__(self, numerology=DEFAULT.numerology, samp_rate=DEFAULT.samp_rate, threshold=DEFAULT.threshold,
+                 emit_failed=DEFAULT.emit_failed):
         gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
-        samp_rate = number("ofdm_qam_rx", "samp_rate", samp_rate, 0, lo_open=True)
-        threshold = number("ofdm_qam_rx", "threshold", threshold, 0, 1, lo_open=True)
+        samp_rate = self.PARAMETERS["samp_rate"].check("ofdm_qam_rx", samp_rate)
+        threshold = self.PARAMETERS["threshold"].check("ofdm_qam_rx", threshold)
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
         self.message_port_register_hier_out("symbols")
@@ -250,7 +295,7 @@ class ofdm_qam_rx(gr.hier_block2):
         tiny = blocks.add_const_ff(1e-30)
         magnitude = blocks.complex_to_mag()
         self.metric = metric = blocks.divide_ff()
-        gate = blocks.threshold_ff(threshold, threshold, 0)
+        self.gate = gate = blocks.threshold_ff(threshold, threshold, 0)
         gated = blocks.multiply_ff()
         self.peaks = blocks.peak_detector2_fb(0.0, 2 * reps * sym, 0.001)  # both ramps of P
         angle = blocks.complex_to_arg()
@@ -307,3 +352,9 @@ class ofdm_qam_rx(gr.hier_block2):
         self.msg_connect(self.header_decoder, "header_data", self.demux, "header_data")
         self.msg_connect(self.payload_decoder, "out", self, "out")
         self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
+
+    def set_threshold(self, threshold):
+        """Change the detection threshold while running (see ``PARAMETERS``)."""
+        threshold = self.PARAMETERS["threshold"].check("ofdm_qam_rx", threshold)
+        self.gate.set_lo(threshold)
+        self.gate.set_hi(threshold)

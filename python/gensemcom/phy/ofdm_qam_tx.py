@@ -15,9 +15,11 @@ import pmt
 from gnuradio import blocks, digital, fft, gr, pdu
 
 from ..errors import BadInputError
+from ..grc_yaml import GrcBlock, message, stream
+from ..params import NUMEROLOGY, Params
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
-from .mcs import get_mcs, largest_frame
+from .mcs import MCS_PARAMETER, get_mcs, largest_frame
 from .pdus import make_pdu, pdu_meta
 
 TX_LEN_TAG = "gsc_tx_len"
@@ -55,7 +57,7 @@ class packet_encoder(gr.basic_block):
 
     send_filler = True
 
-    def __init__(self, mcs="qpsk-1/2", numerology=None):
+    def __init__(self, mcs=MCS_PARAMETER.default, numerology=None):
         gr.basic_block.__init__(self, name="gensemcom_packet_encoder", in_sig=None, out_sig=None)
         self.numerology = as_numerology(numerology)
         self.mcs = get_mcs(mcs).name
@@ -105,14 +107,46 @@ class ofdm_qam_tx(gr.hier_block2):
     ``numerology.gap_len`` zeros; mean power over the OFDM symbols is
     ``numerology.tx_power_db`` dBFS (-15 dBFS by default, peaks below 1.0).
 
-    Parameters: ``mcs`` (default MCS name, see ``mcs.MCS_TABLE``), ``numerology``
-    (``Numerology``, dict or None for the 802.11a-like default).
+    Parameters (``PARAMETERS``): ``mcs`` (default MCS name, see ``mcs.MCS_TABLE``; ``set_mcs``
+    changes it while running), ``numerology`` (``Numerology``, dict or None for the 802.11a-like
+    default).
 
     A finite flowgraph ends after ``post_done()`` (see there); with a GRC message source,
     the flowgraph runs until stopped, as with an SDR.
     """
 
-    def __init__(self, mcs="qpsk-1/2", numerology=None):
+    PARAMETERS = Params(
+        MCS_PARAMETER.with_(doc="default modulation and coding scheme (a PDU's meta mcs overrides it)",
+                            runtime_setter="set_mcs"),
+        NUMEROLOGY,
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="OFDM QAM TX", category="[GenSemCom]/PHY", inputs=(message("in"),), outputs=(stream(),),
+        documentation="""
+OFDM transmitter with QAM and IEEE 802.11n LDPC codes (gr-gensemcom PHY).
+
+Input (message port "in"): PDUs, pmt.cons(meta dict, u8vector of 1..4096 bytes).
+Meta keys read: "mcs" (overrides the MCS parameter for this packet), "seq" (0..65535,
+default: a running counter), "flags" (0..63).
+
+Output (stream): complex64 baseband bursts. Each burst = a gap of zeros (720 samples
+by default), 8 preamble OFDM symbols, 11 BPSK header symbols (K=7 convolutional code,
+CRC-16; carries MCS, length, seq, flags), then the payload (CRC-32, LDPC, interleaved,
+QAM). Mean power over the OFDM symbols is -15 dBFS, peaks stay
+below 1.0 (PAPR about 11-12 dB).
+
+Parameters:
+MCS: bpsk/qpsk/16qam/64qam are uncoded; <mod>-<rate> use 802.11n LDPC (rates 1/2,
+2/3, 3/4, 5/6); bpsk-1/2x4 is the robust mode (decodes at -5 dB Es/N0).
+Numerology: None for the 802.11a-like default (fft_len 64, cp_len 16, 48 data +
+4 pilot carriers), or a gensemcom.phy.config.Numerology / dict (Numerology.to_dict()).
+Must match the receiver's.
+
+Samples per packet: gensemcom.phy.mcs.frame_size(payload_bytes, mcs).samples.
+""")
+
+    def __init__(self, mcs=DEFAULT.mcs, numerology=DEFAULT.numerology):
         gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         nm = self.numerology = as_numerology(numerology)
