@@ -289,6 +289,29 @@ def test_the_packet_size_is_the_link_profiles():
     assert gensemcom.semantic_encoder.PARAMETERS["mtu_bytes"].default == 400
 
 
+@pytest.mark.parametrize("command, dest, param", [
+    ("transmit", "scheme", "SCHEME"), ("transmit", "channel", "CHANNEL"), ("tx", "scheme", "SCHEME"),
+    ("tx", "plan_channel", "PLANNING_CHANNEL"), ("rx", "scheme", "SCHEME"), ("channel", "channel", "CHANNEL"),
+    ("demo", "channel", "CHANNEL"), ("demo", "cpp", "CPP"), ("encode", "codec", "CODEC"),
+    ("encode", "budget_bytes", "BUDGET_BYTES"), ("link", "channel", "CHANNEL"),
+])
+def test_cli_options_come_from_the_declarations(command, dest, param):
+    from gnuradio.gensemcom import cli, params
+    declared = getattr(params, param)
+    _, parser = cli.command_parser(command)
+    action = next(a for a in parser._actions if a.dest == dest)
+    assert action.default == declared.default
+    assert action.choices in (None, declared.choices)
+    assert action.help.startswith(declared.doc.replace("%", "%%"))
+
+
+def test_quant_help_lists_the_modes():
+    from gnuradio.gensemcom import cli
+    _, parser = cli.command_parser("transmit")
+    action = next(a for a in parser._actions if a.dest == "quant")
+    assert all(mode in action.help for mode in constants.QUANT_MODES)
+
+
 def test_rx_threshold_changes_while_running():
     from gnuradio.gensemcom.errors import BadInputError
     rx = gensemcom.ofdm_qam_rx()

@@ -10,21 +10,20 @@ example:
 """
 import time
 
+from ..params import CFO, CHANNEL, DELAY_SAMPLES, PROFILE, SEED, SNR_DB
 from .common import nonnegative_int, print_json, snr_db
-
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def add_arguments(parser, name):
     parser.add_argument("--from", dest="source", required=True, metavar="ENDPOINT",
                         help="zmq:tcp://HOST:PORT or sigmf:PATH")
     parser.add_argument("--to", required=True, metavar="ENDPOINT", help="zmq:tcp://HOST:PORT or sigmf:PATH")
-    parser.add_argument("--snr", type=snr_db, required=True, metavar="DB", help="Es/N0 per data subcarrier, dB")
-    parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")
-    parser.add_argument("--cfo", type=float, default=0.0, help="carrier frequency offset, subcarrier spacings")
-    parser.add_argument("--delay-samples", type=float, default=0.0, help="timing offset, samples")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="noise/fading seed")
-    parser.add_argument("--profile", default="default", help="link profile (its numerology sets the SNR scale)")
+    SNR_DB.add_to(parser, type=snr_db, required=True, metavar="DB")
+    CHANNEL.add_to(parser)
+    CFO.add_to(parser, type=float)
+    DELAY_SAMPLES.add_to(parser, type=float)
+    SEED.add_to(parser, type=nonnegative_int)
+    PROFILE.add_to(parser, help=PROFILE.help_text(PROFILE.default) + "; its numerology sets the SNR scale")
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
 
 

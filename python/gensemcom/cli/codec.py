@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import BadInputError
+from ..params import BUDGET_BYTES, CODEC
 from .common import positive_int, print_json, unit_fraction
 
 DESCRIPTIONS = {
@@ -53,8 +54,7 @@ def add_arguments(parser, name):
     if name == "encode":
         parser.add_argument("image", metavar="IMAGE", help="PNG, JPEG, WebP, TIFF or BMP image")
         parser.add_argument("-o", "--output", metavar="FILE.gsc", required=True, help="container to write")
-        parser.add_argument("--budget-bytes", type=positive_int, default=3072, metavar="N",
-                            help="container size limit in bytes (default 3072)")
+        BUDGET_BYTES.add_to(parser, type=positive_int, metavar="N")
         parser.add_argument("--key-fraction", type=unit_fraction, metavar="F",
                             help="target share of the image coded as key regions, e.g. 0.2 "
                                  "(default: automatic)")
@@ -64,8 +64,7 @@ def add_arguments(parser, name):
         group.add_argument("--boxes", metavar="x0,y0,x1,y1;...", help="your key regions as pixel boxes")
         parser.add_argument("--mask-out", metavar="MASK.png",
                             help="write the key mask used (same size as the image, 255 = key)")
-        parser.add_argument("--codec", choices=("avif", "webp", "jpeg"), default="avif",
-                            help="key-region codec (default avif: bare AV1, the least overhead)")
+        CODEC.add_to(parser)
         parser.add_argument("--image-id", type=int, default=0, metavar="N",
                             help="image id 0..65535 carried by the container and its fragments")
     elif name == "decode":

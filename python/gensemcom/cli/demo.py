@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..params import CHANNEL, CPP
 from .common import fraction, positive_int, print_json, snr_list
 
 BUNDLED = ("astronaut", "coffee", "chelsea")
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def add_arguments(parser, name):
@@ -33,9 +33,8 @@ def add_arguments(parser, name):
                         help="a folder of your own images instead of the bundled ones")
     parser.add_argument("--snr", type=snr_list, default=[0.0, 5.0, 10.0], metavar="LIST",
                         help="SNRs in dB, Es/N0 per data subcarrier (default 0,5,10)")
-    parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")
-    parser.add_argument("--cpp", type=fraction, default=1 / 48, metavar="R",
-                        help="channel uses per pixel (default 1/48)")
+    CHANNEL.add_to(parser)
+    CPP.add_to(parser, type=fraction, metavar="R")
     parser.add_argument("--schemes", default="semantic,jpeg", help="schemes to compare (default semantic,jpeg)")
     parser.add_argument("--workers", type=positive_int, default=None, help="parallel tasks (default: all cores)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")

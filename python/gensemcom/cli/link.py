@@ -32,6 +32,7 @@ import io
 import math
 from pathlib import Path
 
+from ..params import CFO, CHANNEL, DELAY_SAMPLES, SNR_DB
 from .common import positive_int, print_json, progress, snr_db, snr_list
 
 COLUMNS = ("mcs", "snr_db", "channel", "payload_bytes", "packets_sent", "packets_received",
@@ -48,10 +49,9 @@ def _mcs_name(text):
 
 
 def _channel_name(text):
-    from ..constants import CHANNELS
     name = text.strip().lower()
-    if name not in CHANNELS:
-        raise argparse.ArgumentTypeError(f"unknown channel {text!r}; choose from {', '.join(CHANNELS)}")
+    if name not in CHANNEL.choices:
+        raise argparse.ArgumentTypeError(f"unknown channel {text!r}; choose from {', '.join(CHANNEL.choices)}")
     return name
 
 
@@ -78,24 +78,21 @@ def _delay(text):
 
 
 def add_arguments(parser, name):
+    from ..phy.mcs import MCS_PARAMETER
     add = parser.add_argument
-    add("--mcs", type=_mcs_name, default="qpsk-1/2",
-        help="modulation and coding scheme (default qpsk-1/2)")
+    MCS_PARAMETER.add_to(parser, type=_mcs_name, help=MCS_PARAMETER.help_text(MCS_PARAMETER.default))
     points = parser.add_mutually_exclusive_group()
-    points.add_argument("--snr", type=snr_db, default=None, metavar="DB",
-                        help="Es/N0 per data subcarrier in dB (default 30)")
+    SNR_DB.add_to(points, type=snr_db, default=None, metavar="DB", help=SNR_DB.help_text(SNR_DB.default))
     points.add_argument("--sweep", type=snr_list, default=None, metavar="LIST",
                         help="several SNRs: a comma list (0,2,4) or START:STOP:STEP (0:10:2); "
                              "write --sweep=-8:-4:1 when it starts with a minus")
-    add("--channel", type=_channel_name, default="awgn",
-        help="awgn, rayleigh, rician or multipath (default awgn)")
+    CHANNEL.add_to(parser, type=_channel_name)
     add("--packets", type=positive_int, default=100, help="packets per SNR point (default 100)")
     add("--payload-bytes", type=_payload_bytes, default=1500,
         help="payload per packet, 1..4096 (default 1500)")
     add("--seed", type=int, default=0, help="seed of payloads, noise and fading (default 0)")
-    add("--cfo", type=_cfo, default=0.0,
-        help="carrier frequency offset in subcarrier spacings (default 0)")
-    add("--delay-samples", type=_delay, default=0.0, help="timing offset in samples, fractional allowed")
+    CFO.add_to(parser, type=_cfo)
+    DELAY_SAMPLES.add_to(parser, type=_delay)
     add("--json", action="store_true", help="print one JSON object per SNR point")
     add("--csv", metavar="FILE", help="also write the rows as CSV")
     add("--plot", metavar="FILE.png", help="also plot PER and BER against SNR")
@@ -167,7 +164,7 @@ def _check_outputs(args):
 def run(args):
     from ..phy.link import run_link
     _check_outputs(args)
-    points = args.sweep if args.sweep is not None else [args.snr if args.snr is not None else 30.0]
+    points = args.sweep if args.sweep is not None else [args.snr if args.snr is not None else SNR_DB.default]
     options = {"cfo": args.cfo, "delay_samples": args.delay_samples}
     rows = []
     for snr in points:

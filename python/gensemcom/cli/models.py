@@ -37,13 +37,13 @@ ACTIONS = ("list", "show", "download", "bench")
 def add_stack_arguments(parser):
     """Add --models, --quant and --device to a command that codes images (encode, decode,
     transmit ...); ``stack_from_args`` turns them into the codec's backend stack."""
+    from ..params import MODELS, QUANT
     group = parser.add_argument_group("models (see `gensemcom models --help`)")
-    group.add_argument("--models", default=None, metavar="CARD",
-                       help="backend stack: a stack card (offline = default, large, tiny), a model card "
-                            "replacing its role, a comma-separated list, or a .yaml path")
-    group.add_argument("--quant", default=None, metavar="MODE",
-                       help="quantization of the large models: none, int8, nf4, torchao-int8, or per role "
-                            "ROLE=MODE,... (default: each card's)")
+    MODELS.add_to(group, default=None, metavar="CARD",
+                  help="backend stack: a stack card (offline = default, large, tiny), a model card "
+                       "replacing its role, a comma-separated list, or a .yaml path")
+    QUANT.add_to(group, type=str, default=None, metavar="MODE",
+                 help=QUANT.help_text(list_choices=True) + ", or per role ROLE=MODE,... (default: each card's)")
     group.add_argument("--device", default=None, metavar="DEV", help="auto, cpu, cuda or cuda:N")
 
 

@@ -30,29 +30,29 @@ import sys
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..params import CHANNEL, PROFILE, SCHEME, SEED, SNR_DB
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db, unit_fraction
 from .models import add_stack_arguments
 
-SCHEMES = ("semantic", "jpeg", "webp", "avif")
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 FIELDS = ("scheme", "snr_db", "channel", "symbols_used", "samples", "bytes_sent", "packets_sent", "packets_ok",
           "psnr", "ssim", "vsi", "lpips", "key_psnr", "sections_received", "wall_s")
 
 
 def add_arguments(parser, name):
     parser.add_argument("image", help="input image (PNG, JPEG, WebP, TIFF, BMP)")
-    parser.add_argument("--scheme", choices=SCHEMES, default="semantic", help="what to send (default semantic)")
-    parser.add_argument("--snr", type=snr_db, required=True, metavar="DB", help="Es/N0 per data subcarrier, dB")
-    parser.add_argument("--channel", choices=CHANNELS, default="awgn", help="channel preset (default awgn)")
+    SCHEME.add_to(parser)
+    SNR_DB.add_to(parser, type=snr_db, required=True, metavar="DB",
+                  help=SNR_DB.help_text() + " (the transmitter plans with it)")
+    CHANNEL.add_to(parser)
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--cpp", type=fraction, metavar="R", help="channel uses per pixel, e.g. 1/48")
     budget.add_argument("--budget-symbols", type=positive_int, metavar="N", help="data-carrier symbols for the image")
-    parser.add_argument("--profile", default="default", help="link profile name or .yaml (default: default)")
+    PROFILE.add_to(parser)
     parser.add_argument("--mcs", default="", metavar="MCS", help="send every packet at this MCS (baselines: "
                         "a fixed MCS instead of the best one; e.g. qpsk-1/2)")
     parser.add_argument("--key-fraction", type=unit_fraction, default=None, metavar="F",
                         help="semantic: target key-area share (default: from the budget)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="channel noise/fading seed (default 0)")
+    SEED.add_to(parser, type=nonnegative_int)
     parser.add_argument("--out", required=True, type=Path, metavar="OUT.png", help="where to write the received image")
     parser.add_argument("--no-agreement", action="store_true", help="skip the semantic-agreement measures")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

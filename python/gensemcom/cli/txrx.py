@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..params import (BUDGET_BYTES, CPP, DEFAULT_HEIGHT, DEFAULT_WIDTH, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE,
+                      SCHEME)
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db
 from .models import add_stack_arguments
 
 DESCRIPTIONS = {"tx": __doc__, "rx": __doc__}
-SCHEMES = ("semantic", "jpeg", "webp", "avif")
-CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 
 
 def _radio_arguments(parser):
@@ -36,20 +36,19 @@ def _radio_arguments(parser):
 
 
 def add_arguments(parser, name):
-    parser.add_argument("--scheme", choices=SCHEMES, default="semantic", help="what is sent (default semantic)")
-    parser.add_argument("--profile", default="default", help="link profile name or .yaml (default: default)")
+    SCHEME.add_to(parser)
+    PROFILE.add_to(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     if name == "tx":
         parser.add_argument("images", nargs="+", help="image files, folders or globs")
         parser.add_argument("--to", required=True, metavar="ENDPOINT",
                             help="zmq:tcp://HOST:PORT, sigmf:PATH, uhd:ARGS, soapy:ARGS")
-        parser.add_argument("--snr", type=snr_db, required=True, metavar="DB",
-                            help="planning SNR, Es/N0 per data carrier")
-        parser.add_argument("--plan-channel", choices=CHANNELS, default="awgn", help="channel statistics to plan for")
+        PLANNING_SNR_DB.add_to(parser, type=snr_db, required=True, metavar="DB")
+        PLANNING_CHANNEL.add_to(parser)
         budget = parser.add_mutually_exclusive_group()
-        budget.add_argument("--cpp", type=fraction, default=None, metavar="R",
-                            help="channel uses per pixel (default 1/48)")
-        budget.add_argument("--budget-bytes", type=positive_int, default=None, metavar="N", help="bytes per image")
+        CPP.add_to(budget, type=fraction, default=None, metavar="R", help=CPP.help_text(CPP.default))
+        BUDGET_BYTES.add_to(budget, type=positive_int, default=None, metavar="N",
+                            help=BUDGET_BYTES.help_text() + " (instead of --cpp)")
         parser.add_argument("--mcs", default="", metavar="MCS", help="send every packet at this MCS")
         parser.add_argument("--repeat", type=positive_int, default=1, help="passes over the images (default 1)")
         parser.add_argument("--interval-s", type=float, default=0.0, help="pause between images (default 0)")
@@ -61,8 +60,8 @@ def add_arguments(parser, name):
                             help="stop after this many images (0 = until the stream ends or Ctrl-C)")
         parser.add_argument("--idle-timeout-s", type=float, default=0.0,
                             help="stop when no image arrived for this long (0 = never)")
-        parser.add_argument("--width", type=nonnegative_int, default=0, help="image width if a header is lost")
-        parser.add_argument("--height", type=nonnegative_int, default=0, help="image height if a header is lost")
+        DEFAULT_WIDTH.add_to(parser, "--width", type=nonnegative_int)
+        DEFAULT_HEIGHT.add_to(parser, "--height", type=nonnegative_int)
     _radio_arguments(parser)
     add_stack_arguments(parser)
 
@@ -83,7 +82,7 @@ def run_tx(args):
     from ..blocks.semantic_txrx import semantic_tx
     if args.interval_s < 0:
         raise BadInputError("--interval-s must be >= 0")
-    cpp = args.cpp if args.cpp is not None else (0.0 if args.budget_bytes else 1 / 48)
+    cpp = args.cpp if args.cpp is not None else (0.0 if args.budget_bytes else CPP.default)
     source = image_source(args.images, args.interval_s, args.repeat, max_in_flight=1)
     tx = semantic_tx(args.scheme, args.profile, args.snr, args.plan_channel, cpp, args.budget_bytes or 0,
                      models=args.models or "offline", quant=args.quant or "none", fixed_mcs=args.mcs)
