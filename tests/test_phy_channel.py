@@ -69,7 +69,7 @@ def test_channel_is_seeded_and_blocks_tx_tags(tx_bursts):
 
 @pytest.mark.parametrize("name", ["rayleigh", "rician", "multipath"])
 def test_fading_has_unit_mean_power_and_redraws_per_block(name):
-    config = ChannelConfig(name, seed=1, block_len=50)
+    config = ChannelConfig(name, seed=1, coherence_samples=50)
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(200_000) + 1j * rng.standard_normal(200_000)) / np.sqrt(2)
     y, _ = _through(block_fader(config), x)
@@ -80,22 +80,47 @@ def test_fading_has_unit_mean_power_and_redraws_per_block(name):
         assert np.allclose(config.tap_powers().sum(), 1.0) and config.tap_powers()[0] > 0.3
 
 
+@pytest.mark.parametrize("coherence", [0, 4096])
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 4096])
-def test_fades_do_not_depend_on_how_the_scheduler_cuts_the_stream(tx_bursts, chunk):
-    """One draw per packet tag, however work() calls fall: outputs equal to a 1-call run."""
+def test_fades_do_not_depend_on_how_the_scheduler_cuts_the_stream(tx_bursts, chunk, coherence):
+    """Per burst tag or per coherence block, however work() calls fall: outputs equal to a 1-call run."""
     x, _ = tx_bursts
     x = x[:20_000]
 
     def faded(max_items):
         tb = gr.top_block()
         source = blocks.vector_source_c(np.asarray(x, np.complex64), False, 1, _length_tags(x))
-        fader, sink = block_fader(ChannelConfig("multipath", seed=3)), blocks.vector_sink_c()
+        fader = block_fader(ChannelConfig("multipath", seed=3, coherence_samples=coherence))
+        sink = blocks.vector_sink_c()
         tb.connect(source, fader, sink)
         tb.run(max_items)
         return np.array(sink.data())
 
     whole = faded(len(x))
     assert np.array_equal(faded(chunk), whole)
+
+
+@pytest.mark.parametrize("name", ["awgn", "rayleigh", "multipath"])
+def test_two_transmissions_see_the_same_channel_at_the_same_sample_index(name):
+    """Common random numbers: the noise and the fade at sample n depend on the seed and n only,
+    not on what was sent or how long it is (schemes of one benchmark task share a channel)."""
+    config = ChannelConfig(name, snr_db=5.0, seed=11)
+    n = 30_000
+    ones = np.ones(n, complex)
+    zeros = np.zeros(n // 2, complex)
+    rng = np.random.default_rng(5)
+    other = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) * 0.2
+    noise_a, _ = _through(make_channel(config), zeros)
+    noise_b, _ = _through(make_channel(config), np.zeros(n, complex))
+    assert np.array_equal(noise_a, noise_b[:len(noise_a)])         # the same noise, sample by sample
+    y_ones, _ = _through(make_channel(config), ones)
+    y_other, _ = _through(make_channel(config), other)
+    gain = y_ones - noise_b[:len(y_ones)]                           # the fade seen by a constant input
+    if name != "multipath":                                         # flat: y = h x + w for any x
+        m = min(len(gain), len(y_other))                           # the channel drops a few tail samples
+        assert np.allclose(y_other[:m], gain[:m] * other[:m] + noise_b[:m], atol=1e-4)
+    different, _ = _through(make_channel(ChannelConfig(name, snr_db=5.0, seed=12)), zeros)
+    assert not np.allclose(different, noise_a)
 
 
 def _length_tags(x):

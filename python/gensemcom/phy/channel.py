@@ -16,13 +16,21 @@ E[sum |h|^2] = 1.
 
 Presets (``ChannelConfig.name``):
   awgn       noise only
-  rayleigh   flat block fading, h ~ CN(0, 1), one draw per packet
+  rayleigh   flat block fading, h ~ CN(0, 1), a new draw every ``coherence_samples``
   rician     flat block fading, K-factor ``k_factor`` (LOS with random phase + scatter)
   multipath  frequency-selective block fading: ``taps`` independent CN taps, one sample
              apart, exponential power-delay profile with rms delay ``rms_delay_samples``
 
-"One draw per packet": the fader draws new gains at each burst-start tag the TX emits
-(``gsc_tx_len``) and, if ``block_len`` is set, every ``block_len`` samples. ``doppler`` > 0
+Block fading is a property of time, not of packets: the gains of block k (samples
+k·T .. (k+1)·T - 1, T = ``coherence_samples``, default 16384) are
+drawn from a generator seeded by (``seed``, k) alone, so every transmission through a channel
+of the same seed sees the same gain and the same noise at the same sample index, however
+long its packets are. At 1 Msample/s, 16384 samples are 16 ms, the coherence time 0.423/fD of
+a Doppler spread fD of about 26 Hz (2.4 GHz at 12 km/h); an image at 1/48 channel use per pixel
+(768x512) spans about three blocks. Gains change abruptly between blocks (the classic block
+fading model): a packet that straddles a boundary sees two channels. ``coherence_samples`` = 0 draws
+once per burst instead (the TX's ``gsc_tx_len`` tag: the classic per-packet block fading of
+link-level PER curves). ``doppler`` > 0
 (normalised Doppler fD*Ts) replaces block fading by gr-channels' continuously varying
 ``fading_model`` / ``selective_fading_model``. Every preset can add a carrier frequency offset
 ``cfo`` (subcarrier spacings) and a timing offset ``delay_samples`` (fractional allowed);
@@ -55,8 +63,8 @@ CONFIG_PARAMETERS = Params(
           hide="${ 'none' if name == 'multipath' else 'all' }"),
     Param("rms_delay_samples", "float", 2.0, "RMS Delay", "multipath rms delay spread", unit="samples", lo=0,
           hide="${ 'none' if name == 'multipath' else 'all' }"),
-    Param("block_len", "int", 0, "Fading Block", "also redraw the fading every that many samples",
-          unit="samples, 0 = per packet", lo=0, hide="part"),
+    Param("coherence_samples", "int", 16384, "Coherence Time", "block fading: new gains every that many samples",
+          unit="samples, 0 = once per burst", lo=0, hide="part"),
     Param("doppler", "float", 0.0, "Doppler fD*Ts", "normalised Doppler: > 0 fades continuously",
           unit="0 = block fading", lo=0, hide="part"),
 )
@@ -76,7 +84,7 @@ class ChannelConfig:
     k_factor: float = _DEFAULT.k_factor
     taps: int = _DEFAULT.taps
     rms_delay_samples: float = _DEFAULT.rms_delay_samples
-    block_len: int = _DEFAULT.block_len
+    coherence_samples: int = _DEFAULT.coherence_samples
     doppler: float = _DEFAULT.doppler
 
     def __post_init__(self):
@@ -84,8 +92,8 @@ class ChannelConfig:
             raise BadInputError(f"unknown channel {self.name!r}; choose from {', '.join(CHANNELS)}")
         if not np.isfinite(self.snr_db):
             raise BadInputError(f"snr_db must be a finite number, got {self.snr_db!r}")
-        if self.delay_samples < 0 or self.taps < 1 or self.block_len < 0 or self.doppler < 0:
-            raise BadInputError("delay_samples, block_len and doppler must be >= 0 and taps >= 1")
+        if self.delay_samples < 0 or self.taps < 1 or self.coherence_samples < 0 or self.doppler < 0:
+            raise BadInputError("delay_samples, coherence_samples and doppler must be >= 0 and taps >= 1")
         if abs(self.cfo) >= 0.4:
             raise BadInputError("|cfo| must be below 0.4 subcarrier spacings (the receiver's range)")
 
@@ -126,11 +134,13 @@ def draw_taps(config, rng):
 
 
 class block_fader(gr.sync_block):
-    """Block fading: y[n] = sum_l h_l x[n - l], with taps h redrawn at each burst start.
+    """Block fading: y[n] = sum_l h_l x[n - l], the taps h constant over each fading block.
 
-    Input/output: complex64. Taps are drawn by ``draw_taps(config, rng)`` at every
-    ``gsc_tx_len`` tag (one draw per packet) and, when ``config.block_len`` > 0, every
-    block_len samples. Seeded by ``config.seed``; tags pass through.
+    Input/output: complex64. With ``config.coherence_samples`` = T > 0, block k covers samples
+    k·T .. (k+1)·T - 1 from the stream start and its taps are ``draw_taps(config, rng(seed, k))``:
+    a function of the seed and the sample index only. With T = 0 the taps are redrawn at every
+    ``gsc_tx_len`` tag (one draw per burst), from one generator seeded by ``config.seed``. Tags
+    pass through.
     """
 
     def __init__(self, config):
@@ -138,25 +148,33 @@ class block_fader(gr.sync_block):
                                in_sig=[np.complex64], out_sig=[np.complex64])
         self.config = config
         self._rng = np.random.default_rng([config.seed, 0xFADE])
-        self._taps = draw_taps(config, self._rng)
+        self._taps = draw_taps(config, self._rng) if not config.coherence_samples else self.block_taps(0)
         self._history = np.zeros(len(self._taps) - 1, np.complex64)
         self._key = pmt.intern(TX_LEN_TAG)
+
+    def block_taps(self, block):
+        """The taps of fading block ``block`` (``coherence_samples`` > 0)."""
+        return draw_taps(self.config, np.random.default_rng([int(self.config.seed) & 0x7FFFFFFF, 0xFADE, block]))
+
+    def _segments(self, base, n):
+        """[(lo, hi, taps)] covering the ``n`` samples that start at stream index ``base``."""
+        step = self.config.coherence_samples
+        if step:
+            bounds = [0] + list(range((-base) % step or step, n, step)) + [n]
+            return [(lo, hi, self.block_taps((base + lo) // step)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        cuts = {tag.offset - base for tag in self.get_tags_in_window(0, 0, n, self._key)}
+        bounds = [0] + sorted(c for c in cuts if 0 < c < n) + [n]
+        segments = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if lo in cuts:
+                self._taps = draw_taps(self.config, self._rng)
+            segments.append((lo, hi, self._taps))
+        return segments
 
     def work(self, input_items, output_items):
         x = input_items[0]
         n = len(x)
-        base = self.nitems_read(0)
-        cuts = {tag.offset - base for tag in self.get_tags_in_window(0, 0, n, self._key)}
-        if self.config.block_len:
-            step = self.config.block_len
-            cuts.update(range((-base) % step, n, step))
-        edges = sorted(c for c in cuts if 0 <= c < n)
-        bounds = [0] + edges + [n]
-        segments = []
-        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-            if i > 0 or lo in cuts:
-                self._taps = draw_taps(self.config, self._rng)
-            segments.append((lo, hi, self._taps))
+        segments = self._segments(self.nitems_read(0), n)
         memory = len(self._history)
         padded = np.concatenate([self._history, x])
         out = output_items[0]
@@ -187,7 +205,7 @@ class channel_preset(gr.hier_block2):
     multipath), ``snr_db`` (Es/N0 per data subcarrier, dB, see module docstring), ``seed``,
     ``cfo`` (subcarrier spacings), ``delay_samples`` (timing offset, samples), ``numerology``
     (the TX's, for the SNR calibration), and as keywords k_factor, taps, rms_delay_samples,
-    block_len, doppler. Or pass ``config=ChannelConfig(...)``. ``set_snr_db`` changes the noise
+    coherence_samples, doppler. Or pass ``config=ChannelConfig(...)``. ``set_snr_db`` changes the noise
     while running.
     """
 
@@ -213,12 +231,15 @@ while the flowgraph runs.
 
 Channels:
 AWGN: noise only.
-Rayleigh: flat block fading, h ~ CN(0,1), redrawn at every burst start (TX tag).
+Rayleigh: flat block fading, h ~ CN(0,1), redrawn every "Coherence Time" samples.
 Rician: flat block fading with K-factor (LOS of random phase + scatter).
 Multipath: frequency-selective block fading, taps one sample apart with an exponential
-power-delay profile (rms delay in samples), redrawn per burst.
-Fading Block > 0 also redraws every that many samples; Doppler > 0 uses gr-channels'
-continuously varying fading_model / selective_fading_model instead.
+power-delay profile (rms delay in samples).
+Block fading is a property of time: the gains of each block of "Coherence Time" samples
+(default 16384 = 16 ms at 1 Msample/s) depend only on the seed and the block's index, so
+equal seeds give equal fades at equal sample indices. Coherence Time 0 redraws at every
+burst start (TX tag) instead. Doppler > 0 uses gr-channels' continuously varying
+fading_model / selective_fading_model.
 
 CFO in subcarrier spacings (|cfo| < 0.4), timing offset in samples (fractional allowed).
 Noise, CFO and timing come from channels.channel_model with block_tags=True, so TX tags
@@ -228,14 +249,15 @@ never reach the receiver. Same seed, same output.
     def __init__(self, name=DEFAULT.name, snr_db=DEFAULT.snr_db, seed=DEFAULT.seed, cfo=DEFAULT.cfo,
                  delay_samples=DEFAULT.delay_samples, numerology=DEFAULT.numerology, config=DEFAULT.config, *,
                  k_factor=DEFAULT.k_factor, taps=DEFAULT.taps, rms_delay_samples=DEFAULT.rms_delay_samples,
-                 block_len=DEFAULT.block_len, doppler=DEFAULT.doppler):
+                 coherence_samples=DEFAULT.coherence_samples, doppler=DEFAULT.doppler):
         gr.hier_block2.__init__(self, "gensemcom_channel_preset",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         if config is None:
             checked = self.PARAMETERS.check(
                 "channel_preset", snr_db=snr_db, seed=seed, cfo=cfo, delay_samples=delay_samples, k_factor=k_factor,
-                taps=taps, rms_delay_samples=rms_delay_samples, block_len=block_len, doppler=doppler)
+                taps=taps, rms_delay_samples=rms_delay_samples, coherence_samples=coherence_samples,
+                doppler=doppler)
             config = ChannelConfig(name=name, **vars(checked))
         self.config = config
         self.numerology = nm = as_numerology(numerology)
