@@ -162,6 +162,22 @@ def test_local_pool_and_ray_give_identical_results(tmp_path, image_dir):
     assert comparable(store.read_results(tmp_path / "ray")) == rows
 
 
+def test_local_pool_and_ray_give_identical_rows_for_phy_schemes(tmp_path, image_dir):
+    """The real flowgraph (AWGN, seeded by the task's channel seed): identical rows either way."""
+    pytest.importorskip("ray")
+    common = dict(images=image_dir, schemes=["semantic", "av1"], snrs_db=[5.0], channels=["awgn"],
+                  cpps=["1/12"], seeds=1, key_mask="semantic", agreement=False, examples=0, bound=None)
+    pool = run_sweep(SweepConfig(out=tmp_path / "pool", workers=2, **common), progress=False,
+                     outputs=False, **NO_LOG)
+    ray = run_sweep(SweepConfig(out=tmp_path / "ray", executor="ray", workers=1, **common),
+                    progress=False, outputs=False, **NO_LOG)
+    assert pool["ran"] == ray["ran"] == 4 and pool["errors"] == ray["errors"] == 0
+    rows = comparable(store.read_results(tmp_path / "pool"))
+    assert all(r["samples_used"] <= r["samples_budget"] for r in rows.values())
+    assert len({r["channel_seed"] for r in rows.values()}) == 2          # one channel per image, shared by schemes
+    assert comparable(store.read_results(tmp_path / "ray")) == rows
+
+
 # Scoring rules, checked with test-only schemes registered for one test.
 def _identity(task):
     image = task.load_image()
@@ -222,7 +238,7 @@ def test_scoring_rules_bound_and_errors(tmp_path, image_dir, test_schemes):
                          snrs_db=[0.0], channels=["awgn"], cpps=["1/48"], out=tmp_path, workers=1,
                          agreement=True, examples=0)
     counts = run_sweep(config, progress=False, **NO_LOG)
-    # 2 images × 3 schemes + the bound added for the plots (avif+capacity, 2 images)
+    # 2 images × 3 schemes + the bound added for the plots (av1+capacity, 2 images)
     assert counts["tasks"] == 8 and counts["errors"] == 1 and counts["ran"] == 7
     error = json.loads((tmp_path / "errors.jsonl").read_text().splitlines()[0])
     assert error["error"] == "RuntimeError: decoder exploded on two lines"
@@ -239,7 +255,7 @@ def test_scoring_rules_bound_and_errors(tmp_path, image_dir, test_schemes):
     gray = np.full_like(original, round(original.mean()))
     from gnuradio.gensemcom.metrics import psnr
     assert lost["psnr"] == pytest.approx(psnr(original, gray))
-    assert ("avif+capacity", "coffee.png") in rows
+    assert ("av1+capacity", "coffee.png") in rows
 
     again = run_sweep(config, progress=False, outputs=False, **NO_LOG)
     assert (again["skipped"], again["ran"], again["errors"]) == (7, 1, 0)  # the failed task retried

@@ -63,40 +63,6 @@ def test_mcs_plan_parsing_and_class_lookup():
         parse_mcs_plan("0:qam1024")
 
 
-def test_fading_protection_is_the_cheapest_pair_that_meets_each_target():
-    """On Rayleigh the plan picks MCS x copies with PER^copies <= target at least cost; AWGN
-    and the whole-image baselines keep one copy."""
-    from gnuradio.gensemcom.link.per import packet_error_rate, per_curves
-    from gnuradio.gensemcom.link.profile import LinkProfile
-    from gnuradio.gensemcom.phy.mcs import MCS_TABLE, frame_size
-    profile = LinkProfile.load("default")
-    nm = profile.numerology_object()
-
-    def cost(mcs, copies):
-        size = frame_size(profile.mtu_bytes // 2, mcs, nm)
-        return copies * (size.header_ofdm_symbols + size.payload_ofdm_symbols)
-
-    met = 0
-    for snr_db in (5.0, 10.0, 20.0):
-        plan, copies = profile.protection(snr_db, "rayleigh")
-        for cls, target in profile.targets("rayleigh").items():
-            planning_snr = snr_db - profile.margins_db.get(cls, 0.0)
-            n = copies.get(cls, 1)
-            assert 1 <= n <= profile.fading_repeats.get(cls, 1)
-            if packet_error_rate(plan[cls], planning_snr, "rayleigh") ** n <= target:
-                met += 1
-                for mcs in (m for m in per_curves() if MCS_TABLE[m].coded):      # nothing cheaper meets it
-                    for k in range(1, profile.fading_repeats.get(cls, 1) + 1):
-                        if packet_error_rate(mcs, planning_snr, "rayleigh") ** k <= target:
-                            assert cost(mcs, k) >= cost(plan[cls], n)
-    assert met >= 10
-    # copies buy diversity: at 5 dB the header class is cheaper than one robust-mode packet pair
-    plan, copies = profile.protection(5.0, "rayleigh")
-    assert cost(plan[0], copies.get(0, 1)) < cost("bpsk-1/2x4", 2)
-    assert profile.protection(5.0, "awgn") == (profile.mcs_plan(5.0, "awgn"), {})
-    assert profile.protection(5.0, "rayleigh", scheme="whole")[1] == {}
-
-
 def test_fragments_sent_in_different_numbers_of_copies_never_share_a_packet():
     """Prompt (class 0, three copies) and a key band (class 2, one copy) at the same MCS: one
     packet each, so the key band is not repeated with the prompt, and the costs agree."""
@@ -104,7 +70,7 @@ def test_fragments_sent_in_different_numbers_of_copies_never_share_a_packet():
     frag = fragmenter(400, "0:qpsk-1/2,2:qpsk-1/2", repeats={0: 3})
     pieces = [(1, 0 << 5, b"p" * 60), (5, 2 << 5, b"k" * 90)]
     packets = packetize_pieces(7, pieces, 400, frag.group_of)
-    assert sorted((imp, group) for imp, group, _ in packets) == [(0, ("qpsk-1/2", 3)), (2, ("qpsk-1/2", 1))]
+    assert sorted((imp, group) for imp, group, _ in packets) == [(0, ("qpsk-1/2", 3, 0.0)), (2, ("qpsk-1/2", 1, 0.0))]
     assert len(packet_costs([(0, 60), (2, 90)], 400, frag.group_of)) == 2
     shared = packetize_pieces(7, pieces, 400, fragmenter(400, "0:qpsk-1/2,2:qpsk-1/2").group_of)
     assert len(shared) == 1                                   # same copies: they may share
@@ -263,8 +229,8 @@ def test_image_source_and_sink(tmp_path, astronaut):
 
 
 def test_block_parameters_are_validated(tmp_path):
-    with pytest.raises(ValueError, match="budget_bytes > 0 or cpp > 0"):
-        semantic_encoder("semantic", budget_bytes=0)      # no byte and no symbol budget
+    with pytest.raises(ValueError, match="budget_bytes > 0, or a planner"):
+        semantic_encoder("semantic", budget_bytes=0)      # no byte budget and no planner
     with pytest.raises(BadInputError, match="unknown scheme"):
         semantic_encoder("png", budget_bytes=100)
     with pytest.raises(ValueError, match="mtu_bytes must be >= 10"):

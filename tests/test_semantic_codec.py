@@ -11,7 +11,7 @@ from gnuradio.gensemcom.errors import BadInputError, CorruptDataError
 from gnuradio.gensemcom.semantic import CodecConfig, SemanticCodec
 from gnuradio.gensemcom.semantic.config import BudgetTooSmallError
 from gnuradio.gensemcom.semantic.inspect import describe_container
-from gnuradio.gensemcom.transport.budget import Budget, fixed_rate_symbols, shannon_symbols
+from gnuradio.gensemcom.transport.budget import Budget, fixed_rate_samples, shannon_samples
 from gnuradio.gensemcom.transport.container import Container, Importance, SectionType
 from gnuradio.gensemcom.transport.fragments import fragment, parse_fragment
 from gnuradio.gensemcom.transport.packets import packetize
@@ -97,17 +97,17 @@ def test_larger_budgets_buy_better_key_regions(codec, small_coffee):
     assert scores[1] > scores[0] + 2
 
 
-def test_symbol_budget_with_a_phy_cost_function(codec, small_coffee):
+def test_sample_budget_with_a_phy_cost_function(codec, small_coffee):
     rates = {Importance.CRITICAL: 0.5, Importance.HIGH: 1.0, Importance.NORMAL: 2.0}
-    budget = Budget(budget_symbols=6000, symbols_for_bytes=fixed_rate_symbols(rates), mtu_bytes=200)
+    budget = Budget(budget_samples=6000, samples_for_bytes=fixed_rate_samples(rates), mtu_bytes=200)
     result = codec.encode(small_coffee, budget)
     packets = packetize(result.data, 200)      # what the fragmenter sends; rate control counts the same
-    symbols = sum(fixed_rate_symbols(rates)(len(p), importance) for importance, _, p in packets)
+    symbols = sum(fixed_rate_samples(rates)(len(p), importance) for importance, _, p in packets)
     assert symbols <= 6000
-    assert result.report["cost_symbols"] == pytest.approx(symbols)
+    assert result.report["cost_samples"] == pytest.approx(symbols)
     assert result.report["cost_bytes"] == sum(len(p) for _, _, p in packets)
-    ideal = Budget(budget_symbols=2000, symbols_for_bytes=shannon_symbols(0.0))
-    assert codec.encode(small_coffee, ideal).report["cost_symbols"] <= 2000
+    ideal = Budget(budget_samples=2000, samples_for_bytes=shannon_samples(0.0))
+    assert codec.encode(small_coffee, ideal).report["cost_samples"] <= 2000
 
 
 def test_user_mask_is_used_as_given(codec, small_coffee):

@@ -5,7 +5,10 @@ Channels
   FADING_CHANNELS   the presets with fading: the link plans with fading PER curves there
 Schemes
   SEMANTIC_SCHEME   the semantic scheme's name
-  BASELINE_SCHEMES  whole-image separation baselines (a standard file + the same PHY)
+  BASELINE_SCHEMES  whole-image separation baselines (a classical codec + the same PHY): bare
+                    AV1, WebP and JPEG streams, ROI-coded AV1, and the AVIF file for reference
+  SEMANTIC_ABLATIONS the semantic scheme without one of its parts (what each part adds):
+                    no generator (the plain canvas), no prompt (a neutral one), no hints, no key area
   SCHEMES           everything a transmitter or receiver block can run
 Codecs and models
   KEY_CODECS        still-image codecs of the semantic key streams and hints (``classical.stillcodec``)
@@ -23,8 +26,9 @@ CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 FADING_CHANNELS = ("rayleigh", "rician", "multipath")
 
 SEMANTIC_SCHEME = "semantic"
-BASELINE_SCHEMES = ("jpeg", "webp", "avif")
-SCHEMES = (SEMANTIC_SCHEME,) + BASELINE_SCHEMES
+BASELINE_SCHEMES = ("av1", "webp", "jpeg", "roi-av1", "avif")
+SEMANTIC_ABLATIONS = ("semantic-no-generator", "semantic-no-prompt", "semantic-no-hints", "semantic-no-key")
+SCHEMES = (SEMANTIC_SCHEME,) + BASELINE_SCHEMES + SEMANTIC_ABLATIONS
 
 KEY_CODECS = ("avif", "webp", "jpeg")
 QUANT_MODES = ("none", "int8", "nf4", "torchao-int8")

@@ -205,8 +205,10 @@ class Params(tuple):
 
 SCHEME = Param(
     "scheme", "str", SEMANTIC_SCHEME, "Scheme",
-    "what is sent: the semantic scheme, or a whole-image baseline (a standard file) over the same PHY",
-    choices=SCHEMES, choice_labels=("Semantic", "JPEG", "WebP", "AVIF"), free_text=True)
+    "what is sent: the semantic scheme, or a whole-image baseline (a classical codec) over the same PHY",
+    choices=SCHEMES, choice_labels=("Semantic", "AV1 (bare stream)", "WebP (bare VP8)", "JPEG", "ROI-coded AV1",
+                                    "AVIF File", "Semantic without Generator", "Semantic without Prompt",
+                                    "Semantic without Hints", "Semantic without Key Area"), free_text=True)
 CHANNEL = Param(
     "channel", "str", "awgn", "Channel", "channel preset",
     choices=CHANNELS, choice_labels=("AWGN", "Rayleigh", "Rician", "Multipath"), free_text=True)

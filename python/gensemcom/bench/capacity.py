@@ -1,7 +1,9 @@
 """The ideal separation bound "codec + capacity": no PHY, an ideal channel code.
 
-The codec gets floor(k · C / 8) bytes, where k = floor(cpp · H · W · 3) complex channel
-uses and C is the channel's capacity in bit per channel use at the task's SNR:
+The codec gets floor(k · C / 8) bytes, where k is the task's channel-sample budget (every
+complex sample the real schemes may put on the air, ``link.protection.samples_budget``: the
+bound uses all of them for data, with no preamble, pilots or cyclic prefix) and C is the
+channel's capacity in bit per channel use at the task's SNR:
 
   awgn      C = log2(1 + SNR)
   rayleigh  ergodic capacity C = E[log2(1 + |h|² SNR)] with unit-power Rayleigh fading
@@ -9,26 +11,22 @@ uses and C is the channel's capacity in bit per channel use at the task's SNR:
             over the fading; computed by numerical integration (``rayleigh_capacity``)
 
 SNR is Es/N0 (average symbol power 1, noise variance 10^(−SNR/10)). The image then goes
-through the codec as a whole standard file at the best quality and scale that fit, scales
-1, 1/2 and 1/4 (``classical.baselines.fit_whole_image``, the same fit the flowgraph
-baselines use); nothing is lost on the channel. If the codec cannot fit the budget at its
-lowest quality and smallest scale, nothing is delivered and the sweep scores it by its
-failed-decode rule.
+through the same whole-image codec as the flowgraph baseline of its name (a bare stream with
+its minimal framing at the best quality and scale that fit, ``classical.wholeimage``);
+nothing is lost on the channel. If the codec cannot fit the budget at its lowest quality and
+smallest scale, nothing is delivered and the sweep scores it by its failed-decode rule.
 
-Registers ``jpeg+capacity``, ``webp+capacity`` and ``avif+capacity``.
+Registers ``av1+capacity``, ``webp+capacity`` and ``jpeg+capacity``.
 """
 from __future__ import annotations
 
 import functools
 import math
 
-from ..constants import BASELINE_SCHEMES
 from .schemes import register_scheme
 
 CHANNELS = ("awgn", "rayleigh")
-CODECS = BASELINE_SCHEMES
-# Coded size = original / factor: the field's "best of scales 1, 1/2, 1/4".
-SCALE_FACTORS = (1.0, 2.0, 4.0)
+CODECS = ("av1", "webp", "jpeg")
 
 
 def awgn_capacity(snr_db: float) -> float:
@@ -66,24 +64,27 @@ def budget_bytes(channel_uses: int, channel: str, snr_db: float) -> int:
 
 def run_capacity(task) -> dict:
     """Scheme function of ``<codec>+capacity`` (see the module docstring)."""
-    from ..classical.baselines import fit_whole_image
+    from ..classical.wholeimage import WholeImageCodec
+    from ..link.protection import samples_budget
+    from ..phy.config import DEFAULT_NUMEROLOGY
     codec = task.scheme_family.split("+", 1)[0]
     image = task.load_image()
     height, width = image.shape[:2]
-    uses = task.channel_uses(height, width)
+    uses = samples_budget(float(task.cpp_fraction), height, width, DEFAULT_NUMEROLOGY)
     budget = budget_bytes(uses, task.channel, task.snr_db)
-    fit = fit_whole_image(image, budget, codec, scale_factors=SCALE_FACTORS)
-    result = {"codec": codec, "budget_bytes": budget, "symbols_used": uses,
+    coder = WholeImageCodec(codec)
+    sent = coder.encode(image, budget) if budget > 0 else None
+    result = {"codec": codec, "budget_bytes": budget, "samples_budget": uses, "samples_used": uses,
               "capacity_bits_per_use": capacity(task.channel, task.snr_db)}
-    if not fit.fits:
-        result.update(image=None, bytes=0)
+    if sent is None or not sent.report["fits"]:
+        result.update(image=None, delivered=False, bytes=0, sent=False)
     else:
-        result.update(image=fit.image, bytes=fit.n_bytes, quality=fit.quality,
-                      scale=1.0 / fit.scale_factor)
+        result.update(image=coder.decode(sent.data).image, delivered=True, complete=True, sent=True,
+                      bytes=len(sent.data), quality=sent.report["quality"], scale=1.0 / sent.report["scale_factor"])
     return result
 
 
 for _codec in CODECS:
     register_scheme(f"{_codec}+capacity", run_capacity, channels=CHANNELS, bound=True,
-                    description=f"ideal bound: {_codec.upper()} (best quality, scale 1, 1/2 or 1/4) "
+                    description=f"ideal bound: {_codec.upper()} whole-image stream (best quality and scale) "
                                 f"with k·C bits, C the AWGN or ergodic Rayleigh capacity; no PHY")

@@ -1,18 +1,22 @@
-"""Schemes that run the real flowgraph (``transmit.run_transmission``) for ``gensemcom bench``.
+"""Schemes that run the real flowgraph (``flowgraphs.transmit.run_transmission``) for ``gensemcom bench``.
 
   semantic          the semantic scheme, offline default stack, link profile ``default``
-                    (MCS per importance class from the SNR)
+                    (protection per importance class planned from the SNR)
   semantic@CARD     the same with the model stack CARD (``gensemcom models list``)
-  jpeg, webp, avif  whole-image codec (best quality and scale that fit) + LDPC, at the best
-                    single MCS for the SNR and channel statistics
-  jpeg@MCS, …       the same at a fixed MCS whatever the SNR (shows the cliff)
+  semantic-no-*     ablations: no generator, no prompt, no hints, no key area
+                    (``constants.SEMANTIC_ABLATIONS``)
+  av1, webp, jpeg,  whole-image classical baselines (``classical.wholeimage``), each with the
+  roi-av1, avif     plan of best expected quality over MCS x copies x erasure code x packet size
+  av1@MCS, …        the same at one fixed MCS whatever the SNR, no copies or code (the cliff)
 
-Key-region metrics of the baselines use the ``semantic`` key mask: the semantic sender's own
-key-area selection for the same image and channel budget (registered with ``--key-mask``).
+Every scheme of one (image, SNR, channel, seed) meets the same channel realisation
+(``Task.channel_seed``) and the same sample budget (``link.protection.samples_budget``).
+Key-region metrics of every scheme use the semantic sender's key mask for the same image and
+budget (``--key-mask semantic``).
 """
 from __future__ import annotations
 
-from ..constants import CHANNELS
+from ..constants import BASELINE_SCHEMES, CHANNELS, SEMANTIC_ABLATIONS
 from ..phy.mcs import get_mcs
 from .keymask import register_key_mask
 from .schemes import register_scheme
@@ -20,23 +24,31 @@ from .schemes import register_scheme
 
 def _result(task, tx) -> dict:
     prompt_sent = tx.encoder_report.get("prompt_text")
+    prompt_lost = any(str(r).startswith("prompt:") for r in tx.decoder_report.get("regenerated", []))
     return {
         "image": tx.image if tx.delivered else None,
         "delivered": tx.delivered,
-        "key_mask": tx.key_mask if tx.scheme == "semantic" else None,
+        "key_mask": tx.key_mask if tx.scheme not in BASELINE_SCHEMES else None,
         "prompt_sent": prompt_sent,
-        "prompt_received": tx.decoder_report.get("prompt_text") if prompt_sent else None,
+        "prompt_received": (tx.decoder_report.get("prompt_text") if prompt_sent and tx.delivered and not prompt_lost
+                            else None),
         "bytes": tx.bytes_sent,
         "mcs": ",".join(f"{k}:{v}" for k, v in sorted(tx.mcs_plan.items())),
+        "plan": tx.plan,
         "key_fraction": tx.encoder_report.get("key_fraction", 0.0),
         "prompt_bytes": _prompt_bytes(tx.encoder_report),
         "symbols_used": tx.symbols_used,
-        "samples": tx.samples,
+        "samples_budget": tx.samples_budget,
+        "samples_used": tx.samples_used,
         "packets_sent": tx.packets_sent,
         "packets_ok": tx.packets_ok,
         "sections_received": tx.sections_received,
-        "symbols_budget": tx.symbols_budget,
+        "sent": tx.sent,
+        "complete": tx.complete,
+        "channel_seed": tx.channel_seed,
         "sections_sent": tx.sections_sent,
+        "note": tx.note,
+        "plan_expected": tx.encoder_report.get("plan_expected"),
         "regenerated": "; ".join(map(str, tx.decoder_report.get("regenerated", []))),
     }
 
@@ -52,12 +64,12 @@ def _transmit(task, scheme, models=None, fixed_mcs=""):
     from ..flowgraphs.transmit import run_transmission
     image = task.load_image()
     tx = run_transmission(image, scheme, task.snr_db, task.channel, cpp=float(task.cpp_fraction),
-                          models=models, seed=task.rng_seed & 0x7FFFFFFF, fixed_mcs=fixed_mcs)
+                          models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs)
     return _result(task, tx)
 
 
 def run_semantic(task):
-    return _transmit(task, "semantic", models=task.scheme_param)
+    return _transmit(task, task.scheme_family, models=task.scheme_param)
 
 
 def run_baseline(task):
@@ -92,9 +104,15 @@ register_scheme("semantic", run_semantic, channels=CHANNELS,
                 description="semantic codec (offline stack) over the real OFDM/LDPC flowgraph, UEP per class")
 register_scheme("semantic", run_semantic, channels=CHANNELS, param="CARD", validate=_validate_card,
                 description="semantic codec with model stack CARD over the real flowgraph")
-for _codec in ("jpeg", "webp", "avif"):
+for _ablation in SEMANTIC_ABLATIONS:
+    register_scheme(_ablation, run_semantic, channels=CHANNELS,
+                    description=f"ablation: {_ablation.replace('-', ' ')} (offline stack, real flowgraph)")
+_BASELINE_TEXT = {"av1": "bare AV1 stream", "webp": "bare VP8 (WebP) stream", "jpeg": "JPEG without APP segments",
+                  "roi-av1": "ROI-coded bare AV1 (the semantic sender's key mask)", "avif": "AVIF file (reference)"}
+for _codec in BASELINE_SCHEMES:
     register_scheme(_codec, run_baseline, channels=CHANNELS,
-                    description=f"whole-image {_codec.upper()} + LDPC at the best MCS for the SNR (real flowgraph)")
+                    description=f"whole image, {_BASELINE_TEXT[_codec]}, plan of best expected quality "
+                                "(real flowgraph)")
     register_scheme(_codec, run_baseline, channels=CHANNELS, param="MCS", validate=_validate_mcs,
-                    description=f"whole-image {_codec.upper()} + LDPC at a fixed MCS (real flowgraph; the cliff)")
+                    description=f"whole image, {_BASELINE_TEXT[_codec]}, at a fixed MCS (real flowgraph; the cliff)")
 register_key_mask("semantic", semantic_key_mask)

@@ -1,7 +1,7 @@
 """Plots of each metric vs SNR, one panel per channel, one figure per metric and cpp.
 
 Lines are summary means with 95 % CI error bars. Ideal bounds (schemes registered with
-``bound=True``, e.g. ``avif+capacity``) are drawn dashed in every panel where the sweep
+``bound=True``, e.g. ``av1+capacity``) are drawn dashed in every panel where the sweep
 has them, so each curve can be read against what an ideal channel code would give.
 Written as PNG and PDF: ``plots/<metric>_cpp<1-48>.{png,pdf}``.
 """

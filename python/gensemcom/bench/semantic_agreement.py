@@ -112,8 +112,10 @@ def semantic_agreement(reference: np.ndarray, test: np.ndarray, prompt_sent=None
                        prompt_received=None) -> dict:
     """All semantic-agreement measures of one image as a dict.
 
-    Keys: top5_overlap, caption_similarity, prompt_similarity (only with both prompts,
-    else None), semantic_status ("ok" or why the measures are None).
+    Keys: top5_overlap, caption_similarity, prompt_similarity, semantic_status ("ok" or why
+    the measures are None). ``test`` is what the receiver shows (the flat stand-in when it
+    decoded nothing: failures are scored, not skipped). prompt_similarity: None when the scheme
+    sends no prompt; 0 when a prompt was sent and none arrived.
     """
     available, reason = status()
     result = {"top5_overlap": None, "caption_similarity": None, "prompt_similarity": None,
@@ -124,6 +126,7 @@ def semantic_agreement(reference: np.ndarray, test: np.ndarray, prompt_sent=None
     result["top5_overlap"] = len(set(ref_classes) & set(test_classes)) / TOP_K
     result["caption_similarity"] = text_similarity(caption(reference, ref_classes),
                                                    caption(test, test_classes))
-    if prompt_sent is not None and prompt_received is not None:
-        result["prompt_similarity"] = text_similarity(str(prompt_sent), str(prompt_received))
+    if prompt_sent is not None:
+        result["prompt_similarity"] = (0.0 if prompt_received is None
+                                       else text_similarity(str(prompt_sent), str(prompt_received)))
     return result

@@ -23,17 +23,17 @@ from ..errors import CorruptDataError
 IDENTITY = ("task_id", "image", "scheme", "channel", "snr_db", "cpp", "seed")
 METRICS = ("psnr", "ssim", "ms_ssim", "vsi", "lpips", "key_psnr", "key_ssim",
            "top5_overlap", "caption_similarity", "prompt_similarity")
-SCHEME_FIELDS = ("bytes", "budget_bytes", "codec", "quality", "scale", "mcs", "key_fraction",
-                 "prompt_bytes", "symbols_used", "samples", "packets_sent", "packets_ok",
-                 "sections_received")
+SCHEME_FIELDS = ("bytes", "budget_bytes", "codec", "quality", "scale", "mcs", "plan", "key_fraction",
+                 "prompt_bytes", "symbols_used", "samples_budget", "samples_used", "packets_sent", "packets_ok",
+                 "sections_received", "sent", "complete", "channel_seed")
 COLUMNS = (IDENTITY + ("delivered", "height", "width", "symbols") + METRICS + SCHEME_FIELDS
            + ("key_mask_source", "lpips_status", "semantic_status", "reconstruction",
               "wall_s", "metrics_s", "extra"))
 # Columns whose values may differ between two runs of the same task (timing only).
 TIMING_COLUMNS = ("wall_s", "metrics_s")
 _INT_COLUMNS = {"seed", "delivered", "height", "width", "symbols", "bytes", "budget_bytes",
-                "quality", "prompt_bytes", "symbols_used", "samples", "packets_sent", "packets_ok",
-                "sections_received"}
+                "quality", "prompt_bytes", "symbols_used", "samples_budget", "samples_used", "packets_sent",
+                "packets_ok", "sections_received", "sent", "complete", "channel_seed"}
 _FLOAT_COLUMNS = set(METRICS) | {"snr_db", "scale", "key_fraction", "wall_s",
                                  "metrics_s"}
 RESULTS_NAME = "results.csv"

@@ -49,7 +49,7 @@ class SweepConfig:
     executor: str = "local"
     ray_address: str = None
     workers: int = None
-    bound: str = "avif+capacity"
+    bound: str = "av1+capacity"
     key_mask: str = None
     agreement: bool = True
     examples: int = 1

@@ -2,7 +2,10 @@
 
 A ``Task`` is a small, picklable value. Everything random in a task derives from its
 ``task_id`` (a hash of the six fields), never from the order in which tasks run, so a task
-gives the same result in any process, on any executor, in a first or a resumed sweep.
+gives the same result in any process, on any executor, in a first or a resumed sweep. The
+channel's noise and fades derive from ``channel_seed``, a hash of (image, SNR, channel, seed)
+without the scheme: every scheme of one comparison meets the same channel realisation, sample
+by sample (common random numbers; ``phy.channel``).
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class Task:
 
     image       path of the image file (where a worker reads it)
     image_name  the image's identity in results: its file name, e.g. ``kodim01.png``
-    scheme      registered scheme name, e.g. ``avif+capacity`` or ``jpeg@qpsk-1/2``
+    scheme      registered scheme name, e.g. ``av1+capacity`` or ``jpeg@qpsk-1/2``
     snr_db      average SNR Es/N0 in dB (symbol power 1, noise variance 10^(-snr_db/10))
     channel     channel model name, e.g. ``awgn`` or ``rayleigh``
     cpp         channel uses per pixel as a canonical fraction text, e.g. ``1/48``:
@@ -70,6 +73,14 @@ class Task:
         """A 63-bit seed derived from the task id: the only source of randomness a scheme uses."""
         digest = hashlib.sha256(("rng|" + self.key).encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big") >> 1
+
+    @property
+    def channel_seed(self) -> int:
+        """A 31-bit seed of the channel realisation: (image, SNR, channel, seed), never the scheme
+        (nor the budget), so that schemes compared on this channel meet the same noise and fades."""
+        key = (f"channel|image={self.image_name}|channel={self.channel}|snr_db={format_snr(self.snr_db)}"
+               f"|seed={self.seed}")
+        return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big") >> 1 or 1
 
     def rng(self) -> np.random.Generator:
         """A fresh numpy generator seeded with ``rng_seed``."""

@@ -4,11 +4,11 @@ from gnuradio import gr
 
 from ..constants import FRAGMENT_HEADER_BYTES
 from ..grc_yaml import GrcBlock, message
-from ..link.mcsplan import parse_mcs_plan, protection_group
+from ..link.mcsplan import parse_mcs_plan, protection_group, repair_of_group
 from ..params import MTU_BYTES, Param, Params
 from ..phy.framing import FLAG_FILLER
 from ..phy.pdus import make_pdu, split_pdu
-from ..transport.packets import packetize_pieces
+from ..transport.packets import packetize_pieces, protect_packets
 from .worker import message_block
 
 
@@ -22,11 +22,16 @@ class fragmenter(message_block):
     pieces); an image's packets leave once all its pieces arrived (or at end of stream).
     Output ``out``: packet PDUs; meta image_id, importance (most important fragment's), and
     ``mcs`` when the plan names one (the PHY reads it).
+    Protection: when the encoder's pieces carry the plan it costed (meta mtu_bytes, mcs,
+    copies, repair: ``semantic_encoder`` with a planner), the fragmenter sends exactly that;
+    otherwise its own parameters apply.
     Parameters (``PARAMETERS``): mtu_bytes (more than the fragment header); mcs_plan
     ("0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2" or a dict);
     repeats ({class: copies}, e.g. {0: 2}): packets of that class are sent again after the
     image's other packets, so that each copy meets another fade (time diversity); the
-    reassembler drops the duplicates. flush (default True): after each image a 1-byte filler
+    reassembler drops the duplicates. repair ({class: R/K}): the class's packets are
+    erasure-coded across packets (``transport.erasure``: K packets become K + R shares, any K
+    rebuild them). flush (default True): after each image a 1-byte filler
     burst (uncoded BPSK, the PHY's filler flag; receivers drop it, meta ``filler`` True) pushes
     the image's last burst through the receiver, which delivers a packet only once a
     preamble's worth of samples followed it: in a simulated or message-driven stream nothing
@@ -40,6 +45,8 @@ class fragmenter(message_block):
               runtime_setter="set_mcs_plan"),
         Param("repeats", "raw", None, "Copies per Class",
               "copies of each packet of a class, e.g. {0: 2} (None = one copy each)", hide="part"),
+        Param("repair", "raw", None, "Erasure Code per Class",
+              "repair shares per data packet of a class, e.g. {2: 0.25} (None = no erasure code)", hide="part"),
         Param("flush", "bool", True, "Filler Burst per Image",
               "a 1-byte filler burst after each image pushes its last packet through the receiver", hide="part"),
     )
@@ -64,26 +71,29 @@ channels); the reassembler drops the duplicates.
 """)
 
     def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
-                 flush=DEFAULT.flush):
+                 repair=DEFAULT.repair, flush=DEFAULT.flush):
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
-        self.set_mcs_plan(mcs_plan, repeats or {})
+        self.set_mcs_plan(mcs_plan, repeats or {}, repair or {})
         self.flush = bool(flush)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
 
-    def set_mcs_plan(self, mcs_plan, repeats=None):
-        """Change the plan (and, when given, the copies per class) for the next image."""
+    def set_mcs_plan(self, mcs_plan, repeats=None, repair=None):
+        """Change the plan (and, when given, the copies and erasure code per class) for the next image."""
         self.mcs_plan = parse_mcs_plan(mcs_plan)
         if repeats is not None:
             self.repeats = {int(k): int(v) for k, v in dict(repeats).items()}
+        if repair is not None:
+            self.repair = {int(k): float(v) for k, v in dict(repair).items()}
 
     def group_of(self, importance):
         """Protection group of an importance class: (its MCS or the class without a plan, its
-        copies); only fragments of one group share a packet (``link.mcsplan.protection_group``)."""
-        return protection_group(self.mcs_plan, self.repeats, importance)
+        copies, its repair ratio); only fragments of one group share a packet
+        (``link.mcsplan.protection_group``)."""
+        return protection_group(self.mcs_plan, self.repeats, importance, self.repair)
 
     def handle(self, msg):
         try:
@@ -94,24 +104,34 @@ channels); the reassembler drops the duplicates.
             self.stats["dropped"] += 1
             gr.log.warn(f"fragmenter: dropping a piece: {exc}")
             return
-        entry = self._pieces.setdefault(image_id, {"expected": expected, "pieces": []})
+        entry = self._pieces.setdefault(image_id, {"expected": expected, "pieces": [], "plan": {}})
         entry["pieces"].append((index, code, framed.tobytes()))
+        if "mtu_bytes" in meta and "mcs" in meta:       # the encoder's costed plan travels with its pieces
+            entry["mtu_bytes"] = int(meta["mtu_bytes"])
+            entry["plan"][code >> 5] = (str(meta["mcs"]), int(meta.get("copies", 1)), float(meta.get("repair", 0.0)))
         if len(entry["pieces"]) >= entry["expected"]:
             self._send(image_id)
 
     def _send(self, image_id):
         entry = self._pieces.pop(image_id)
+        plan = entry["plan"]
+        if plan:
+            def group_of(importance):
+                return plan[importance]              # every class present brought its protection
+            mtu_bytes = entry["mtu_bytes"]
+        else:
+            group_of, mtu_bytes = self.group_of, self.mtu_bytes
         try:
-            packets = packetize_pieces(image_id, entry["pieces"], self.mtu_bytes, self.group_of)
+            packets = packetize_pieces(image_id, entry["pieces"], mtu_bytes, group_of)
+            packets = protect_packets(image_id, packets, repair_of_group)
         except ValueError as exc:
             self.stats["dropped"] += len(entry["pieces"])
             gr.log.warn(f"fragmenter: dropping image {image_id}: {exc}")
             return
-        copies = [(imp, group, packet) for imp, group, packet in packets
-                  for _ in range(self.repeats.get(imp, 1) - 1)]
+        copies = [(imp, group, packet) for imp, group, packet in packets for _ in range(group[1] - 1)]
         for importance, group, packet in packets + copies:
             out = {"image_id": image_id, "importance": importance}
-            if self.mcs_plan:
+            if isinstance(group[0], str):
                 out["mcs"] = group[0]
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1

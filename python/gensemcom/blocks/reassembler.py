@@ -10,6 +10,7 @@ from ..errors import CorruptDataError
 from ..grc_yaml import GrcBlock, message
 from ..params import Param, Params
 from ..phy.pdus import make_pdu, split_pdu
+from ..transport.erasure import ERASURE_MAGIC, ErasureStore
 from ..transport.fragments import parse_fragment
 from ..transport.packets import split_packet
 from ..transport.reassembly import Reassembler as FragmentStore
@@ -91,7 +92,9 @@ stream ends.
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = None
-        self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "late": 0, "images": 0}
+        self.stats = {"packets": 0, "crc_failed": 0, "not_fragments": 0, "duplicates": 0, "late": 0, "images": 0,
+                      "shares": 0, "recovered": 0}
+        self._erasure = ErasureStore()
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
 
@@ -117,14 +120,27 @@ stream ends.
         if meta.get("crc_ok") is False:
             self.stats["crc_failed"] += 1
             return
-        try:
-            fragments = split_packet(payload.tobytes())
-        except CorruptDataError:
-            self.stats["not_fragments"] += 1
-            return
+        data = payload.tobytes()
+        inner = [data]
+        if data[:1] == bytes([ERASURE_MAGIC]):           # an erasure-code share: what it carries or rebuilds
+            try:
+                with self._lock:
+                    before = self._erasure.recovered
+                    inner = self._erasure.add(data)
+                    self.stats["recovered"] += self._erasure.recovered - before
+            except CorruptDataError:
+                self.stats["not_fragments"] += 1
+                return
+            self.stats["shares"] += 1
         self.stats["packets"] += 1
-        for packet in fragments:
-            self._add(packet)
+        for packet in inner:
+            try:
+                fragments = split_packet(packet)
+            except CorruptDataError:
+                self.stats["not_fragments"] += 1
+                continue
+            for fragment in fragments:
+                self._add(fragment)
 
     def _add(self, packet):
         try:

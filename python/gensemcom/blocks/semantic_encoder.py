@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pmt
 
-from ..constants import FRAGMENT_HEADER_BYTES
+from ..constants import BASELINE_SCHEMES, FRAGMENT_HEADER_BYTES
 from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message
-from ..params import BUDGET_BYTES, CODEC, CPP, KEY_FRACTION, MODELS, MTU_BYTES, QUANT, QUEUE_SIZE, SCHEME, Param, Params
+from ..params import BUDGET_BYTES, CODEC, KEY_FRACTION, MODELS, MTU_BYTES, QUANT, QUEUE_SIZE, SCHEME, Param, Params
 from ..phy.pdus import make_pdu
 from ..semantic.config import BudgetTooSmallError
 from ..transport.budget import Budget
@@ -17,6 +17,24 @@ from .pdus import pdu_to_image
 from .worker import worker_block
 
 
+_MASK_CODEC = {}
+
+
+def semantic_key_mask(planner, image) -> np.ndarray:
+    """(H, W) bool: the key mask of the semantic sender (offline stack) for ``image`` under
+    ``planner``'s link and budget, trying its plans as the encoder does (all False when
+    nothing fits)."""
+    from ..semantic.codec import SemanticCodec
+    codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
+    height, width = image.shape[:2]
+    for plan in planner.plans(width, height):
+        try:
+            return np.asarray(codec.encode(image, planner.budget(plan, width, height)).key_mask, bool)
+        except BudgetTooSmallError:
+            continue
+    return np.zeros((height, width), bool)
+
+
 class semantic_encoder(worker_block):
     """Encodes each image into a ``.gsc`` container and emits it piece by piece.
 
@@ -24,27 +42,26 @@ class semantic_encoder(worker_block):
     Message outputs
       sections  one PDU per framed piece: the container header (section_index 0), then each
                 section. Meta: image_id, section_index, pieces (header + sections), code,
-                importance (0 = most important), type, width, height.
+                importance (0 = most important), type, width, height; with a planner also
+                the protection rate control costed: mtu_bytes, mcs, copies, repair (the
+                fragmenter sends exactly that).
       mask      the sender's key mask: u8 H×W (255 = key); meta image_id, width, height,
                 key_fraction
       report    empty payload; meta image_id and ``report`` (JSON text: sizes, split, costs)
     Parameters (``PARAMETERS``)
-      scheme         "semantic" or a whole-image baseline "jpeg", "webp", "avif"
-      budget_bytes   bytes per image (0 = no byte limit: then cpp > 0)
-      cpp            channel uses per pixel: the symbol budget is cpp·H·W·3 data-carrier
-                     symbols per image (0 = no symbol limit; needs ``symbols_for_bytes``)
-      symbols_for_bytes  cost hook (n_bytes, importance) → data-carrier symbols; semantic_tx
-                     sets it from the link profile's MCS plan
+      scheme         "semantic" or a whole-image baseline (``constants.BASELINE_SCHEMES``)
+      budget_bytes   bytes per image (0 = no byte limit: then a planner)
       mtu_bytes      packet size the costs are counted in, as the fragmenter's (0 = whole sections)
-      packet_group   (importance) → protection group (the MCS): which fragments may share an
-                     aggregate packet, as the fragmenter will pack them (None = by class)
-      band_bytes     key-stream bytes per band the link prefers (0 = none); semantic_tx sets
-                     one packet's payload on fading channels (``Budget.band_bytes``)
+      planner        ``link.senders.SenderPlanner`` (semantic_tx sets it): per image the
+                     protection plan and the channel-sample budget; the semantic scheme tries
+                     its fallback plans until something fits, a baseline takes its plan of best
+                     expected quality. None: ``budget_bytes`` and ``mtu_bytes`` alone
+      band_bytes     key-stream bytes per band (0 = the planner's or the encoder's choice)
       key_fraction   target key-area share (0 = automatic); codec: key-stream codec
       models, quant  semantic model stack (``gensemcom models list``)
       queue_size     images waiting at most; more are dropped (counted) so the PHY never blocks
-    An image whose budget cannot hold even a minimal container sends nothing: its report says
-    ``fits: false`` and ``stats["too_small"]`` counts it.
+    An image whose budget cannot hold even a minimal container under any plan sends nothing:
+    its report says ``fits: false`` with the reason, and ``stats["too_small"]`` counts it.
     """
 
     PARAMETERS = Params(
@@ -58,9 +75,8 @@ class semantic_encoder(worker_block):
         Param("band_bytes", "int", 0, "Key Band Size", "key-stream bytes per independently decodable band",
               unit="bytes, 0 = auto", lo=0, hide="part"),
         QUEUE_SIZE,
-        CPP.with_(default=0.0, default_text=None, grc=False),
-        Param("symbols_for_bytes", "raw", None, "Cost Hook", "(n_bytes, importance) -> symbols", grc=False),
-        Param("packet_group", "raw", None, "Packet Group Hook", "(importance) -> protection group", grc=False),
+        Param("planner", "raw", None, "Planner", "link.senders.SenderPlanner: protection and sample budget",
+              grc=False),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -91,26 +107,22 @@ encoder's default, one band per 8 KB of budget). Over fading channels use about 
 packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet loses one band, not all.
 """)
 
-    def __init__(self, scheme=DEFAULT.scheme, budget_bytes=DEFAULT.budget_bytes, cpp=DEFAULT.cpp,
-                 symbols_for_bytes=DEFAULT.symbols_for_bytes, mtu_bytes=DEFAULT.mtu_bytes,
+    def __init__(self, scheme=DEFAULT.scheme, budget_bytes=DEFAULT.budget_bytes, mtu_bytes=DEFAULT.mtu_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
-                 queue_size=DEFAULT.queue_size, packet_group=DEFAULT.packet_group, band_bytes=DEFAULT.band_bytes):
+                 queue_size=DEFAULT.queue_size, planner=DEFAULT.planner, band_bytes=DEFAULT.band_bytes):
         worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
-        checked = self.PARAMETERS.check("semantic_encoder", budget_bytes=budget_bytes, cpp=cpp, mtu_bytes=mtu_bytes,
+        checked = self.PARAMETERS.check("semantic_encoder", budget_bytes=budget_bytes, mtu_bytes=mtu_bytes,
                                         key_fraction=key_fraction, band_bytes=band_bytes)
-        budget_bytes, cpp, mtu_bytes = checked.budget_bytes, checked.cpp, checked.mtu_bytes
+        budget_bytes, mtu_bytes = checked.budget_bytes, checked.mtu_bytes
         if 0 < mtu_bytes <= FRAGMENT_HEADER_BYTES:
             raise BadInputError(f"semantic_encoder: mtu_bytes must exceed the {FRAGMENT_HEADER_BYTES}-byte fragment "
                                 f"header (or be 0), got {mtu_bytes}")
-        if budget_bytes <= 0 and cpp <= 0:
-            raise ValueError("semantic_encoder needs budget_bytes > 0 or cpp > 0")
-        if cpp > 0 and symbols_for_bytes is None:
-            raise ValueError("semantic_encoder: a cpp budget needs symbols_for_bytes (use semantic_tx)")
+        if budget_bytes <= 0 and planner is None:
+            raise BadInputError("semantic_encoder: give a budget: budget_bytes > 0, or a planner (use semantic_tx)")
         self.scheme, self.models, self.quant = scheme, models, quant
         self.codec_name, self.key_fraction = codec, checked.key_fraction
-        self.budget_bytes, self.cpp = int(budget_bytes), float(cpp)
-        self.symbols_for_bytes, self.mtu_bytes = symbols_for_bytes, int(mtu_bytes)
-        self.packet_group = packet_group
+        self.budget_bytes, self.mtu_bytes = int(budget_bytes), int(mtu_bytes)
+        self.planner = planner
         self.band_bytes = checked.band_bytes
         self.codec = None
         self.last_report = None
@@ -124,22 +136,60 @@ packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet
         self.codec = make_codec(self.scheme, self.models, self.quant, codec=self.codec_name,
                                 key_fraction=self.key_fraction or None)
 
-    def budget_for(self, width, height):
-        """The ``Budget`` of one width×height image."""
-        symbols = self.cpp * width * height * 3 if self.cpp > 0 else None
-        return Budget(budget_bytes=self.budget_bytes or None, budget_symbols=symbols,
-                      symbols_for_bytes=self.symbols_for_bytes if symbols else None,
-                      mtu_bytes=self.mtu_bytes or None, group_of=self.packet_group,
+    def budget_for(self, width, height, plan=None):
+        """The ``Budget`` of one width×height image (sent with ``plan`` when there is a planner)."""
+        if plan is not None:
+            budget = self.planner.budget(plan, width, height)
+            if self.band_bytes:
+                budget.band_bytes = self.band_bytes
+            return budget
+        return Budget(budget_bytes=self.budget_bytes or None, mtu_bytes=self.mtu_bytes or None,
                       band_bytes=self.band_bytes or None)
 
+    def sender_key_mask(self, image):
+        """The key mask the semantic sender would choose for ``image`` under this link and budget
+        (what ``roi-av1`` codes finer, and what key-region metrics of every scheme use)."""
+        return semantic_key_mask(self.planner.like("semantic"), image)
+
+    def encode(self, image, image_id):
+        """(plan or None, ``EncodeResult``) of one image; raises ``BudgetTooSmallError`` (or the
+        planner's ``NothingFitsError``) when nothing fits under any plan."""
+        height, width = image.shape[:2]
+        if self.planner is None:
+            return None, self.codec.encode(image, self.budget_for(width, height), image_id=image_id)
+        kwargs = {"key_mask": self.sender_key_mask(image)} if self.scheme == "roi-av1" else {}
+        self._roi_mask = kwargs.get("key_mask")
+        if self.scheme in BASELINE_SCHEMES and not self.planner.fixed_mcs and self.planner.cpp > 0:
+            quality = None
+            if self.scheme == "roi-av1":
+                from ..classical.roi import roi_quality
+                quality = roi_quality(kwargs["key_mask"])
+            plan, result = self.planner.baseline_plan(image, self.codec, quality, image_id=image_id, **kwargs)
+            return plan, result
+        error = None
+        for plan in self.planner.plans(width, height):
+            try:
+                result = self.codec.encode(image, self.budget_for(width, height, plan), image_id=image_id, **kwargs)
+            except BudgetTooSmallError as exc:
+                error = exc
+                continue
+            if self.scheme in BASELINE_SCHEMES and not result.report.get("fits"):
+                error = BudgetTooSmallError("no stream fits the budget")
+                continue
+            return plan, result
+        raise error or BudgetTooSmallError("nothing fits the budget")
+
     def process(self, msg):
+        from ..link.senders import NothingFitsError
         meta, image = pdu_to_image(msg)
         height, width = image.shape[:2]
         image_id = int(meta.get("image_id", 0)) % 65536
         try:
-            result = self.codec.encode(image, self.budget_for(width, height), image_id=image_id)
-        except BudgetTooSmallError as exc:   # nothing fits: send nothing, say so
-            self.last_report = {"image_id": image_id, "fits": False, "error": str(exc), "sections": []}
+            plan, result = self.encode(image, image_id)
+        except (BudgetTooSmallError, NothingFitsError) as exc:   # nothing fits: send nothing, say so
+            reason = str(exc) if isinstance(exc, NothingFitsError) else (
+                self.planner.nothing_fits_message(width, height) if self.planner else f"nothing fits: {exc}")
+            self.last_report = {"image_id": image_id, "fits": False, "error": reason, "sections": []}
             self.stats["too_small"] += 1
             yield "mask", make_pdu(np.zeros(height * width, np.uint8), {
                 "image_id": image_id, "width": width, "height": height, "key_fraction": 0.0})
@@ -147,14 +197,23 @@ packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet
             return
         pieces = framed_pieces(result.container)
         report = dict(result.report, image_id=image_id, name=meta.get("name", ""))
+        if plan is not None:
+            report["plan"] = plan.describe()
+            report["plan_expected"] = plan.expected
         self.last_report = report
         for index, code, framed in pieces:
-            yield "sections", make_pdu(framed, {
-                "image_id": image_id, "section_index": index, "pieces": len(pieces), "code": code,
-                "importance": code >> 5, "type": "header" if index == 0 else
-                result.container.sections[index - 1].type_name, "width": width, "height": height})
+            piece = {"image_id": image_id, "section_index": index, "pieces": len(pieces), "code": code,
+                     "importance": code >> 5, "width": width, "height": height,
+                     "type": "header" if index == 0 else result.container.sections[index - 1].type_name}
+            if plan is not None:
+                protection = plan.protection_of(code >> 5)
+                piece.update(mtu_bytes=plan.mtu_bytes, mcs=protection.mcs, copies=protection.copies,
+                             repair=protection.repair)
+            yield "sections", make_pdu(framed, piece)
             self.stats["pieces_out"] += 1
         mask = np.asarray(result.key_mask, dtype=bool)
+        if self.scheme == "roi-av1" and self.planner is not None:
+            mask = self._roi_mask
         yield "mask", make_pdu(mask.astype(np.uint8) * 255, {
             "image_id": image_id, "width": width, "height": height, "key_fraction": float(mask.mean())})
         yield "report", make_pdu(b"", {"image_id": image_id, "report": json.dumps(report, default=str)})

@@ -1,20 +1,20 @@
 """``semantic_tx`` / ``semantic_rx``: image PDUs ↔ complex baseband, with unequal error protection.
 
-TX:  image PDU ─▶ semantic_encoder ─▶ fragmenter (MCS per importance class) ─▶ ofdm_qam_tx ─▶ samples
+TX:  image PDU ─▶ semantic_encoder ─▶ fragmenter (protection per importance class) ─▶ ofdm_qam_tx ─▶ samples
 RX:  samples ─▶ ofdm_qam_rx ─▶ reassembler ─▶ semantic_decoder ─▶ image PDU
 
-The link profile (``link.profile.LinkProfile``) names the numerology, packet size and the MCS
-per importance class; with ``mcs: auto`` the plan follows the planning SNR: the container
-header, metadata and prompt get the most robust protection, key-region streams the fastest MCS
-that the SNR allows. Whole-image baselines ("jpeg", "webp", "avif") use one MCS for all
-packets, the best for the SNR (or ``fixed_mcs``).
+The transmitter's ``link.senders.SenderPlanner`` plans each image: the MCS, copies, erasure
+code and packet size of each importance class and the channel-sample budget; the encoder's
+rate control costs exactly that plan and hands it to the fragmenter with the pieces. The
+semantic scheme protects its header, metadata and prompt most; a whole-image baseline takes
+the single-class plan of best expected quality for its image (or ``fixed_mcs``).
 """
 from gnuradio import gr
 
 from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message, stream
 from ..link.profile import LinkProfile
-from ..link.senders import plan_for
+from ..link.senders import SenderPlanner
 from ..params import CPP, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT, QUEUE_SIZE, SCHEME, Param, Params
 from ..phy.mcs import MCS_PARAMETER
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
@@ -31,17 +31,17 @@ class semantic_tx(gr.hier_block2):
     Message outputs: ``mask`` (sender's key mask per image), ``report`` (encoder report),
     ``packets`` (each packet handed to the PHY, with its MCS).
     Parameters (``PARAMETERS``)
-      scheme        "semantic", or a whole-image baseline "jpeg", "webp", "avif"
+      scheme        "semantic", or a whole-image baseline (``constants.BASELINE_SCHEMES``)
       profile       link profile name or .yaml path (``gensemcom transmit --help`` lists them)
       snr_db        planning SNR (Es/N0 per data carrier, dB) for ``mcs: auto``; ``set_snr_db``
                     re-plans while running
       channel       planning channel statistics for the MCS thresholds (awgn, rayleigh, ...)
-      cpp           channel uses per pixel: data-carrier symbols per image = cpp·H·W·3 (0 = off)
+      cpp           channel uses per pixel: cpp·H·W·3 data-carrier symbols per image, as channel
+                    samples (``link.protection.samples_budget``; 0 = off)
       budget_bytes  byte budget per image (0 = off); at least one of cpp/budget_bytes
       key_fraction  target key-area share (0 = automatic); codec: key-stream codec
       models, quant semantic model stack; fixed_mcs: one MCS for every packet (overrides)
-    On a fading planning channel the profile's ``fading_repeats`` send the most important
-    packets more than once (counted in the budget).
+    Copies and erasure-code repair packets are counted in the budget like every sample.
     """
 
     PARAMETERS = Params(
@@ -75,13 +75,15 @@ Output (stream): complex64 bursts at the PHY's stated power (-15 dBFS during OFD
 symbols, peaks below 1.0), separated by zero gaps. Message outputs: mask (sender's key
 mask), report (encoder report), packets (each packet with its MCS).
 
-Budget: "Channel Uses per Pixel" = complex data-carrier symbols per image / (H*W*3);
-the encoder's rate control fits the image into it with the MCS of each class counted.
-Link profile: numerology, packet size and MCS per class (name or .yaml; profiles live in
-the package's link/profiles/ folder). With "mcs: auto" the plan follows the planning SNR
-(Es/N0 per data carrier): header and prompt get the most robust MCS, key streams the
-fastest the SNR allows. The planning SNR can change while the flowgraph runs (from the
-next image on). Baseline schemes send everything at the best single MCS.
+Budget: "Channel Uses per Pixel" = complex data-carrier symbols per image / (H*W*3); the
+image may put cpp*H*W*3 times the PHY's nominal samples per data symbol on the air (every
+sample counts: preambles, headers, pilots, cyclic prefixes, gaps, copies, repair packets).
+The encoder's rate control fits the image into it with each class's protection counted.
+Link profile: numerology, packet size, targets per class (name or .yaml; profiles live in
+the package's link/profiles/ folder). With "mcs: auto" each class gets the cheapest MCS x
+copies x erasure code x packet size that meets its target at the planning SNR (Es/N0 per
+data carrier); a baseline takes the plan of best expected quality for its image. The
+planning SNR can change while the flowgraph runs (from the next image on).
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, snr_db=DEFAULT.snr_db,
@@ -97,13 +99,13 @@ next image on). Baseline schemes send everything at the best single MCS.
         if cpp <= 0 and checked.budget_bytes <= 0:
             raise BadInputError("semantic_tx: give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
-        self.plan, self.repeats = plan_for(self.profile, scheme, snr_db, channel, fixed_mcs)
-        self.fragmenter = fragmenter(self.profile.mtu_bytes, self.plan, self.repeats)
-        cost = self.profile.symbols_for_bytes(self.plan, self.repeats)
-        self.encoder = semantic_encoder(scheme, budget_bytes, cpp, cost, self.profile.mtu_bytes, key_fraction, codec,
-                                        models, quant, queue_size, packet_group=self.fragmenter.group_of,
-                                        band_bytes=self.profile.key_band_bytes(channel, scheme) or 0)
-        self.phy = ofdm_qam_tx(self.plan[min(self.plan)], self.profile.numerology_object())
+        self.planner = SenderPlanner(self.profile, scheme, snr_db, channel, cpp, checked.budget_bytes, fixed_mcs)
+        first = self.planner.plans()[0]
+        self.fragmenter = fragmenter(first.mtu_bytes, first.mcs_plan, first.copies, first.repair)
+        self.encoder = semantic_encoder(scheme, budget_bytes=0, mtu_bytes=first.mtu_bytes, key_fraction=key_fraction,
+                                        codec=codec, models=models, quant=quant, queue_size=queue_size,
+                                        planner=self.planner)
+        self.phy = ofdm_qam_tx(first.mcs_plan[min(first.mcs_plan)], self.profile.numerology_object())
         for port in ("in",):
             self.message_port_register_hier_in(port)
         for port in ("mask", "report", "packets"):
@@ -117,11 +119,10 @@ next image on). Baseline schemes send everything at the best single MCS.
         self.connect(self.phy, self)
 
     def set_snr_db(self, snr_db):
-        """Re-plan the MCS per class for a new planning SNR (takes effect for the next image)."""
+        """Re-plan the protection for a new planning SNR (takes effect for the next image)."""
         snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
-        self.plan, self.repeats = plan_for(self.profile, self.scheme, snr_db, self.channel, self.fixed_mcs)
-        self.encoder.symbols_for_bytes = self.profile.symbols_for_bytes(self.plan, self.repeats)
-        self.fragmenter.set_mcs_plan(self.plan, self.repeats)
+        self.planner = self.planner.at_snr(snr_db)
+        self.encoder.planner = self.planner
 
 
 class semantic_rx(gr.hier_block2):

@@ -44,6 +44,7 @@ class BaselineResult:
     quality: int = None
     scale_factor: float = None
     data: bytes = b""
+    blur_px: float = None       # roi-av1: the low-pass filter of the non-key area (None: not ROI)
 
 
 def mean_grey(shape) -> np.ndarray:
@@ -88,8 +89,11 @@ def best_quality_that_fits(rgb: np.ndarray, budget_bytes: int, encode):
 
 def fit_whole_image(image: np.ndarray, budget_bytes: int, codec: str = "avif",
                     scale_factors=SCALE_FACTORS, speed: int = 6,
-                    standard_file: bool = True) -> BaselineResult:
-    """Best whole-image reconstruction of ``codec`` within ``budget_bytes`` (see module docstring)."""
+                    standard_file: bool = True, **stream_options) -> BaselineResult:
+    """Best whole-image reconstruction of ``codec`` within ``budget_bytes`` (see module docstring).
+
+    ``stream_options``: encoder options of a bare stream (``stillcodec.encode_still``: tune,
+    subsampling, method)."""
     from ..metrics import psnr
     height, width = image.shape[:2]
     lo_q, hi_q = stillcodec.QUALITY_RANGE[codec]
@@ -98,7 +102,7 @@ def fit_whole_image(image: np.ndarray, budget_bytes: int, codec: str = "avif",
         q = lo_q + (hi_q - lo_q) * q // 100
         if standard_file:
             return encode_file(rgb, codec, q, speed)
-        return stillcodec.encode_still(rgb, codec, q, speed)
+        return stillcodec.encode_still(rgb, codec, q, speed, **stream_options)
 
     def decode(data, w, h):
         return _decode_file(data) if standard_file else stillcodec.decode_still(data, codec, w, h)

@@ -7,7 +7,8 @@ At 1.5–12 KB a file format's own overhead matters, so streams carry only the c
         is decoded), derives the ``av1C`` record from it and rebuilds a minimal AVIF for
         Pillow's decoder (libavif + dav1d).
   webp  the VP8 bitstream of a lossy WebP, without the RIFF/VP8 chunk headers (20 bytes).
-  jpeg  a whole baseline JFIF file with optimised Huffman tables (JPEG's tables are in-band).
+  jpeg  a baseline JPEG with optimised Huffman tables, without APP/COM segments (JPEG's tables
+        are in-band; JFIF's APP0 header, 18 bytes, is dropped).
 
 ``encode_still``/``decode_still`` are the only entry points. Decoding is untrusted: any
 malformed stream raises ``CorruptDataError``, and no decoder runs on a stream whose declared
@@ -44,11 +45,14 @@ def available_codecs() -> list:
 _TUNE_OK = {}
 
 
-def encode_still(rgb: np.ndarray, codec: str, quality: int, speed: int = 6, tune: str = None) -> bytes:
+def encode_still(rgb: np.ndarray, codec: str, quality: int, speed: int = 6, tune: str = None,
+                 subsampling: str = "4:2:0", method: int = 4) -> bytes:
     """Code an (h, w, 3) uint8 image; returns the stream bytes (see module docstring).
 
     ``quality`` is the codec's 0–100 quality; ``speed`` is the AV1 encoder speed (0 slow … 10);
-    ``tune`` the AV1 encoder's distortion tuning ("ssim", "psnr"; None = libavif's default).
+    ``tune`` the AV1 encoder's distortion tuning ("ssim", "psnr"; None = libavif's default);
+    ``subsampling`` the chroma subsampling of AV1 and JPEG ("4:2:0", "4:4:4"; WebP is 4:2:0);
+    ``method`` WebP's effort (0 fast … 6 best compression).
     The semantic codec codes its streams with ``tune="ssim"``: at 0.02–0.1 bit/pixel it gives
     both a higher VSI/SSIM and a higher PSNR than the default on Kodak (measured in
     docs/semantic.md). Where the AV1 encoder does not take the option, it is ignored.
@@ -57,7 +61,7 @@ def encode_still(rgb: np.ndarray, codec: str, quality: int, speed: int = 6, tune
     image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     buf = io.BytesIO()
     if codec == "avif":
-        options = dict(quality=int(quality), speed=int(speed), subsampling="4:2:0", max_threads=1,
+        options = dict(quality=int(quality), speed=int(speed), subsampling=subsampling, max_threads=1,
                        autotiling=False)
         if tune and _TUNE_OK.get(tune, True):
             try:
@@ -70,12 +74,30 @@ def encode_still(rgb: np.ndarray, codec: str, quality: int, speed: int = 6, tune
         image.save(buf, "AVIF", **options)
         return avif_to_obus(buf.getvalue())
     if codec == "webp":
-        image.save(buf, "WEBP", quality=int(quality), method=4)
+        image.save(buf, "WEBP", quality=int(quality), method=int(method))
         return _webp_to_vp8(buf.getvalue())
     if codec == "jpeg":
-        image.save(buf, "JPEG", quality=int(quality), optimize=True, subsampling="4:2:0")
-        return buf.getvalue()
+        image.save(buf, "JPEG", quality=int(quality), optimize=True, subsampling=subsampling)
+        return strip_jpeg_app_segments(buf.getvalue())
     raise ValueError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+
+
+def strip_jpeg_app_segments(jpeg: bytes) -> bytes:
+    """A JPEG without its APPn and COM segments (JFIF's 18 bytes): what a decoder needs is in
+    DQT, SOF, DHT and the scan; without an APP segment decoders assume YCbCr, as JFIF says."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG stream")
+    out, pos = [jpeg[:2]], 2
+    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF:
+        marker = jpeg[pos + 1]
+        if marker == 0xDA:                       # start of scan: the rest is entropy-coded data
+            break
+        (length,) = struct.unpack(">H", jpeg[pos + 2:pos + 4])
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            out.append(jpeg[pos:pos + 2 + length])
+        pos += 2 + length
+    out.append(jpeg[pos:])
+    return b"".join(out)
 
 
 def decode_still(stream: bytes, codec: str, width: int, height: int) -> np.ndarray:

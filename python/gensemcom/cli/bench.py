@@ -12,7 +12,7 @@ A failed decode is scored as a flat mean-gray image and counted in the `delivere
 for every scheme alike. Conventions: docs/benchmarking.md.
 
 examples:
-  gensemcom bench --images kodak/ --schemes avif+capacity,jpeg+capacity --snr=-5:20:5 \\
+  gensemcom bench --images kodak/ --schemes av1+capacity,jpeg+capacity --snr=-5:20:5 \\
       --channel awgn,rayleigh --cpp 1/48 --out out/bench
   gensemcom bench --images kodak/ --schemes jpeg+capacity --snr 0,10 --out out/b --executor ray
   gensemcom bench --list-schemes
@@ -58,9 +58,9 @@ def add_arguments(parser, name):
                              "default: start a local Ray instance")
     parser.add_argument("--workers", metavar="N", type=positive_int,
                         help=f"worker processes / local Ray CPUs (default: all cores, {os.cpu_count()})")
-    parser.add_argument("--bound", metavar="SCHEME", default="avif+capacity",
+    parser.add_argument("--bound", metavar="SCHEME", default="av1+capacity",
                         help="ideal bound added to the sweep when --schemes has none, so every "
-                             "plot shows it; 'none' to add none (default: avif+capacity)")
+                             "plot shows it; 'none' to add none (default: av1+capacity)")
     parser.add_argument("--key-mask", metavar="NAME", default="none",
                         help="reference key mask for key-region metrics of schemes without a mask "
                              "of their own: none, saliency, or semantic (the semantic sender's key "

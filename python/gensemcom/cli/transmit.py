@@ -4,26 +4,31 @@ The flowgraph: semantic_tx (encoder → fragmenter → OFDM/QAM/LDPC transmitter
 preset → semantic_rx (OFDM receiver → reassembler → decoder). The same PHY carries every
 scheme:
 
-  semantic        key regions (AV1), structured prompt and hints; the MCS of each importance
-                  class is chosen from the SNR (prompt and header most robust)
-  jpeg|webp|avif  the whole image at the best quality and scale that fit the channel budget,
-                  all packets at the best single MCS for the SNR (--mcs fixes it instead)
+  semantic        key regions (AV1), structured prompt and hints; each importance class gets
+                  the cheapest MCS x copies x erasure code x packet size that meets its target
+  semantic-no-*   ablations: no generator, no prompt, no hints, no key area
+  av1|webp|jpeg   the whole image as a bare stream at the best quality and scale that fit,
+  roi-av1|avif    with the plan of best expected quality for the SNR (--mcs fixes one MCS)
 
 Definitions
   --snr     Es/N0 per data subcarrier in dB (see docs/phy.md); the transmitter plans with it
   --cpp     channel uses per pixel = complex data-carrier symbols / (H·W·3); 1/48 is the
-            field's usual ratio. --budget-symbols N gives the symbol budget directly
+            field's usual ratio. --budget-symbols N gives the symbols directly. The image may
+            put samples_budget = cpp·H·W·3 x the PHY's nominal samples per data symbol on the air
+  samples_used   every complex sample through the channel: gaps, preambles, headers, pilots,
+                 cyclic prefixes, copies, repair packets, the filler burst; <= samples_budget
   symbols_used   data-carrier symbols of every packet's header and payload OFDM symbols
-  samples        every complex sample through the channel (preambles, CP, gaps included)
   packets_ok     packets whose payload CRC passed, counted against packets sent
-A baseline whose file did not arrive complete is scored as a flat image at the original's
-mean level (delivered: false). Key-region metrics of a baseline use the semantic sender's key
-mask for the same image and budget. LPIPS is null, with the reason, when its AlexNet weights
-are not on this machine.
+  delivered      the receiver decoded an image from what arrived; complete: all of it arrived
+When nothing fits the budget, nothing is sent and the command says so (exit 2), for every
+scheme alike. A scheme whose decoder got nothing is scored as a flat image at the original's
+mean level (delivered: false). Key-region metrics of every scheme use the semantic sender's
+key mask for the same image and budget. LPIPS is null, with the reason, when its AlexNet
+weights are not on this machine.
 
 examples:
   gensemcom transmit kodim01.png --scheme semantic --snr 0 --channel awgn --cpp 1/48 --out rx.png
-  gensemcom transmit kodim01.png --scheme jpeg --snr 0 --channel rayleigh --cpp 1/48 --out jpeg.png --json
+  gensemcom transmit kodim01.png --scheme av1 --snr 0 --channel rayleigh --cpp 1/48 --out av1.png --json
   gensemcom transmit photo.png --scheme jpeg --mcs qpsk-1/2 --snr 3 --budget-symbols 20000 --out rx.png
 """
 import sys
@@ -34,8 +39,35 @@ from ..params import CHANNEL, PROFILE, SCHEME, SEED, SNR_DB
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db, unit_fraction
 from .models import add_stack_arguments
 
-FIELDS = ("scheme", "snr_db", "channel", "symbols_used", "samples", "bytes_sent", "packets_sent", "packets_ok",
-          "psnr", "ssim", "vsi", "lpips", "key_psnr", "sections_received", "wall_s")
+FIELDS = ("scheme", "snr_db", "channel", "samples_used", "samples_budget", "bytes_sent", "packets_sent",
+          "packets_ok", "psnr", "ssim", "vsi", "lpips", "key_psnr", "sections_received", "wall_s")
+
+
+class _Progress:
+    """Stage lines on stderr for a transmission that takes more than a couple of seconds
+    (``tqdm``: nothing appears for a quick one)."""
+
+    STAGES = ("planning and encoding", "on the air", "decoding", "done")
+
+    def __init__(self, enabled=True):
+        self.enabled, self.bar = enabled, None
+
+    def __enter__(self):
+        if self.enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=len(self.STAGES), desc="transmit", unit="stage", delay=2.0, file=sys.stderr,
+                            bar_format="{desc}: {n}/{total} {postfix} [{elapsed}]")
+        return self
+
+    def stage(self, name):
+        if self.bar is not None:
+            self.bar.set_postfix_str(name, refresh=False)
+            self.bar.update(1 if name != self.STAGES[0] else 0)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
 def add_arguments(parser, name):
@@ -78,16 +110,21 @@ def run(args):
     image = load_image(args.image)
     height, width = image.shape[:2]
     cpp = args.cpp if args.cpp is not None else args.budget_symbols / (height * width * 3)
-    if args.scheme == "semantic" or args.models or args.quant:
+    if args.scheme.startswith("semantic") or args.models or args.quant:
         from .models import stack_from_args
-        stack_from_args(args)          # validates --models/--quant/--device before the run
-    tx = run_transmission(image, args.scheme, args.snr, args.channel, cpp=cpp, budget_symbols=args.budget_symbols,
-                          profile=args.profile, models=args.models, quant=args.quant, seed=args.seed,
-                          key_fraction=args.key_fraction, fixed_mcs=args.mcs)
+        stack = stack_from_args(args)          # validates --models/--quant/--device before the run
+        if stack is not None:
+            stack.check_weights()               # missing weights: one line, exit 2, before any flowgraph
+    with _Progress(enabled=not args.json) as progress:
+        tx = run_transmission(image, args.scheme, args.snr, args.channel, cpp=cpp, profile=args.profile,
+                              models=args.models, quant=args.quant, seed=args.seed, key_fraction=args.key_fraction,
+                              fixed_mcs=args.mcs, on_progress=progress.stage)
+    if not tx.sent:
+        raise BadInputError(tx.note or "nothing fits the channel budget: nothing was sent")
     task = Task(str(args.image), Path(args.image).name, args.scheme + (f"@{args.mcs}" if args.mcs else ""),
                 args.snr, args.channel, format_cpp(cpp), args.seed)
     key_mask = tx.key_mask if args.scheme == "semantic" else semantic_sender_mask(
-        image, args.snr, args.channel, cpp, args.profile, args.budget_symbols)
+        image, args.snr, args.channel, cpp, args.profile)
     result = {"image": tx.image if tx.delivered else None, "delivered": tx.delivered, "key_mask": key_mask,
               "prompt_sent": tx.encoder_report.get("prompt_text"),
               "prompt_received": tx.decoder_report.get("prompt_text")}
@@ -97,9 +134,10 @@ def run(args):
         Image.fromarray(tx.image).save(tmp, "PNG")
     out = {
         "scheme": args.scheme, "snr_db": args.snr, "channel": args.channel, "cpp": format_cpp(cpp),
-        "symbols_budget": tx.symbols_budget, "symbols_used": tx.symbols_used, "samples": tx.samples,
-        "bytes_sent": tx.bytes_sent, "packets_sent": tx.packets_sent, "packets_ok": tx.packets_ok,
-        "delivered": tx.delivered, "psnr": row.get("psnr"), "ssim": row.get("ssim"), "ms_ssim": row.get("ms_ssim"),
+        "samples_budget": tx.samples_budget, "samples_used": tx.samples_used, "symbols_used": tx.symbols_used,
+        "plan": tx.plan, "bytes_sent": tx.bytes_sent, "packets_sent": tx.packets_sent, "packets_ok": tx.packets_ok,
+        "delivered": tx.delivered, "complete": tx.complete, "psnr": row.get("psnr"), "ssim": row.get("ssim"),
+        "ms_ssim": row.get("ms_ssim"),
         "vsi": row.get("vsi"), "lpips": row.get("lpips"),
         "lpips_status": None if row.get("lpips") is not None else row.get("lpips_status"),
         "key_psnr": row.get("key_psnr"), "key_ssim": row.get("key_ssim"),

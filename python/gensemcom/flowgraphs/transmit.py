@@ -7,12 +7,20 @@ the link's accounting. It is what ``gensemcom transmit`` and the flowgraph schem
 ``gensemcom bench`` run.
 
 Accounting (all counted at the transmitter, per image):
-  symbols_used  complex symbols on the data carriers of every packet's header and payload
-                OFDM symbols (``LinkProfile.symbols_for_bytes``): what ``cpp`` budgets
-  samples       every complex sample that went through the channel: preambles, pilots, cyclic
-                prefixes, gaps and the filler burst after the image included
-  bytes_sent    packet payload bytes (fragment headers included); packets_sent / packets_ok
-                (payload CRC passed at the receiver, counted against packets sent)
+  samples_budget  the channel samples the image may use: ``cpp``·H·W·3 data-carrier symbols at
+                  the PHY's nominal samples per data symbol (``link.protection.samples_budget``)
+  samples_used    every complex sample that went through the channel: gaps, preambles,
+                  headers, pilots, cyclic prefixes, copies, repair packets and the filler burst
+                  that ends the image; never more than ``samples_budget``
+  symbols_used    data-carrier symbols of every packet's header and payload OFDM symbols (the
+                  unit ``cpp`` is written in), copies and repair packets included
+  bytes_sent      packet payload bytes (fragment headers included); packets_sent / packets_ok
+                  (payload CRC passed at the receiver, counted against packets sent)
+Outcome:
+  sent        the sender put something on the air (False: nothing fits the budget; ``note``
+              says why, the same rule for every scheme)
+  delivered   the receiver's decoder produced an image from received data
+  complete    every section the sender meant arrived (after copies and erasure decoding)
 """
 from __future__ import annotations
 
@@ -23,9 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pmt
 
+from ..constants import BASELINE_SCHEMES
 from ..errors import BadInputError, GensemcomError
 from ..link.profile import LinkProfile
-from ..link.senders import choose_baseline_mcs, semantic_budget
+from ..link.protection import packet_symbols
+from ..link.senders import SenderPlanner
 
 STAGE_TIMEOUT_S = 300.0
 
@@ -35,23 +45,31 @@ class TransmissionResult:
     """What one transmission produced (see module docstring for the accounting)."""
 
     image: np.ndarray                 # receiver output, original size (mid-grey if nothing decoded)
-    delivered: bool                   # the receiver rebuilt the image from received data
+    delivered: bool                   # the receiver's decoder produced an image from received data
+    complete: bool                    # every section the sender meant arrived
+    sent: bool                        # something was put on the air
     key_mask: np.ndarray              # the sender's key mask (all False for baselines)
     scheme: str
+    plan: str                         # the protection sent (``TransmitPlan.describe``)
     mcs_plan: dict
-    symbols_budget: int
+    samples_budget: int
+    samples_used: int
     symbols_used: int
-    samples: int
     bytes_sent: int
     packets_sent: int
     packets_ok: int
     sections_received: int
     sections_sent: int
+    channel_seed: int = 0
+    note: str = ""
     encoder_report: dict = field(default_factory=dict)
     decoder_report: dict = field(default_factory=dict)
-    baseline_choice: dict = field(default_factory=dict)   # baselines: {MCS: expected PSNR} considered
     rx_snr_db: float = float("nan")
     wall_s: float = 0.0
+
+    @property
+    def samples(self) -> int:
+        return self.samples_used
 
 
 class _PacketLog:
@@ -94,19 +112,25 @@ def _wait(predicate, timeout_s, what):
         time.sleep(0.01)
 
 
-def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=1 / 48, budget_symbols=None,
+def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=1 / 48,
                      profile="default", models=None, quant=None, seed=0, key_fraction=None, fixed_mcs="",
-                     plan_channel=None, timeout_s=STAGE_TIMEOUT_S) -> TransmissionResult:
+                     plan_channel=None, channel_options=None, timeout_s=STAGE_TIMEOUT_S,
+                     on_progress=None) -> TransmissionResult:
     """Send ``image`` ((H, W, 3) uint8) through the real flowgraph and return what came out.
 
-    scheme          "semantic" or a whole-image baseline "jpeg", "webp", "avif"
+    scheme          "semantic" or a whole-image baseline (``constants.BASELINE_SCHEMES``)
     snr_db          channel SNR, Es/N0 per data carrier (dB); also the transmitter's planning SNR
     channel         channel preset: awgn, rayleigh, rician, multipath
-    cpp             channel uses per pixel (data-carrier symbols / (H·W·3)); or budget_symbols
+    cpp             channel uses per pixel (data-carrier symbols / (H·W·3)): the sample budget
     profile         link profile (name, path or LinkProfile); fixed_mcs: one MCS for all packets
-    models, quant   semantic model stack; seed: channel noise/fading seed
-    plan_channel    channel statistics the transmitter plans the MCS with (default: ``channel``)
-    Baselines without ``fixed_mcs`` use ``choose_baseline_mcs`` (best expected PSNR).
+    models, quant   semantic model stack; seed: channel noise and fading seed (schemes compared on
+                    one channel use one seed)
+    plan_channel    channel statistics the transmitter plans with (default: ``channel``)
+    channel_options extra ``ChannelConfig`` fields (cfo, coherence_samples, ...)
+    on_progress     called with each stage's name: "planning and encoding", "on the air",
+                    "decoding", "done"
+    The sender plans its protection per image (``link.senders.SenderPlanner``); when nothing
+    fits the budget it sends nothing and the result says so (``sent`` False, ``note``).
     """
     from gnuradio import blocks, gr
 
@@ -117,20 +141,16 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     image = np.ascontiguousarray(image, dtype=np.uint8)
     height, width = image.shape[:2]
     link = LinkProfile.load(profile)
-    if budget_symbols is not None:
-        cpp = float(budget_symbols) / (height * width * 3)
     if not cpp or cpp <= 0:
-        raise BadInputError("give a channel budget: cpp > 0 or budget_symbols > 0")
-    symbols_budget = int(cpp * height * width * 3)
-    baseline_choice = {}
-    if scheme != "semantic" and not fixed_mcs:
-        fixed_mcs, baseline_choice = choose_baseline_mcs(image, scheme, snr_db, plan_channel or channel,
-                                                         symbols_budget, link)
-    config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed), **link.channel)
+        raise BadInputError("give a channel budget: cpp > 0")
+    config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed),
+                           **{**link.channel, **dict(channel_options or {})})
 
     tb = gr.top_block("gensemcom_transmit")
     tx = semantic_tx(scheme, link, snr_db, plan_channel or channel, cpp, 0, key_fraction or 0.0,
                      models=models or "offline", quant=quant or "none", fixed_mcs=fixed_mcs)
+    planner = tx.planner
+    samples_budget = planner.samples_for(width, height) + _filler(link)
     chan = make_channel(config, link.numerology_object())
     rx = semantic_rx(scheme, link, models=models or "offline", quant=quant or "none",
                      default_width=width, default_height=height, timeout_s=timeout_s)
@@ -146,9 +166,11 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         sinks[name] = blocks.message_debug()
         tb.msg_connect(block, port, sinks[name], "store")
 
+    progress = on_progress or (lambda stage: None)
     started = time.perf_counter()
     tb.start()
     try:
+        progress("planning and encoding")
         tx.encoder.to_basic_block()._post(pmt.intern("in"), image_to_pdu(image, image_id=int(seed) % 65536))
         _wait(lambda: tx.encoder.stats["processed"] + tx.encoder.stats["errors"] >= 1, timeout_s, "encoding")
         if tx.encoder.stats["errors"]:
@@ -158,8 +180,10 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         _wait(lambda: sinks["mask"].num_messages() >= 1, timeout_s, "the encoder's output")
         pieces = tx.encoder.stats["pieces_out"]        # 0 when not even a minimal container fits
         _wait(lambda: tx.fragmenter.stats["pieces"] >= pieces, timeout_s, "fragmentation")
-        tx.phy.post_done()
+        progress("on the air")
+        tx.phy.post_done(filler=False)     # the fragmenter ended the image with its filler burst
         _wait(rx.reassembler.upstream_done.is_set, timeout_s, "the receiver reaching the end of the stream")
+        progress("decoding")
         _wait(lambda: rx.decoder.pending() == 0 and rx.decoder.stats["received"] >= 1
               or rx.reassembler.stats["images"] == 0, timeout_s, "decoding")
         rx.decoder.wait_idle(timeout_s)
@@ -175,6 +199,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         tb.stop()
         tb.wait()
     wall_s = time.perf_counter() - started
+    progress("done")
 
     decoded = [pdu_to_image(sinks["out"].get_message(i)) for i in range(sinks["out"].num_messages())]
     mask_meta, mask_payload = _split(sinks["mask"].get_message(0))
@@ -189,19 +214,38 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     else:   # nothing of the image arrived: the receiver has nothing to show
         from ..classical.baselines import mean_grey
         rx_image, delivered, sections_received, decoder_report = mean_grey(image.shape), False, 0, {}
-    cost = link.symbols_for_bytes(tx.plan)      # per packet sent (copies are logged one by one)
+    numerology = link.numerology_object()
     sent = [(meta, size) for meta, size in sent_log.items if not meta.get("filler")]
     ok = sum(1 for meta, _ in rx_log.items if meta.get("crc_ok") and not meta.get("filler"))
     rx_snr = [float(meta["snr_db"]) for meta, _ in rx_log.items if "snr_db" in meta]
+    missing = decoder_report.get("lost", []) if scheme not in BASELINE_SCHEMES else None
+    complete = bool(pieces) and (delivered if missing is None else delivered and not missing
+                                 and sections_received >= max(int(pieces) - 1, 0))
     return TransmissionResult(
-        image=rx_image, delivered=delivered, key_mask=key_mask, scheme=scheme, mcs_plan=dict(tx.plan),
-        symbols_budget=symbols_budget,
-        symbols_used=int(sum(cost(size, int(meta.get("importance", 2))) for meta, size in sent)),
-        samples=int(counter.nitems_read(0)), bytes_sent=int(sum(size for _, size in sent)),
+        image=rx_image, delivered=delivered, complete=complete, sent=bool(sent), key_mask=key_mask,
+        scheme=scheme, plan=str(encoder_report.get("plan", "")),
+        mcs_plan=_mcs_plan(sent), samples_budget=int(samples_budget), samples_used=int(counter.nitems_read(0)),
+        symbols_used=int(sum(packet_symbols(size, meta.get("mcs", "qpsk-1/2"), numerology) for meta, size in sent)),
+        bytes_sent=int(sum(size for _, size in sent)),
         packets_sent=len(sent), packets_ok=min(ok, len(sent)), sections_received=sections_received,
-        sections_sent=max(int(pieces) - 1, 0), encoder_report=encoder_report, decoder_report=decoder_report,
-        baseline_choice=baseline_choice,
+        sections_sent=max(int(pieces) - 1, 0), channel_seed=int(seed),
+        note="" if pieces else str(encoder_report.get("error", "nothing was sent")),
+        encoder_report=encoder_report, decoder_report=decoder_report,
         rx_snr_db=float(np.mean(rx_snr)) if rx_snr else float("nan"), wall_s=wall_s)
+
+
+def _filler(link):
+    from ..link.protection import filler_samples
+    return filler_samples(link.numerology_object())
+
+
+def _mcs_plan(sent) -> dict:
+    """{importance class: MCS} of the packets sent (the plan as it went on the air)."""
+    plan = {}
+    for meta, _ in sent:
+        if "mcs" in meta:
+            plan.setdefault(int(meta.get("importance", 2)), meta["mcs"])
+    return dict(sorted(plan.items()))
 
 
 def _split(msg):
@@ -217,18 +261,13 @@ def _json(text):
         return {}
 
 
-_MASK_CODEC = {}
+def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="default"):
+    """The key mask the semantic sender would choose for ``image`` under this link and budget.
 
-
-def semantic_sender_mask(image, snr_db, channel="awgn", cpp=1 / 48, profile="default", budget_symbols=None):
-    """The key mask the semantic sender would choose for ``image`` under this channel budget.
-
-    Runs the semantic encoder's rate control (no PHY) with the same MCS plan and symbol
-    budget as ``run_transmission``: the mask baselines' key-region metrics are measured on.
+    Runs the semantic encoder's rate control (no PHY) with the same planner and sample budget
+    as ``run_transmission``: the mask every scheme's key-region metrics are measured on, and
+    the one ``roi-av1`` codes finer.
     """
-    from ..semantic.codec import SemanticCodec
-    height, width = image.shape[:2]
-    symbols = float(budget_symbols) if budget_symbols is not None else float(cpp) * height * width * 3
-    _, budget = semantic_budget(LinkProfile.load(profile), snr_db, channel, symbols)
-    codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
-    return np.asarray(codec.encode(np.ascontiguousarray(image, np.uint8), budget).key_mask, dtype=bool)
+    from ..blocks.semantic_encoder import semantic_key_mask
+    planner = SenderPlanner(profile, "semantic", snr_db, channel, cpp)
+    return semantic_key_mask(planner, np.ascontiguousarray(image, np.uint8))

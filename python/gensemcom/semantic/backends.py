@@ -13,7 +13,8 @@ from ..errors import BadInputError
 BACKENDS = {
     "segmenter": {"offline": "gnuradio.gensemcom.semantic.offline.segmenter:OfflineSegmenter"},
     "prompt_generator": {"offline": "gnuradio.gensemcom.semantic.offline.describer:OfflinePromptGenerator"},
-    "generator": {"offline": "gnuradio.gensemcom.semantic.offline.generator:OfflineGenerator"},
+    "generator": {"offline": "gnuradio.gensemcom.semantic.offline.generator:OfflineGenerator",
+                  "plain": "gnuradio.gensemcom.semantic.offline.plain:PlainGenerator"},
 }
 
 

@@ -37,6 +37,7 @@ from .decoder import decode_received
 from .interfaces import Significance
 from .keyarea import auto_key_fraction, select_key_grid
 from .planner import Planner
+from .prompt import StructuredPrompt
 
 MIN_SIDE = 16
 
@@ -137,12 +138,16 @@ class SemanticCodec:
             target = key_fraction or cfg.key_fraction or auto_key_fraction(equivalent, width, height)
             grid = select_key_grid(significance.importance, target, cell_px)
         mask = maskcode.grid_to_mask(grid, width, height, cell_px)
-        prompt = self.prompt_generator.describe(image, mask, significance)
+        prompt = (self.prompt_generator.describe(image, mask, significance) if cfg.prompt == "on"
+                  else StructuredPrompt.neutral())
 
         plan = Planner(self, image, budget, cell_px, feather_px, image_id)
         prompt_bytes = plan.fit_prompt(prompt)
-        result = plan.search(grid, prompt_bytes, significance, target,
-                             adapt=cfg.adapt_key_area and key_mask is None)
+        if cfg.key_area:
+            result = plan.search(grid, prompt_bytes, significance, target,
+                                 adapt=cfg.adapt_key_area and key_mask is None)
+        else:
+            result = plan.prompt_only(prompt_bytes, {"key_fraction_target": 0.0})
         container = result["container"]
         data = container.to_bytes()
         n_bytes, symbols = budget.cost([(s.importance, section_wire_bytes(len(s.payload)))
@@ -153,7 +158,7 @@ class SemanticCodec:
         report.update({
             "image_size": [width, height], "image_id": image_id, "budget": budget.describe(),
             "container_bytes": len(data), "cost_bytes": n_bytes,
-            "cost_symbols": symbols if budget.symbols_for_bytes else None,
+            "cost_samples": symbols if budget.samples_for_bytes else None,
             "sections": [{"type": s.type_name, "importance": int(s.importance),
                           "payload_bytes": len(s.payload), "bytes": section_wire_bytes(len(s.payload))}
                          for s in container.sections],

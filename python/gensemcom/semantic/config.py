@@ -37,6 +37,10 @@ class CodecConfig:
                      the stream is then re-encoded at ``speed`` (smaller and at least as good at
                      the same quality, so it still fits; checked)
     scale_factors    coded size = original / factor, tried by rate control
+    prompt           "on", or "off": send the neutral one-colour prompt instead of the image's
+                     description (an ablation: what the prompt adds)
+    key_area         True, or False: send no key area, only the prompt and the hints (an
+                     ablation: what the key/non-key split adds)
     """
 
     codec: str = "avif"
@@ -54,12 +58,16 @@ class CodecConfig:
     search_speed: int = 9
     refine_speed: int = 7
     scale_factors: tuple = SCALE_FACTORS
+    prompt: str = "on"
+    key_area: bool = True
 
     def __post_init__(self):
         if self.codec not in stillcodec.CODECS:
             raise BadInputError(f"unknown codec {self.codec!r}; choose from {', '.join(stillcodec.CODECS)}")
         if self.key_fraction is not None and not 0.0 < self.key_fraction <= 1.0:
             raise BadInputError(f"key_fraction must be in (0, 1], got {self.key_fraction}")
+        if self.prompt not in ("on", "off"):
+            raise BadInputError(f"prompt must be on or off, got {self.prompt!r}")
         if self.hints not in ("auto", "off", "on"):
             raise BadInputError(f"hints must be auto, off or on, got {self.hints!r}")
         if self.hint_share is not None and not 0.0 < self.hint_share < 1.0:

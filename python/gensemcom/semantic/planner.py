@@ -178,7 +178,7 @@ class Planner(HintSearch):
                          if outcome["floor"] else "finest coding leaves bytes")})
             grid = new_grid
         if outcome is None:
-            return self._prompt_only(prompt_bytes, report)
+            return self.prompt_only(prompt_bytes, report)
         report.update(outcome["report"])
         return {"container": outcome["container"], "mask": outcome["mask"], "prompt": self.prompt,
                 "report": report}
@@ -380,7 +380,7 @@ class Planner(HintSearch):
             best = (new_grid, new_mask, new_weight, new_payload, new_streams)
         return best
 
-    def _prompt_only(self, prompt_bytes, report):
+    def prompt_only(self, prompt_bytes, report):
         """No key stream fits: send the prompt, and the largest hint thumbnail that fits."""
         meta_len = 12
         fixed = [(Importance.CRITICAL, meta_len), (Importance.CRITICAL, len(prompt_bytes))]

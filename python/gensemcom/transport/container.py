@@ -40,7 +40,8 @@ class SectionType(IntEnum):
     MASK = 3      # the key-region mask (block grid, arithmetic-coded)
     HINTS = 4     # compact visual hints for the non-key area (tiny thumbnail)
     KEY = 5       # one independently decodable key-region stream (a band of the image)
-    IMAGE = 6     # a whole-image standard file (JPEG/WebP/AVIF): the separation baselines
+    IMAGE = 6     # a whole-image standard file (JPEG/WebP/AVIF): the AVIF-file reference baseline
+    STILL = 7     # a whole-image bare stream: codec id u8 | coded width u16 | height u16 | stream
 
 
 class Importance(IntEnum):
@@ -59,6 +60,7 @@ DEFAULT_IMPORTANCE = {
     SectionType.HINTS: Importance.HIGH,
     SectionType.KEY: Importance.NORMAL,
     SectionType.IMAGE: Importance.NORMAL,
+    SectionType.STILL: Importance.NORMAL,
 }
 
 

@@ -15,6 +15,7 @@ import struct
 
 from ..errors import CorruptDataError
 from .container import Container, framed_pieces
+from .erasure import block_plan, encode_packets
 from .fragments import fragment_framed, fragment_lengths
 
 AGGREGATE_MAGIC = 0xF2
@@ -66,17 +67,17 @@ def plan_packets(items, mtu_bytes: int) -> list:
 
 
 def packet_costs(pieces, mtu_bytes: int, group_of=None) -> list:
-    """[(importance, packet bytes)] of the packets that carry pieces [(importance, framed bytes)].
+    """[(importance, group, packet bytes)] of the packets that carry pieces [(importance, framed bytes)].
 
-    ``group_of(importance)`` names the protection group (the MCS); None = the importance.
-    A packet's importance is its most important fragment's.
+    ``group_of(importance)`` names the protection group (MCS, copies, repair); None = the
+    importance. A packet's importance is its most important fragment's.
     """
     items = []
     for importance, framed in pieces:
         key = group_of(int(importance)) if group_of else int(importance)
         items += [(key, n, (int(importance), n)) for n in fragment_lengths(int(framed), mtu_bytes)]
-    return [(min(imp for imp, _ in refs), packet_size([n for _, n in refs]))
-            for _, refs in plan_packets(items, mtu_bytes)]
+    return [(min(imp for imp, _ in refs), key, packet_size([n for _, n in refs]))
+            for key, refs in plan_packets(items, mtu_bytes)]
 
 
 def packetize_pieces(image_id: int, pieces, mtu_bytes: int, group_of=None) -> list:
@@ -126,3 +127,52 @@ def split_packet(packet: bytes) -> list:
     if pos != len(packet) or not fragments:
         raise CorruptDataError("aggregate packet has trailing bytes or no fragments")
     return fragments
+
+
+def _walk(packets, repair_of):
+    """Yield (None, packet) for each packet sent as is and (group, [its packets]) once per
+    erasure-coded group, at the place of its first packet."""
+    groups, done = {}, set()
+    for position, (_, group, _) in enumerate(packets):
+        groups.setdefault(group, []).append(position)
+    for importance, group, item in packets:
+        if not (repair_of and repair_of(group)):
+            yield None, (importance, group, item)
+        elif group not in done:
+            done.add(group)
+            yield group, [packets[p] for p in groups[group]]
+
+
+def protect_packets(image_id: int, packets: list, repair_of=None) -> list:
+    """Packets [(importance, group, bytes)] after erasure coding across packets.
+
+    ``repair_of(group)`` is the repair ratio R/K of a protection group (0 or None: sent as is).
+    A coded group's packets are replaced, at the place of its first packet, by the shares of
+    its blocks (``erasure.encode_packets``; a share's importance is its block's most important
+    packet's). Block numbers are unique within the image.
+    """
+    out, next_block = [], 0
+    for group, item in _walk(packets, repair_of):
+        if group is None:
+            out.append(item)
+            continue
+        ratio = repair_of(group)
+        shares = iter(encode_packets(image_id, [d for _, _, d in item], ratio, next_block))
+        for start, k, r, _ in block_plan([len(d) for _, _, d in item], ratio):
+            importance = min(imp for imp, _, _ in item[start:start + k])
+            out += [(importance, group, next(shares)) for _ in range(k + r)]
+            next_block += 1
+    return out
+
+
+def protected_costs(packets: list, repair_of=None) -> list:
+    """[(importance, group, bytes)] of what ``protect_packets`` sends for packets
+    [(importance, group, bytes)]: sizes only, no coding (rate control's count)."""
+    out = []
+    for group, item in _walk(packets, repair_of):
+        if group is None:
+            out.append(item)
+            continue
+        for start, k, r, share in block_plan([n for _, _, n in item], repair_of(group)):
+            out += [(min(imp for imp, _, _ in item[start:start + k]), group, share)] * (k + r)
+    return out

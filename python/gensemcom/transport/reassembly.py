@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import CorruptDataError
-from .container import HEADER_BYTES, Container, decode_header, parse_section
+from .container import HEADER_BYTES, Container, _read_section, decode_header, parse_section
+from .erasure import ERASURE_MAGIC, ErasureStore
 from .fragments import parse_fragment
 from .packets import split_packet
 
@@ -52,6 +53,7 @@ class Reassembler:
         self._stored_bytes = 0
         self.duplicates = 0
         self._announced = None   # sections the header announced, once it arrived
+        self._erasure = ErasureStore()
 
     @property
     def fragments(self) -> int:
@@ -75,7 +77,14 @@ class Reassembler:
         return True
 
     def add(self, packet: bytes) -> bool:
-        """Store a fragment, or every fragment of an aggregate packet; False if none was ours."""
+        """Store a fragment, every fragment of an aggregate packet, or what an erasure-code
+        share carries or rebuilds; False if none was ours."""
+        if bytes(packet[:1]) == bytes([ERASURE_MAGIC]):
+            try:
+                inner = self._erasure.add(packet)
+            except CorruptDataError:
+                return False
+            return any([self.add(p) for p in inner])
         try:
             fragments = split_packet(packet)
         except CorruptDataError:
@@ -158,7 +167,6 @@ def received_from_container(container: Container) -> Received:
 
 def parse_tolerant(data: bytes) -> Received:
     """Parse container bytes keeping every section that checks out (for damaged files)."""
-    from ..transport.container import _read_section
     image_id, width, height, count = decode_header(data[:HEADER_BYTES])
     received = Received(image_id=image_id, header=(width, height, count))
     pos = HEADER_BYTES
