@@ -12,7 +12,7 @@ APT_PACKAGES := gnuradio gnuradio-dev cmake
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test setup system venv clean cmake-install cmake-check grc-check lint help
+.PHONY: all demo test setup system venv clean cmake-install cmake-check grc-check lint help results
 
 help:
 	@echo "make demo    - install (once) and run the demo on the offline default stack"
@@ -20,6 +20,7 @@ help:
 	@echo "make setup   - only install: Debian packages, then .venv with pip install -e '.[large,ray,dev]'"
 	@echo "make cmake-install - install the module the GNU Radio way (CMake, GR_PYTHON_INSTALL) into GNU Radio's prefix"
 	@echo "make cmake-check   - configure, build, ctest and install to a temporary prefix, run the installed package"
+	@echo "make results       - rewrite docs/results.md's tables and figures from docs/results/results.csv.gz"
 
 all: test
 
@@ -57,6 +58,10 @@ demo: $(STAMPS)/venv-offline
 test: $(STAMPS)/venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 	scripts/cmake_check.sh $(CURDIR)/$(PY)
+
+# docs/results.md's tables and docs/img/results/ from the published sweep (docs/results/results.csv.gz)
+results: $(STAMPS)/venv-offline
+	$(PY) benchmarks/results_report.py
 
 lint: $(STAMPS)/venv
 	$(PY) -m pycodestyle --max-line-length=120 python tests examples scripts benchmarks simulations

@@ -1,24 +1,18 @@
-"""The headline checks of a sweep: does the semantic scheme do what it claims?
+"""The headline of a sweep: where does the semantic scheme win, tie or lose, and against what?
 
-``headline(rows, ...)`` reads the rows of a sweep (``read_results``) and answers, per channel:
-
-  low_snr       at every SNR <= ``low_snr_db``, the scheme's mean VSI and mean key-region PSNR
-                are above those of every real separation baseline (``real``: codec + LDPC at
-                the best MCS for the SNR);
-  fixed_mcs     at every SNR, both means are above those of the fixed-MCS baseline (``fixed``);
-  no_cliff      every row of the scheme holds a scored full-size image, and its mean PSNR never falls
-                by more than ``cliff_db`` from one SNR to the next lower one (a cliff is the
-                drop of a separation scheme whose packets stop arriving);
-  split_kept    every row of the scheme reports a key-area fraction > 0 and a prompt size.
-
-Means are over images (failed decodes score as the flat grey image, like every scheme). A
-check whose metric is missing for a compared scheme is ``None`` (not computable), never true.
+A claim is a paired difference with its interval (``paired``): per (channel, SNR) and metric,
+the semantic scheme minus each baseline, over images (seeds averaged first), 95 % Student t;
+``win`` only where the interval excludes zero on the better side. ``headline`` collects those
+verdicts per baseline; ``ablations`` does the same for the semantic scheme against each of
+its ablations (a win there is what the removed part adds). ``mean_table``/``markdown`` give
+the plain means, for reading, never for verdicts.
 """
 from __future__ import annotations
 
 import math
 
 from ..errors import BadInputError
+from .paired import VERDICT_METRICS, paired, paired_markdown, tally
 from .summary import summarize
 
 HEADLINE_METRICS = ("vsi", "key_psnr", "psnr", "ssim", "delivered")
@@ -37,48 +31,30 @@ def mean_table(rows, metrics=HEADLINE_METRICS) -> dict:
     return table
 
 
-def _beats(mine, theirs, metric):
-    if mine is None or theirs is None or mine.get(metric) is None or theirs.get(metric) is None:
-        return None
-    return mine[metric] > theirs[metric]
-
-
-def _all(values):
-    values = list(values)
-    if any(v is None for v in values) or not values:
-        return None
-    return all(values)
-
-
-def headline(rows, scheme="semantic", real=("jpeg", "avif"), fixed="jpeg@qpsk-1/2", low_snr_db=5.0,
-             cliff_db=3.0) -> dict:
-    """The checks above as {channel: {check: True/False/None, ...details}}."""
-    table = mean_table(rows)
-    channels = sorted({c for s, c, _ in table if s == scheme})
+def headline(rows, scheme="semantic", baselines=("av1", "webp", "jpeg", "roi-av1"), metrics=VERDICT_METRICS) -> dict:
+    """{baseline: {"entries": [paired rows], "tally": {verdict: n}}} for the baselines in ``rows``."""
+    present = {r["scheme"] for r in rows}
     out = {}
-    for channel in channels:
-        snrs = sorted(snr for s, c, snr in table if s == scheme and c == channel)
-        mine = {snr: table[(scheme, channel, snr)] for snr in snrs}
-        low = [snr for snr in snrs if snr <= low_snr_db]
-        low_checks = {f"{snr:g} dB vs {other}, {metric}": _beats(mine[snr], table.get((other, channel, snr)), metric)
-                      for snr in low for other in real for metric in ("vsi", "key_psnr")}
-        fixed_checks = {f"{snr:g} dB, {metric}": _beats(mine[snr], table.get((fixed, channel, snr)), metric)
-                        for snr in snrs for metric in ("vsi", "key_psnr")} if fixed else {}
-        scheme_rows = [r for r in rows if r["scheme"] == scheme and r["channel"] == channel]
-        # a row is scored only when its image has the original's size (metrics refuse others)
-        full_size = all(r.get("psnr") is not None for r in scheme_rows)
-        drops = [mine[a]["psnr"] - mine[b]["psnr"] for a, b in zip(snrs[1:], snrs[:-1])
-                 if mine[a]["psnr"] is not None and mine[b]["psnr"] is not None]
-        largest_drop = max(drops) if drops else None
-        split = [r for r in scheme_rows if not (r.get("key_fraction") or 0) > 0 or r.get("prompt_bytes") is None]
-        out[channel] = {
-            "low_snr": _all(low_checks.values()), "low_snr_detail": low_checks,
-            "fixed_mcs": _all(fixed_checks.values()) if fixed else None, "fixed_mcs_detail": fixed_checks,
-            "no_cliff": bool(full_size and largest_drop is not None and largest_drop <= cliff_db),
-            "largest_psnr_drop_db": largest_drop, "full_size_rows": full_size,
-            "split_kept": not split, "rows_without_split": [(r["image"], r["snr_db"]) for r in split],
-        }
+    for baseline in baselines:
+        if baseline in present and scheme in present:
+            entries = [e for e in paired(rows, scheme, baseline, metrics) if e["n"] > 0]
+            out[baseline] = {"entries": entries, "tally": tally(entries)}
     return out
+
+
+def ablations(rows, scheme="semantic", metrics=VERDICT_METRICS) -> dict:
+    """``headline`` of ``scheme`` against its ablations (``constants.SEMANTIC_ABLATIONS``) present."""
+    from ..constants import SEMANTIC_ABLATIONS
+    return headline(rows, scheme, SEMANTIC_ABLATIONS, metrics)
+
+
+def verdict_markdown(result, title="semantic − {baseline}") -> str:
+    """One paired table per baseline of a ``headline`` result."""
+    parts = []
+    for baseline, entry in result.items():
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(entry["tally"].items()))
+        parts.append(f"\n**{title.format(baseline=baseline)}** ({counts})\n\n" + paired_markdown(entry["entries"]))
+    return "".join(parts)
 
 
 def markdown(rows, schemes, channel_order=("awgn", "rayleigh"), metrics=HEADLINE_METRICS) -> str:
