@@ -189,8 +189,10 @@ def run_sweep(config: SweepConfig, progress=True, outputs=True, log=None) -> dic
     if config.key_mask:
         from .keymask import get_key_mask
         key_mask = get_key_mask(config.key_mask)
-    executor = make_executor(config)
     out.mkdir(parents=True, exist_ok=True)
+    # the semantic sender's key masks, computed once per image and budget for every scheme
+    os.environ.setdefault("GENSEMCOM_KEYMASK_CACHE", str((out / "keymasks").resolve()))
+    executor = make_executor(config)
     with SweepLock(out):
         store = ResultsStore(out)
         if store.dropped_torn_line is not None:

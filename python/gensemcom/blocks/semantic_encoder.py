@@ -18,21 +18,52 @@ from .worker import worker_block
 
 
 _MASK_CODEC = {}
+KEY_MASK_CACHE_ENV = "GENSEMCOM_KEYMASK_CACHE"
 
 
 def semantic_key_mask(planner, image) -> np.ndarray:
     """(H, W) bool: the key mask of the semantic sender (offline stack) for ``image`` under
     ``planner``'s link and budget, trying its plans as the encoder does (all False when
-    nothing fits)."""
+    nothing fits).
+
+    The mask is deterministic; with $GENSEMCOM_KEYMASK_CACHE set (``gensemcom bench`` sets it
+    to its output folder) it is computed once per image, link and budget and read back by
+    every scheme and process that needs it (roi-av1's sender, key-region metrics)."""
+    import hashlib
+    import os
+    from pathlib import Path
+    image = np.ascontiguousarray(image, np.uint8)
+    height, width = image.shape[:2]
+    cache = os.environ.get(KEY_MASK_CACHE_ENV)
+    path = None
+    if cache:
+        from ..version import __version__
+        key = hashlib.sha256(image.tobytes() + repr((image.shape, planner.profile.to_dict(), planner.snr_db,
+                                                     planner.channel, planner.cpp, planner.budget_bytes,
+                                                     __version__)).encode()).hexdigest()[:24]
+        path = Path(cache) / f"{key}.npy"
+        if path.is_file():
+            try:
+                mask = np.load(path, allow_pickle=False)
+                if mask.shape == (height, width) and mask.dtype == bool:
+                    return mask
+            except (OSError, ValueError):
+                pass
     from ..semantic.codec import SemanticCodec
     codec = _MASK_CODEC.setdefault("offline", SemanticCodec())
-    height, width = image.shape[:2]
+    mask = np.zeros((height, width), bool)
     for plan in planner.plans(width, height):
         try:
-            return np.asarray(codec.encode(image, planner.budget(plan, width, height)).key_mask, bool)
+            mask = np.asarray(codec.encode(image, planner.budget(plan, width, height)).key_mask, bool)
+            break
         except BudgetTooSmallError:
             continue
-    return np.zeros((height, width), bool)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(temp, mask, allow_pickle=False)
+        os.replace(temp, path)
+    return mask
 
 
 class semantic_encoder(worker_block):
