@@ -104,7 +104,7 @@ def main(argv=None):
                         help="results CSV files (.csv or .csv.gz); default: the published sweep")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs/results.md",
                         help="the document whose generated block is rewritten (default docs/results.md)")
-    parser.add_argument("--figures", type=Path, default=ROOT / "docs/img/results",
+    parser.add_argument("--figures", default=str(ROOT / "docs/img/results"),
                         help="folder for the figures ('' for none)")
     parser.add_argument("--publish", nargs="+", type=Path, metavar="SWEEP_FOLDER",
                         help="first merge these sweep folders' results.csv into the first --results file (gzip)")
@@ -118,8 +118,8 @@ def main(argv=None):
         return 2
     rows = read_rows(args.results)
     figures = []
-    if str(args.figures):
-        written = write_figures(rows, args.figures)
+    if args.figures:
+        written = write_figures(rows, Path(args.figures))
         figures = [str(Path(p).relative_to(args.doc.parent.resolve())) if Path(p).is_relative_to(
             args.doc.parent.resolve()) else str(p) for p in written]
     text = args.doc.read_text() if args.doc.is_file() else f"# Results\n\n{START}\n{END}\n"

@@ -52,6 +52,7 @@ def test_publish_then_regenerate_the_block(tmp_path):
     module.main(["--publish", str(tmp_path / "sweep"), "--results", str(published), "--doc", str(doc),
                  "--figures", ""])
     assert published.read_bytes() == first                    # same rows, same bytes
+    assert not (Path.cwd() / "plots").exists()
 
 
 def test_rows_over_budget_are_counted(tmp_path):
