@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # gr-gensemcom: two commands on a fresh Debian 12 machine.
 #   make demo   set everything up, run the main job on the offline default stack
 #   make test   set everything up, run the test suite

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Grid of one image's reconstructions from a ``gensemcom bench`` sweep: schemes × SNRs.
 
   python benchmarks/example_grid.py out/bench --image kodim01.png --channel awgn --snr=-5,0,5,20 \\

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark of the semantic codec's default offline stack against whole-image codecs (no channel).
 
 For every image and byte budget it measures, in one run:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Operating points of ``gensemcom transmit`` without the PHY: semantic vs JPEG vs AVIF per SNR.
 
 For each image and SNR this reproduces exactly what the transmitter's encoders are given in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Structure-aware fuzzing of everything the receiver parses off the air (issue 7).
 
 Seeds are real: containers, fragments, prompts, masks, key streams and whole-image files

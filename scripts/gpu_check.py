@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """GPU check of the large-model paths: CUDA loading, fp16/bf16, bitsandbytes int8/nf4 (through
 transformers' and diffusers' quantization configs), torchao int8, LoRA training, on CUDA.
 

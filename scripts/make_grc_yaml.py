@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Write grc/gensemcom_*.block.yml from the blocks' declarations (their PARAMETERS and GRC).
 
 Every block of ``gensemcom`` (the package's lazy block table) declares its parameters once;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Measure each coded MCS's SNR threshold and write python/gensemcom/phy/mcs_thresholds.yaml.
 
 The transmitter's MCS planning (``link.per.best_mcs``, profiles with ``mcs: auto``) reads

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Quality of the semantic codec under random packet loss, reordering and duplication (issue 7).
 
 For every image, byte budget, seed and loss rate: encode once, cut into packets of at most

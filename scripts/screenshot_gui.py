@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Screenshot of examples/loopback_gui.grc running offscreen (the picture in docs/flowgraphs.md).
 
   GRC_BLOCKS_PATH=grc grcc -o /tmp/gen examples/loopback_gui.grc

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Soak test: many images through ONE running loopback flowgraph.
 
 image_source (repeating a few images) → semantic_tx → channel preset → semantic_rx → counter,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Kill a flowgraph sweep with SIGKILL midway, resume it, and compare with an uninterrupted run.
 
 Runs the same ``gensemcom bench`` command three times on a few generated images:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Soft LDPC decoder speed: the `ldpc` package (what the PHY uses) against gr-fec.
 
 Decodes the same IEEE 802.11n code (n=1944, rate 1/2; BPSK over AWGN at Eb/N0 = 2.5 dB,

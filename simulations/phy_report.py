@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every "must hold" measurement of the PHY, run through `gensemcom link`, with plots.
 
 Sections (``--only`` picks some; results are cached as CSV in simulations/results/ and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Throughput of our PHY (qpsk-1/2, 30 dB AWGN) against the stock digital.ofdm_tx/ofdm_rx.
 
 Both run TX -> channel -> RX as one Python top block on this machine, alternately, several

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared test setup: headless Qt, no model-hub access, small deterministic test images."""
 import os
 

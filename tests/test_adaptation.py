@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Closed-loop link adaptation: the outer loop, SNR fluctuations, and a short loop on the real PHY."""
 import numpy as np
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Semantic agreement with the offline models: classifier top-5 overlap, text similarity."""
 import numpy as np
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The ideal "codec + capacity" bound: capacity formulas, byte budgets, budget never exceeded."""
 import math
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`gensemcom bench`: bad input is one line on stderr and exit 2; a small real run; the
 semantic-agreement measures it records."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Headline verdicts of a sweep, on synthetic rows whose answers are known."""
 from gnuradio.gensemcom.bench.headline import ablations, headline, markdown, mean_table, verdict_markdown
 

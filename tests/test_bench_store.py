@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """results.csv: exact round trip, torn last lines cut off, damage refused; summary CI math."""
 import math
 

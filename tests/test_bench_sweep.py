@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Sweeps: resume after a kill -9, identical results local / process pool / Ray, scoring
 rules, outputs (summary, plots with the bound, report with example images)."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Layer-3 message blocks: PDU conventions, worker queues, fragmenter/reassembler, sinks."""
 import json
 import threading

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The gensemcom command's frame: help, version, one-line errors with exit code 2."""
 import subprocess
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The .gsc container and its fragments: round trips, damage, loss, reordering, duplication."""
 import random
 import struct

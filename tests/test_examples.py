@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Example flowgraphs: every .grc compiles with grcc; the headless ones run and deliver images."""
 import importlib.util
 import json

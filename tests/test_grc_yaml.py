@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every GRC block YAML agrees with the Python block it makes, and is what the declarations generate.
 
 For each grc/*.block.yml the block behind its ``make`` template (``gensemcom.<name>(...)``) is

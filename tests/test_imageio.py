@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image loading: every accepted form becomes RGB uint8; everything else is a one-line BadInputError."""
 import struct
 import zlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The architecture, checked: which package may import which, no module-level circles, small modules.
 
 Every import counts: module-level, function-local, ``importlib.import_module`` targets and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The honest benchmark's plumbing: every sample charged, the same tools and channel for every
 scheme, erasure coding across packets, the planners' choices, paired statistics."""
 import math

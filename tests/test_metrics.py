@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Metric conventions: bounds, identities, masks, and honest LPIPS availability."""
 import numpy as np
 import pytest

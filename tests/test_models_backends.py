@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Large-model backends on tiny random models of the real classes (CLIPSeg, SegFormer, BLIP,
 Stable Diffusion inpainting), loaded through the cards' code path: built in HF format
 (safetensors) into a folder, then read back with from_pretrained(local_files_only=True).

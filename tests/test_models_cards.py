@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Model cards: shipped cards parse, validation names the valid choices, search path, stack
 selection, --quant parsing, and the missing-weights error (message and CLI exit code)."""
 import subprocess

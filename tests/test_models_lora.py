@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """LoRA fine-tuning on tiny models: the loss goes down, the adapter saves as safetensors with a
 card naming it, reloads by that card, changes the output; checkpoints resume exactly; QLoRA
 (nf4 base) trains."""

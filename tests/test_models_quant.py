@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Quantization on tiny models: int8 / nf4 (bitsandbytes) and torchao int8 shrink the linear
 weights by the expected factor, and the backends' outputs stay finite and correctly shaped.
 transformers path: BLIP via BitsAndBytesConfig; diffusers path: the inpainting UNet and text

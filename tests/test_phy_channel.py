@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Channel presets: SNR calibration, reproducibility, fading statistics, timing, tags."""
 import numpy as np
 import pytest

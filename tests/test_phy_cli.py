@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`gensemcom link`: JSON, sweep with CSV and plot, one-line errors with exit code 2; GRC."""
 import csv
 import json

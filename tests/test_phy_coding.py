@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PHY coding layer without a flowgraph: LDPC, convolutional code, modulation, framing, MCS."""
 import numpy as np
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """TX -> channel -> RX as GNU Radio top blocks: exact payloads, CRC, detection, estimates."""
 import numpy as np
 import pmt

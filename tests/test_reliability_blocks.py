@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bad block parameters (issue 7): a clear one-line error at construction, not a silent accept
 and not a Python-internal message.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bad inputs to every CLI command (issue 7): one clear line, exit code 2, no traceback, and no
 partial output file left behind.
 

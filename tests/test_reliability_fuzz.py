@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the receiver survives: fuzzing of everything that comes off the air (issue 7).
 
 A short bounded run of ``scripts/fuzz_receiver.py`` (the 100k-input run and its figures are in

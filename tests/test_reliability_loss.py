@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Lossy delivery (issue 7): random packet loss 0-50 %, reordering and duplication on real images.
 
 Every image still decodes to full size, the report lists what was regenerated whenever a

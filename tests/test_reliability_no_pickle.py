@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Nothing from the air is executed or unpickled (issue 7): a scan of the package source.
 
 Fails on any of these outside ``ALLOWED`` (each entry says why it is safe):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`make results`: docs/results.md's generated block and figures from a (gzipped) results file."""
 import importlib.util
 from pathlib import Path

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The offline default backends on real images (skimage.data), asserting properties of their output."""
 import numpy as np
 import pytest

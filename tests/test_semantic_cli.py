@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`gensemcom encode / decode / inspect`: round trip, JSON, bad input -> one line and exit 2."""
 import json
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The semantic codec end to end: budgets, rate control, graceful degradation, damaged input."""
 import subprocess
 import sys

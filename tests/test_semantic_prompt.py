@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The structured prompt schema: round trip, validation of untrusted bytes, text rendering."""
 import json
 import zlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Key-mask coding and the bare still-image streams (AV1 without HEIF boxes, VP8, JPEG)."""
 import io
 import random

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Short soak runs of scripts/soak.py: one running flowgraph, many images (the long runs are in docs)."""
 import importlib.util
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The code follows one style (pycodestyle, 120 columns), as `make lint` checks it."""
 from pathlib import Path
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """gr-gensemcom: generative semantic image transmission for GNU Radio.
 
 Layers (each importable alone):

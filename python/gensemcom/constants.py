@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Names and limits shared by every layer, written once.
 
 Channels

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Errors that the CLI turns into a one-line message and exit code 2."""
 
 

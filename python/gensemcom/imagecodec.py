@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What every image codec returns: the semantic codec and the whole-image baselines alike.
 
 An image codec has ``encode(image, budget, image_id=...) -> EncodeResult`` and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Loading and saving images for the CLI and blocks: one validated RGB uint8 form everywhere.
 
 ``load_image(path)`` accepts PNG, JPEG, WebP, TIFF and BMP files in RGB, RGBA, grey, palette,

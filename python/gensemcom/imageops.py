@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Small deterministic image operations shared by the encoder, the decoder and the baselines.
 
 The sender and the receiver must compute the same base image and the same key weight map from

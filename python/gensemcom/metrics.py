@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image quality metrics, with the conventions stated once.
 
 Conventions (all functions):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Parameters of blocks and commands, each declared once.
 
 ``Param`` declares one parameter: its name (the constructor keyword and the GRC id), type,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmarking: resumable sweeps of transmission schemes over channel models.
 
 One task = (image, scheme, snr_db, channel, cpp, seed). A scheme is a registered function

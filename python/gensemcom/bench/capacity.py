@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The ideal separation bound "codec + capacity": no PHY, an ideal channel code.
 
 The codec gets floor(k · C / 8) bytes, where k is the task's channel-sample budget (every

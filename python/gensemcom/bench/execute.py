@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Running one task: the scheme, then the same scoring for every scheme.
 
 ``execute_task`` is what every executor calls, in whatever process. It never raises: a

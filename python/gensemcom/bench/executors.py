@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Executors: run ``execute_task`` over many tasks, yielding outcomes as they finish.
 
   LocalExecutor  a process pool over this machine's cores (``workers`` processes, each with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Schemes that run the real flowgraph (``flowgraphs.transmit.run_transmission``) for ``gensemcom bench``.
 
   semantic          the semantic scheme, offline default stack, link profile ``default``

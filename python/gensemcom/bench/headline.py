@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The headline of a sweep: where does the semantic scheme win, tie or lose, and against what?
 
 A claim is a paired difference with its interval (``paired``): per (channel, SNR) and metric,

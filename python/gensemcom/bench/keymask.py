@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reference key masks for key-region metrics of schemes that have no mask of their own.
 
 A scheme that sends a key region returns its own ``key_mask`` and is scored on it. For the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Lossy delivery of fragments, and what a decoder report must say about it (issue 7).
 
 ``deliver(packets, loss, rng)`` models a packet network after the PHY: each packet (one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Paired comparisons: is scheme A better than scheme B on the same images and channels?
 
 For one (channel, cpp, SNR) and one metric, each image gives one paired difference

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Plots of each metric vs SNR, one panel per channel, one figure per metric and cpp.
 
 Lines are summary means with 95 % CI error bars. Ideal bounds (schemes registered with

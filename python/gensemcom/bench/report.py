@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """report.md: the sweep at a glance, with its table, plots and example reconstructions.
 
 Example images are the reconstructions the sweep saved (``images/<image>/...png``, seed 0

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The scheme registry: what ``gensemcom bench --schemes`` can run.
 
 A scheme is a function ``run(task) -> dict``. It gets a ``Task`` (see ``bench.tasks``) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Semantic agreement between an original image and its reconstruction, with offline models.
 
 Two measures, both computed with models that ship inside PyPI packages (no model hub):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """results.csv: one row per finished task, appended as tasks finish, safe against kills.
 
 The header is fixed (``COLUMNS``), so a resumed sweep appends rows of the same shape; a

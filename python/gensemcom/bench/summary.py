@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Summary table: mean and 95 % confidence interval per scheme × channel × cpp × SNR.
 
 Averaging: per image first (mean over its seeds), then across images; n is the number of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A resumable sweep: plan the tasks, run the unfinished ones, write the outputs.
 
 Folder layout (``out``):

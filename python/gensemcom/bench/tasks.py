@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark tasks: one (image, scheme, snr, channel, cpp, seed) combination each.
 
 A ``Task`` is a small, picklable value. Everything random in a task derives from its

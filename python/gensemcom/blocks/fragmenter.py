@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fragmenter (packetizer): container pieces → packets of at most ``mtu_bytes`` with an MCS each."""
 import pmt
 from gnuradio import gr

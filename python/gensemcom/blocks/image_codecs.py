@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which codec a block runs: the semantic codec with a model stack, or a whole-image baseline."""
 from ..constants import BASELINE_SCHEMES, SCHEMES
 from ..errors import BadInputError

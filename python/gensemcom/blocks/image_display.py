@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Qt image display: the original beside the reconstruction, updated live."""
 import numpy as np
 from gnuradio import gr

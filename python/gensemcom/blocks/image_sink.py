@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image sink: writes each received image as PNG, with its metrics as JSON beside it."""
 import json
 import re

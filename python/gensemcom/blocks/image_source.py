@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image source: files, a folder or a glob → one image PDU per image."""
 import glob
 import threading

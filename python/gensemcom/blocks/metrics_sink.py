@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Metrics sink: compares each reconstruction with its original (and the sender's key mask)."""
 import collections
 import threading

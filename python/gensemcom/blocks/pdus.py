@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image PDUs (on ``phy.pdus``' byte PDUs): raw RGB bytes, row-major, with meta keys
 image_id (int), name (str), width, height (px), channels (3), format ("rgb8").
 """

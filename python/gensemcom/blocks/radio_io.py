@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where baseband samples come from and go to: ZeroMQ, SigMF recordings, UHD and SoapySDR devices.
 
 One spec string names an endpoint, for ``gensemcom tx``/``rx``/``channel``:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reassembler: received packets → one bundle per image, whatever arrived."""
 import collections
 import struct

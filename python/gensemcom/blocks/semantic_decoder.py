@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Semantic decoder block: bundle of received packets → image PDU + report."""
 import json
 

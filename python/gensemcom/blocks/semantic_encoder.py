@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Semantic encoder block: image PDU → container pieces (section PDUs), key mask, report."""
 import json
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """``semantic_tx`` / ``semantic_rx``: image PDUs ↔ complex baseband, with unequal error protection.
 
 TX:  image PDU ─▶ semantic_encoder ─▶ fragmenter (protection per importance class) ─▶ ofdm_qam_tx ─▶ samples

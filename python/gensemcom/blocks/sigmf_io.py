@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SigMF recordings of baseband IQ: record what the transmitter sends, decode it offline.
 
 A recording is ``BASE.sigmf-data`` (complex64 little-endian samples, ``cf32_le``) and

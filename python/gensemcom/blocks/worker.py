@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Message-block base classes: explicit end-of-stream handling and a worker thread for slow work.
 
 ``message_block``: GNU Radio ends a message block at the first ``done`` that any upstream

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Whole-image classical image coding: the separation baselines, and the still-image streams the
 semantic codec codes its key regions and hints with.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Whole-image classical baselines: the best quality and scale of a codec that fits a byte budget.
 
 ``fit_whole_image(image, budget_bytes, codec)`` tries every scale in ``SCALE_FACTORS``

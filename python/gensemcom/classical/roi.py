@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Region-of-interest coding: one classical stream that spends its bytes on the key regions.
 
 ``fit_roi(image, key_mask, budget_bytes)`` is the ``roi-av1`` baseline's sender: the non-key

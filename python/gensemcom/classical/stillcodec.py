@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Classical still-image coding of the key streams and hints, with minimal per-stream overhead.
 
 At 1.5–12 KB a file format's own overhead matters, so streams carry only the coded bitstream:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Whole-image classical codecs in the ``.gsc`` container: the separation baselines' sender and receiver.
 
 ``WholeImageCodec(scheme)`` codes the whole image at the best quality and scale that fit the

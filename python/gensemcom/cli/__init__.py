@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The ``gensemcom`` command.
 
 Each subcommand lives in its own module in this package, imported only when it runs, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Resumable benchmark sweep: images × schemes × SNRs × channels × cpp × seeds.
 
 Each combination is one task. Finished tasks are appended to OUT/results.csv as they

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Channel emulator between a `gensemcom tx` and a `gensemcom rx` process.
 
 Reads complex64 samples from one endpoint, passes them through a seeded channel preset

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`gensemcom encode`, `decode` and `inspect`: the semantic codec on files."""
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Argument types and output helpers shared by the subcommands."""
 import argparse
 import sys

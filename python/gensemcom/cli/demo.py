@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The demo (`make demo`): bundled images through the real flowgraph, semantic vs JPEG.
 
 Sends three images that ship with scikit-image (astronaut, coffee, chelsea; or your own

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """LoRA fine-tuning of the captioner or the generator (peft), resumable.
 
   captioner  adapts an image-to-text card (e.g. blip-base) to your images' captions:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Link-level benchmark: PER and BER of one MCS over a channel preset, on the real flowgraph.
 
 Runs ofdm_qam_tx -> channel_preset -> ofdm_qam_rx as one GNU Radio top block, sends

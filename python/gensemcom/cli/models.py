@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """List, inspect, download and benchmark model cards (the large-model backends).
 
 A model card (models/*.yaml) names a backend for one role of the semantic codec -- segmenter,

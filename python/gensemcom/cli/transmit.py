@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Send one image through the real GNU Radio flowgraph and measure what arrives.
 
 The flowgraph: semantic_tx (encoder → fragmenter → OFDM/QAM/LDPC transmitter) → channel

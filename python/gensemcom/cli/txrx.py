@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Transmitter and receiver as separate processes: ZeroMQ links, SigMF recordings, SDRs.
 
   gensemcom tx IMAGES --to ENDPOINT    image source → semantic_tx → endpoint

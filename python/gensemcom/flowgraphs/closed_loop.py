@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A closed link loop on the real PHY: packets out, reports back, the sender adapts.
 
 ``run_closed_loop`` sends packets through ofdm_qam_tx → shadowing → channel preset → ofdm_qam_rx

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One image through the real flowgraph: semantic_tx → channel preset → semantic_rx.
 
 ``run_transmission`` builds a GNU Radio top block, sends one image, ends the stream once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Link policy: how each sender protects what it sends.
 
   profile     ``LinkProfile``: numerology, MTU, PER targets and margins per importance class (YAML)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Closed-loop link adaptation: the receiver reports, the sender re-plans.
 
 Two loops, as LTE/NR and 802.11 rate control run them:

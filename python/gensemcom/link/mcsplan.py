@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """MCS plans: which MCS each importance class gets, written as data or as text.
 
 A plan is {importance class: MCS name}; its text form is "0:bpsk-1/2x4,1:qpsk-1/2,2:16qam-1/2".

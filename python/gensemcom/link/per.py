@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The planning model of packet error rate: measured AWGN curves, averaged over fading.
 
 ``per_curves`` reads the PER of every coded MCS measured on the real flowgraph

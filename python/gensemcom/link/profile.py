@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Link profiles: the PHY settings and protection targets of a link, as data (YAML).
 
 A profile names the OFDM numerology, the default packet size (``mtu_bytes``), the MCS of each

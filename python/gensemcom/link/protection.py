@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What protection costs and what it buys: channel samples per packet, loss after copies and
 erasure coding, and the cheapest protection of an importance class.
 

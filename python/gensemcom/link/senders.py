@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What each sender plans before it sends: the protection of every class, and the budget it costs.
 
 Every scheme gets the same tools and the same accounting (``protection``): per importance

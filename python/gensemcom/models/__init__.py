@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Large-model backends of the semantic codec, configured by model cards (no GNU Radio import).
 
   cards     YAML model/stack cards: parsing, validation, search path (models/, $GENSEMCOM_MODELS_DIR)

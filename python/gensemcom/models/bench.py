@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark of one model card per quantization setting: load time, memory, latency per image.
 
 Each setting runs in a fresh Python process (``python -m ...models.bench JOB``), so memory

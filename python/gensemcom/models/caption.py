@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PromptGenerator backend on a transformers image-to-text model (BLIP, GIT, BLIP-2, chat VLMs).
 
 describe(image, mask, significance) -> StructuredPrompt:

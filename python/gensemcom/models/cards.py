@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Model cards: YAML files that say which model fills which role, and how to load it.
 
 A card is configuration as data (the diffusers/transformers ``from_pretrained`` idea): the

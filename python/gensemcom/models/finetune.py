@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """LoRA fine-tuning (peft) of the captioner and of the inpainting generator; resumable.
 
   captioner  image -> caption language-model loss of an image-to-text card (BLIP, GIT ...),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Generator backend: a diffusers inpainting pipeline conditioned on the structured prompt.
 
 Stable Diffusion inpainting (``StableDiffusionInpaintPipeline``), SDXL inpainting or any pipeline

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The one code path that turns a card into loaded torch modules (real and tiny cards alike).
 
 ``LoadSpec`` gathers what a backend needs to load: the weights folder, device, dtype and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Quantization of the large models, and how many bytes their weights take.
 
 Modes (``--quant``):

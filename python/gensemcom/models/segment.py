@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Segmenter backends on transformers models: key classes named in text, or picked from a
 semantic-segmentation model's label set.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """From a ``--models`` value to the three backends the codec calls.
 
     stack = load_stack("large", quant="nf4")      # or "offline" (default), "tiny", a card path,

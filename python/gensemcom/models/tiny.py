@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tiny, randomly initialised models of the same classes the real cards load.
 
 No real checkpoint can be downloaded where the tests run, so the tests (and ``tiny-*`` cards)

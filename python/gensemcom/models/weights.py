@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where a card's weights are, how to fetch them, and which device and dtype they run on.
 
 Loading never downloads: a card's checkpoint resolves to a local folder (its ``path``, the

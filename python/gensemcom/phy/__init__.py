@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM/QAM + LDPC physical layer (layer 2): GNU Radio hier blocks and channel presets.
 
 Modules (docs/phy.md has the whole story):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Channel presets: AWGN, flat Rayleigh/Rician block fading, frequency-selective multipath.
 
 SNR definition (used everywhere in gensemcom): ``snr_db`` is Es/N0 per data subcarrier,

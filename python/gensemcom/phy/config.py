@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Numerology of the OFDM PHY as plain data (a link profile can name and store it).
 
 ``Numerology`` holds everything both ends must agree on besides the MCS: FFT size, cyclic

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Rate-1/2, constraint-length-7 convolutional code (generators 133, 171 octal; 802.11's).
 
 Zero-terminated: the encoder appends 6 zero tail bits. The decoder is a soft-decision

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bits of a packet: header fields, CRCs, FEC, repetition, interleaving, scrambling.
 
 TX (``encode_frame``): payload bytes -> data-carrier symbols (header then payload) that the

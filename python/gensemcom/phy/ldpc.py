@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """IEEE 802.11n LDPC codes (n = 648/1296/1944; rates 1/2, 2/3, 3/4, 5/6).
 
 Encoding is systematic (codeword = info bits then parity) and uses the dual-diagonal parity

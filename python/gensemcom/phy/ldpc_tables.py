@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """IEEE 802.11n LDPC base matrices (IEEE Std 802.11-2012, Annex F / 802.11n Annex R).
 
 Keyed by (codeword length n, rate). Entry s >= 0 is the Z x Z identity cyclically shifted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Link-level Monte Carlo: ofdm_qam_tx -> channel_preset -> ofdm_qam_rx in one top block.
 
 ``run_link`` sends ``packets`` random payloads (seeded), collects the receiver's PDUs and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Modulation and coding schemes, and the size of a packet on the air.
 
 ``MCS_TABLE`` maps an MCS name to an ``Mcs`` record::

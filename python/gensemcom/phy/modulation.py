@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Gray-mapped BPSK/QPSK/16-QAM/64-QAM at unit average power, exact LLRs, closed-form BER.
 
 Mapping follows 802.11a: the first half of a symbol's bits picks the in-phase PAM level,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM/QAM + LDPC receiver: complex baseband in, one PDU per decoded packet out.
 
 Sample-rate work runs in GNU Radio blocks; per-packet work (channel estimation, header and

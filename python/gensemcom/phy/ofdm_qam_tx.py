@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM/QAM + LDPC transmitter: PDU in, complex baseband bursts out.
 
 Chain (GNU Radio blocks except the per-packet encoder)::

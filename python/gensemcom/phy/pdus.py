@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PDU conventions: the one place where Python values become PMT messages and back.
 
 A PDU is ``pmt.cons(meta, pmt.u8vector)``. Meta is a PMT dict whose values are plain numbers,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Per-packet receiver numerics (numpy, vectorised over a packet's OFDM symbols).
 
 Inputs are FFT outputs of whole OFDM symbols (cyclic prefix removed, unshifted bins, as

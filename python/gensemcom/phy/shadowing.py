@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Slow fluctuations of the link: log-normal shadowing, or an SNR trace measured elsewhere.
 
 ``shadowing_db(n)``: the SNR change (dB) at sample n. Log-normal shadowing is a Gauss-Markov

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Semantic codec (layer 1): pure Python/torch, no GNU Radio import.
 
 Entry points (imported lazily, so ``import gnuradio.gensemcom.semantic`` stays light):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Backend registry: which segmenter, prompt generator and generator a codec built from data uses.
 
 Backends are named per kind ("segmenter", "prompt_generator", "generator"); a name maps to a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The semantic codec: image -> container within a budget, and received sections -> image.
 
 Encoder

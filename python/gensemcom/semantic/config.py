@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Settings of the semantic encoder (``CodecConfig``) and the codec's own error."""
 from __future__ import annotations
 

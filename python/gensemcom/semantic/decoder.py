@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The semantic decoder: whatever sections arrived → an image, and a report of what was regenerated.
 
 ``decode_received`` builds the base (hints, else the prompt's layout, else mid-grey), adds the

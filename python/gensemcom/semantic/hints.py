@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Visual hints: a tiny AV1 thumbnail of the whole image, and the base image both ends build.
 
 ``render_base`` is what sender and receiver compute alike from the hints (or, without them,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What ``gensemcom inspect`` shows of a container, and the byte split per role."""
 from __future__ import annotations
 

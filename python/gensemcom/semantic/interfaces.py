@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Backend interfaces of the semantic codec.
 
 The codec calls three pluggable backends. The offline default stack (this package) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The key area: how large it is, which grid cells it takes, and how a receiver infers it."""
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Key-mask coding: a coarse block grid, compressed with a context-adaptive binary range coder.
 
 The key mask is a grid of square cells of ``cell_px`` pixels (the last row/column may be

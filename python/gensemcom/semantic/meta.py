@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The META section: how the receiver decodes the key streams and the hints.
 
 Wire format (big-endian), ``META_VERSION`` 1::

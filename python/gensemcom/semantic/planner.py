@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Rate control of one encode: the prompt, the hints, the key area and the key streams within a budget.
 
 ``Planner.fit_prompt`` shrinks the prompt to its share; ``Planner.search`` chooses the key

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The structured prompt: what the receiver knows about the non-key area, as text and numbers.
 
 Schema (version 1). Every field is optional on the wire; a missing field takes its default.

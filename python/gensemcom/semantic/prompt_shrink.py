@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Smaller versions of a prompt, for budgets that cannot carry the whole description."""
 from __future__ import annotations
 

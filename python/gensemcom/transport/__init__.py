@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Transport: bytes only. The ``.gsc`` container, fragments, packets, reassembly, and what a
 container costs on the link.
 

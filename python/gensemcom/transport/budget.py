@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Budgets and the cost of sending sections: what rate control must stay within.
 
 A ``Budget`` limits bytes, channel samples, or both. The cost of a container is computed from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The ``.gsc`` container: a header, then independently decodable sections.
 
 Container (format version 1), all integers big-endian::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Erasure coding across packets: K packets of a protection group become K + R, any K of them rebuild all.
 
 The code is systematic Reed-Solomon over GF(2^8) from ``zfec`` (an MDS code: any K of the K + R

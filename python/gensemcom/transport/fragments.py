@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fragments: each framed piece of a container cut into chunks that fit a packet.
 
 Each section's framed bytes (and the container header, as section index 0) are cut into

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Packets: fragments of one protection group packed together, as the fragmenter sends them.
 
 Small fragments that share a protection group (the same MCS and copies) travel together in

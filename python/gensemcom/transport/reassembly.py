@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reassembly: whatever fragments arrived (any order, duplicates, gaps) back into sections.
 
 A section is usable when all its fragments arrived and its CRC matches; ``Received`` says

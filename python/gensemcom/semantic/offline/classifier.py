@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The offline ImageNet classifier (EfficientNet-Lite0, pure torch), loaded once per process.
 
 It gives the prompt its object labels and the segmenter its object evidence: a class

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Offline prompt generator: what can be measured and recognised without a captioning model."""
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Offline generative fill: structured texture synthesis guided by the prompt's layout.
 
 No learned model is available offline, so the default generator synthesises what the prompt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The plain generator: no generation at all (the ablation that shows what a generator adds)."""
 import numpy as np
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Offline significance analysis: saliency, faces, people and classifier evidence, no downloads."""
 from __future__ import annotations
 
