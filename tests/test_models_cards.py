@@ -154,3 +154,19 @@ def test_stack_arguments_for_coding_commands():
     assert stack_from_args(parser.parse_args([])).cards["segmenter"].backend == "offline"
     with pytest.raises(BadInputError, match="auto, cpu, cuda, cuda:N"):
         stack_from_args(parser.parse_args(["--device", "gpu"]))
+
+
+def test_a_download_records_the_commit_its_revision_resolved_to(tmp_path, monkeypatch):
+    """Cards name a branch (main); the download pins what it got, and loading asks for that commit."""
+    from gnuradio.gensemcom.models.cards import load_card
+    from gnuradio.gensemcom.models.weights import cache_dir_env, pinned_revision, record_revision
+    card = load_card("sd-inpaint")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    with cache_dir_env(tmp_path):
+        assert pinned_revision(card) is None
+        assert record_revision(card, tmp_path / "models--x" / "snapshots" / commit) == commit
+        assert pinned_revision(card) == commit
+        assert record_revision(card, tmp_path / "not-a-snapshot") == ""      # a local folder: nothing to pin
+        assert pinned_revision(load_card("clipseg-rd64-refined")) is None
+        (tmp_path / "resolved-revisions.yaml").write_text("{{ not yaml")
+        assert pinned_revision(card) is None

@@ -140,7 +140,10 @@ def run(args) -> int:
         if card.kind == "stack":
             out["resolved"] = {role: c.name for role, c in models.stack_roles(card).items()}
         else:
+            from ..models.weights import pinned_revision
             out["weights"], out["weights_detail"] = weights_status(card)
+            if card.checkpoint.get("repo_id"):
+                out["resolved_commit"] = pinned_revision(card)
         if args.json:
             print_json(out)
         else:
@@ -149,7 +152,7 @@ def run(args) -> int:
         return 0
 
     if args.action == "download":
-        from ..models.weights import download
+        from ..models.weights import download, revisions_file
         for name in args.cards:
             for card in _members(models.load_card(name)):
                 folder = download(card, local_dir=args.local_dir, progress=not args.json)
@@ -159,7 +162,8 @@ def run(args) -> int:
                 else:
                     print(f"{card.name}: {folder}")
                     if card.checkpoint.get("repo_id") and not args.local_dir:
-                        print(f"  pin it: set checkpoint.revision: {folder.name} in the card")
+                        print(f"  recorded: loads use commit {folder.name} from now on "
+                              f"({revisions_file()}); to pin it for everyone, set checkpoint.revision in the card")
         return 0
 
     from ..models.bench import bench_card, format_table

@@ -84,6 +84,7 @@ def resolve_weights(card: ModelCard) -> Path:
                 f"model_index.json there); copy the model folder there or run `{download_command(card)}`")
         return folder
     repo_id, revision = ckpt["repo_id"], ckpt.get("revision")
+    revision = pinned_revision(card) or revision
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
     try:
@@ -97,6 +98,54 @@ def resolve_weights(card: ModelCard) -> Path:
             f"(expected in {expected_hub_folder(repo_id, revision)}); run `{download_command(card)}` "
             "on a machine with network access (then copy the hub cache here if needed)")
     return Path(folder)
+
+
+def revisions_file() -> Path:
+    """Where ``gensemcom models download`` records the commit each card's revision resolved to."""
+    return cache_dir() / "resolved-revisions.yaml"
+
+
+def pinned_revision(card: ModelCard):
+    """The commit a download of ``card`` resolved its branch or tag to (None if never recorded):
+    loading then uses exactly what was downloaded, whatever the branch became since."""
+    import yaml
+    path = revisions_file()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    entry = data.get(card.name) if isinstance(data, dict) else None
+    if isinstance(entry, dict) and entry.get("repo_id") == card.checkpoint.get("repo_id") \
+            and entry.get("requested") == (card.checkpoint.get("revision") or "main"):
+        commit = str(entry.get("commit", ""))
+        return commit if len(commit) == 40 and all(c in "0123456789abcdef" for c in commit) else None
+    return None
+
+
+def record_revision(card: ModelCard, folder: Path) -> str:
+    """Record the commit of a hub snapshot folder (``.../snapshots/<commit>``) for ``card``."""
+    import datetime
+
+    import yaml
+
+    from ..fileio import write_text_atomic
+    commit = Path(folder).name
+    if not (len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)):
+        return ""
+    path = revisions_file()
+    data = {}
+    if path.is_file():
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            data = {}
+    data[card.name] = {"repo_id": card.checkpoint.get("repo_id"),
+                       "requested": card.checkpoint.get("revision") or "main",
+                       "commit": commit, "downloaded": datetime.date.today().isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, "# gensemcom models download: the commit each card's revision resolved to\n"
+                      + yaml.safe_dump(data, sort_keys=True))
+    return commit
 
 
 def download(card: ModelCard, local_dir=None, progress=True) -> Path:
@@ -124,6 +173,8 @@ def download(card: ModelCard, local_dir=None, progress=True) -> Path:
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise MissingWeightsError(f"model card {card.name!r}: download of {ckpt['repo_id']} failed: "
                                   f"{type(exc).__name__}: {first_line}") from None
+    if local_dir is None:
+        record_revision(card, Path(folder))        # later loads use exactly this commit
     return Path(folder)
 
 
