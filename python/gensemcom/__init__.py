@@ -25,6 +25,7 @@ _LAZY = {
     "semantic_decoder": "blocks.semantic_decoder",
     "fragmenter": "blocks.fragmenter",
     "reassembler": "blocks.reassembler",
+    "feedback_link": "blocks.feedback_link",
     "semantic_tx": "blocks.semantic_txrx",
     "semantic_rx": "blocks.semantic_txrx",
     "sigmf_sink": "blocks.sigmf_io",

@@ -9,6 +9,8 @@
   av1, webp, jpeg,  whole-image classical baselines (``classical.wholeimage``), each with the
   roi-av1, avif     plan of best expected quality over MCS x copies x erasure code x packet size
   av1@MCS, …        the same at one fixed MCS whatever the SNR, no copies or code (the cliff)
+  <scheme>~<mode>   the same in a closed loop (``flowgraphs.transmit.FEEDBACK_MODES``: csi, ack,
+                    full): semantic~full, av1~ack, … (``gensemcom bench --feedback MODE`` names them)
 
 Every scheme of one (image, SNR, channel, seed) meets the same channel realisation
 (``Task.channel_seed``) and the same sample budget (``link.protection.samples_budget``).
@@ -63,9 +65,10 @@ def _prompt_bytes(report) -> int:
 
 def _transmit(task, scheme, models=None, fixed_mcs=""):
     from ..flowgraphs.transmit import run_transmission
+    scheme, _, feedback = scheme.partition("~")
     image = task.load_image()
     tx = run_transmission(image, scheme, task.snr_db, task.channel, cpp=float(task.cpp_fraction),
-                          models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs)
+                          models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs, feedback=feedback or "none")
     return _result(task, tx)
 
 
@@ -116,4 +119,10 @@ for _codec in BASELINE_SCHEMES:
                                 "(real flowgraph)")
     register_scheme(_codec, run_baseline, channels=CHANNELS, param="MCS", validate=_validate_mcs,
                     description=f"whole image, {_BASELINE_TEXT[_codec]}, at a fixed MCS (real flowgraph; the cliff)")
+for _mode in ("csi", "ack", "full"):
+    register_scheme(f"semantic~{_mode}", run_semantic, channels=CHANNELS,
+                    description=f"semantic codec in a closed loop (feedback {_mode}; real flowgraph)")
+    for _codec in BASELINE_SCHEMES:
+        register_scheme(f"{_codec}~{_mode}", run_baseline, channels=CHANNELS,
+                        description=f"whole image, {_BASELINE_TEXT[_codec]}, closed loop (feedback {_mode})")
 register_key_mask("semantic", semantic_key_mask)

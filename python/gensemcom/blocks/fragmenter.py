@@ -6,11 +6,15 @@ from gnuradio import gr
 from ..constants import FRAGMENT_HEADER_BYTES
 from ..grc_yaml import GrcBlock, message
 from ..link.mcsplan import parse_mcs_plan, protection_group, repair_of_group
-from ..params import MTU_BYTES, Param, Params
+from ..params import MTU_BYTES, NUMEROLOGY, Param, Params
 from ..phy.framing import FLAG_FILLER
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.packets import packetize_pieces, protect_packets
 from .worker import message_block
+
+RECENT_IMAGES = 8                 # images whose packets are kept for repeats
+REPEAT_PER_TARGET = 0.05          # repeats use the fastest MCS this safe at the reported SNR less a margin
+REPEAT_MARGIN_DB = 1.0
 
 
 class fragmenter(message_block):
@@ -32,7 +36,12 @@ class fragmenter(message_block):
     image's other packets, so that each copy meets another fade (time diversity); the
     reassembler drops the duplicates. repair ({class: R/K}): the class's packets are
     erasure-coded across packets (``transport.erasure``: K packets become K + R shares, any K
-    rebuild them). flush (default True): after each image a 1-byte filler
+    rebuild them). Closed loop: a ``feedback`` message (``transport.feedback.Feedback`` from the
+    receiver's reassembler) makes it repeat what the image lacks (selective repeat of packets,
+    more repair shares for coded blocks: ``transport.arq``) at the MCS the reported SNR allows,
+    while the image's channel samples last (meta ``samples_budget`` of the pieces: the round's
+    own packets, the feedback message on the reverse link and each round's filler are
+    charged). flush (default True): after each image a 1-byte filler
     burst (uncoded BPSK, the PHY's filler flag; receivers drop it, meta ``filler`` True) pushes
     the image's last burst through the receiver, which delivers a packet only once a
     preamble's worth of samples followed it: in a simulated or message-driven stream nothing
@@ -50,6 +59,7 @@ class fragmenter(message_block):
               "repair shares per data packet of a class, e.g. {2: 0.25} (None = no erasure code)", hide="part"),
         Param("flush", "bool", True, "Filler Burst per Image",
               "a 1-byte filler burst after each image pushes its last packet through the receiver", hide="part"),
+        NUMEROLOGY.with_(doc="the PHY's numerology (what repeats cost in samples)"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -72,15 +82,20 @@ channels); the reassembler drops the duplicates.
 """)
 
     def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
-                 repair=DEFAULT.repair, flush=DEFAULT.flush):
+                 repair=DEFAULT.repair, flush=DEFAULT.flush, numerology=DEFAULT.numerology):
+        from ..phy.ofdm_qam_tx import as_numerology
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
+        self.numerology = as_numerology(numerology)
         self.set_mcs_plan(mcs_plan, repeats or {}, repair or {})
+        self._sent = {}          # image_id -> {"image": SentImage, "samples_left": float}, the last few
         self.flush = bool(flush)
-        self.stats = {"pieces": 0, "packets": 0, "dropped": 0}
+        self.stats = {"pieces": 0, "packets": 0, "dropped": 0, "feedback": 0, "repeat_rounds": 0,
+                      "repeat_packets": 0, "repeat_skipped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
+        self.register_input("feedback", self.handle_feedback)
 
     def set_mcs_plan(self, mcs_plan, repeats=None, repair=None):
         """Change the plan (and, when given, the copies and erasure code per class) for the next image."""
@@ -109,6 +124,7 @@ channels); the reassembler drops the duplicates.
         entry["pieces"].append((index, code, framed.tobytes()))
         if "mtu_bytes" in meta and "mcs" in meta:       # the encoder's costed plan travels with its pieces
             entry["mtu_bytes"] = int(meta["mtu_bytes"])
+            entry["samples_budget"] = meta.get("samples_budget")
             entry["plan"][code >> 5] = (str(meta["mcs"]), int(meta.get("copies", 1)), float(meta.get("repair", 0.0)))
         if len(entry["pieces"]) >= entry["expected"]:
             self._send(image_id)
@@ -123,8 +139,8 @@ channels); the reassembler drops the duplicates.
         else:
             group_of, mtu_bytes = self.group_of, self.mtu_bytes
         try:
-            packets = packetize_pieces(image_id, entry["pieces"], mtu_bytes, group_of)
-            packets = protect_packets(image_id, packets, repair_of_group)
+            data_packets = packetize_pieces(image_id, entry["pieces"], mtu_bytes, group_of)
+            packets = protect_packets(image_id, data_packets, repair_of_group)
         except ValueError as exc:
             self.stats["dropped"] += len(entry["pieces"])
             gr.log.warn(f"fragmenter: dropping image {image_id}: {exc}")
@@ -136,10 +152,93 @@ channels); the reassembler drops the duplicates.
                 out["mcs"] = group[0]
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
             self.stats["packets"] += 1
+        self._filler(image_id)
+        if entry.get("samples_budget") is not None:
+            from ..transport.arq import SentImage
+            used = sum(self._samples(packet, group) * group[1] for _, group, packet in packets)
+            self._sent[image_id] = {"image": SentImage(image_id, data_packets, packets, repair_of_group),
+                                    "samples_left": float(entry["samples_budget"]) - used}
+            while len(self._sent) > RECENT_IMAGES:
+                self._sent.pop(next(iter(self._sent)))
+        self.stats["pieces"] += len(entry["pieces"])      # counted last: all their packets are out
+
+    def _filler(self, image_id):
         if self.flush:
             self.message_port_pub(pmt.intern("out"), make_pdu(b"\0", {
                 "image_id": image_id, "mcs": "bpsk", "flags": FLAG_FILLER, "filler": True}))
-        self.stats["pieces"] += len(entry["pieces"])      # counted last: all their packets are out
+
+    def _samples(self, packet, group, mcs=None):
+        from ..link.protection import packet_samples
+        mcs = mcs or (group[0] if isinstance(group[0], str) else "qpsk-1/2")
+        return packet_samples(len(packet), mcs, self.numerology)
+
+    def charge_feedback(self, image_id, report):
+        """A feedback message for ``image_id`` was on the reverse link but got lost: charge it."""
+        from ..link.protection import packet_samples
+        state = self._sent.get(image_id)
+        if state is not None:
+            cost = packet_samples(len(report.to_bytes()), "bpsk-1/2", self.numerology)
+            state["samples_left"] -= cost
+            state["reverse_samples"] = state.get("reverse_samples", 0) + cost
+
+    def room_for_a_round(self, image_id, report_bytes) -> bool:
+        """Whether ``image_id``'s samples still pay a feedback report of ``report_bytes``, a
+        filler burst and at least one small repeat packet (else the loop ends: a sender that
+        cannot repeat asks for no more reports)."""
+        from ..link.protection import filler_samples, packet_samples
+        state = self._sent.get(image_id)
+        if state is None:
+            return False
+        need = (packet_samples(report_bytes, "bpsk-1/2", self.numerology) + filler_samples(self.numerology)
+                + packet_samples(FRAGMENT_HEADER_BYTES + 1, "64qam-5/6", self.numerology))
+        return state["samples_left"] >= need
+
+    def reverse_samples(self, image_id) -> int:
+        """Samples the feedback of ``image_id`` took on the reverse link (charged to the image)."""
+        return int(self._sent.get(image_id, {}).get("reverse_samples", 0))
+
+    def handle_feedback(self, msg):
+        """Repeat what a ``Feedback`` says the image lacks, within the image's samples (closed loop)."""
+        from ..errors import CorruptDataError
+        from ..link.per import best_mcs
+        from ..link.protection import filler_samples
+        from ..transport.feedback import Feedback
+        try:
+            _, payload = split_pdu(msg)
+            report = Feedback.from_bytes(payload.tobytes())
+        except CorruptDataError as exc:
+            gr.log.warn(f"fragmenter: dropping a feedback message: {exc}")
+            return
+        self.stats["feedback"] += 1
+        state = self._sent.get(report.image_id)
+        if state is None or report.complete:
+            return
+        # the report itself came over the reverse link, and the round ends with a filler burst
+        self.charge_feedback(report.image_id, report)
+        state["samples_left"] -= filler_samples(self.numerology)
+        mcs = None
+        if report.snr_db is not None:
+            mcs = best_mcs(report.snr_db - REPEAT_MARGIN_DB, "awgn", REPEAT_PER_TARGET)
+        sent = 0
+        for importance, group, packet in state["image"].repeats(report):
+            chosen = mcs or (group[0] if isinstance(group[0], str) else None)
+            cost = self._samples(packet, group, chosen)
+            if cost > state["samples_left"]:
+                self.stats["repeat_skipped"] += 1
+                continue
+            state["samples_left"] -= cost
+            out = {"image_id": report.image_id, "importance": importance, "round": report.round}
+            if chosen:
+                out["mcs"] = chosen
+            self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
+            self.stats["packets"] += 1
+            self.stats["repeat_packets"] += 1
+            sent += 1
+        if sent:
+            self.stats["repeat_rounds"] += 1
+            self._filler(report.image_id)
+        else:
+            state["samples_left"] += filler_samples(self.numerology)     # no round: no filler
 
     def on_upstream_done(self):
         for image_id in list(self._pieces):

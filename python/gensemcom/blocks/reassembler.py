@@ -45,6 +45,8 @@ class _Pending:
         self.store = FragmentStore(image_id)
         self.packets = []
         self.last_s = time.monotonic()
+        self.snr_db = []          # the receiver's SNR estimate of each packet of the image
+        self.received = 0         # packets (or shares) of the image that passed their CRC
 
 
 class reassembler(message_block):
@@ -60,6 +62,11 @@ class reassembler(message_block):
     ``timeout_s`` seconds, or on ``flush()`` — which also happens when the upstream PHY
     ends (a finite flowgraph's last packet was handled). Packets of one of the last 16
     images already emitted (late repeated copies) are dropped and counted as ``late``.
+    Feedback (closed loop): a message on ``poll`` (meta image_id, round) publishes on
+    ``feedback`` what the image still lacks (``transport.feedback.Feedback``: missing
+    fragments, erasure blocks short of shares, the mean SNR estimate of its packets); so does
+    a pending image ``feedback_after_s`` seconds after its last packet (0 = only when polled).
+    The sender (``fragmenter``'s ``feedback`` port) repeats what is missing.
     """
 
     PARAMETERS = Params(
@@ -67,6 +74,8 @@ class reassembler(message_block):
               unit="s", lo=0),
         Param("max_pending", "int", 1, "Images Pending", "images collected at once; a newer one emits the oldest",
               lo=1, hide="part"),
+        Param("feedback_after_s", "float", 0.0, "Feedback After", "report a pending image's losses this long after "
+              "its last packet (0 = only when polled)", unit="s", lo=0, hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -84,10 +93,14 @@ An image is emitted when all its pieces arrived, when a newer image starts (more
 stream ends.
 """)
 
-    def __init__(self, timeout_s=DEFAULT.timeout_s, max_pending=DEFAULT.max_pending):
+    def __init__(self, timeout_s=DEFAULT.timeout_s, max_pending=DEFAULT.max_pending,
+                 feedback_after_s=DEFAULT.feedback_after_s):
         message_block.__init__(self, "gensemcom_reassembler")
-        checked = self.PARAMETERS.check("reassembler", timeout_s=timeout_s, max_pending=max_pending)
+        checked = self.PARAMETERS.check("reassembler", timeout_s=timeout_s, max_pending=max_pending,
+                                        feedback_after_s=feedback_after_s)
         self.timeout_s, self.max_pending = checked.timeout_s, checked.max_pending
+        self.feedback_after_s = checked.feedback_after_s
+        self._rounds = {}           # image_id -> feedback rounds sent
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
         self._emitted = collections.deque(maxlen=RECENT_IMAGES)
         self._lock = threading.Lock()
@@ -97,11 +110,13 @@ stream ends.
                       "shares": 0, "recovered": 0}
         self._erasure = ErasureStore()
         self.message_port_register_out(pmt.intern("out"))
+        self.message_port_register_out(pmt.intern("feedback"))
         self.register_input("in", self.handle)
+        self.register_input("poll", self.handle_poll)
 
     def start(self):
         self._stop.clear()
-        if self.timeout_s > 0:
+        if self.timeout_s > 0 or self.feedback_after_s > 0:
             self._timer = threading.Thread(target=self._watch, name="gensemcom-reassembler", daemon=True)
             self._timer.start()
         return True
@@ -122,6 +137,7 @@ stream ends.
             self.stats["crc_failed"] += 1
             return
         data = payload.tobytes()
+        snr = meta.get("snr_db")
         inner = [data]
         if data[:1] == bytes([ERASURE_MAGIC]):           # an erasure-code share: what it carries or rebuilds
             try:
@@ -141,9 +157,9 @@ stream ends.
                 self.stats["not_fragments"] += 1
                 continue
             for fragment in fragments:
-                self._add(fragment)
+                self._add(fragment, snr)
 
-    def _add(self, packet):
+    def _add(self, packet, snr_db=None):
         try:
             info = parse_fragment(packet)
         except CorruptDataError:
@@ -160,6 +176,9 @@ stream ends.
                     oldest = next(iter(self._pending))
                     self._emit_locked(oldest, "newer image")
             before = pending.store.fragments
+            if snr_db is not None:
+                pending.snr_db.append(float(snr_db))
+            pending.received += 1
             if not pending.store.add(packet):
                 return
             if pending.store.fragments == before:
@@ -180,6 +199,35 @@ stream ends.
                 "complete": reason == "complete", "reason": reason}
         self.message_port_pub(pmt.intern("out"), make_pdu(pack_bundle(pending.packets), meta))
 
+    def handle_poll(self, msg):
+        try:
+            meta, _ = split_pdu(msg)
+            image_id = int(meta["image_id"]) % 65536
+        except (CorruptDataError, KeyError, TypeError, ValueError):
+            return
+        self.publish_feedback(image_id, meta.get("round"))
+
+    def feedback(self, image_id, round_=None):
+        """The ``Feedback`` of a pending image (None when it is not pending: complete or unknown)."""
+        from ..transport.feedback import feedback_from
+        with self._lock:
+            pending = self._pending.get(image_id)
+            if pending is None:
+                return None
+            round_ = self._rounds.get(image_id, 0) + 1 if round_ is None else int(round_)
+            self._rounds[image_id] = round_
+            snr = sum(pending.snr_db) / len(pending.snr_db) if pending.snr_db else None
+            return feedback_from(pending.store, self._erasure, round_, snr, pending.received)
+
+    def publish_feedback(self, image_id, round_=None):
+        """Publish the ``feedback`` of a pending image (nothing when it is not pending)."""
+        report = self.feedback(image_id, round_)
+        if report is not None:
+            self.stats["feedback"] = self.stats.get("feedback", 0) + 1
+            self.message_port_pub(pmt.intern("feedback"), make_pdu(report.to_bytes(), {
+                "image_id": image_id, "round": report.round, "missing": len(report.missing),
+                "blocks": len(report.blocks)}))
+
     def flush(self):
         """Emit every pending image now (end of a run)."""
         with self._lock:
@@ -194,9 +242,15 @@ stream ends.
             return len(self._pending)
 
     def _watch(self):
+        quiet = set()
         while not self._stop.wait(0.05):
             now = time.monotonic()
             with self._lock:
                 for image_id, pending in list(self._pending.items()):
                     if now - pending.last_s > self.timeout_s:
                         self._emit_locked(image_id, "timeout")
+                due = [i for i, p in self._pending.items() if self.feedback_after_s > 0
+                       and now - p.last_s > self.feedback_after_s and (i, p.last_s) not in quiet]
+                quiet.update((i, self._pending[i].last_s) for i in due)
+            for image_id in due:
+                self.publish_feedback(image_id)

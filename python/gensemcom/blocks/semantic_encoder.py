@@ -241,6 +241,9 @@ packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet
                 protection = plan.protection_of(code >> 5)
                 piece.update(mtu_bytes=plan.mtu_bytes, mcs=protection.mcs, copies=protection.copies,
                              repair=protection.repair)
+                samples = self.planner.samples_for(width, height)
+                if samples is not None:
+                    piece["samples_budget"] = float(samples)      # the whole image's, repeats included
             yield "sections", make_pdu(framed, piece)
             self.stats["pieces_out"] += 1
         mask = np.asarray(result.key_mask, dtype=bool)

@@ -60,10 +60,13 @@ class semantic_tx(gr.hier_block2):
               choices=("",) + MCS_PARAMETER.choices, choice_labels=("(plan per class)",) + MCS_PARAMETER.choices,
               free_text=True, hide="part"),
         QUEUE_SIZE,
+        Param("repeat_reserve", "float", 0.0, "Repeat Reserve",
+              "closed loop: share of each image's samples kept for repeats after feedback (0 = open loop)",
+              lo=0, hi=0.9, hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
-        label="Semantic TX", category="[GenSemCom]", inputs=(message("in"),),
+        label="Semantic TX", category="[GenSemCom]", inputs=(message("in"), message("feedback", optional=True)),
         outputs=(stream(), message("mask", optional=True), message("report", optional=True),
                  message("packets", optional=True)),
         asserts=("${ cpp > 0 or budget_bytes > 0 }",),
@@ -90,7 +93,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, snr_db=DEFAULT.snr_db,
                  channel=DEFAULT.channel, cpp=DEFAULT.cpp, budget_bytes=DEFAULT.budget_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
-                 fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size):
+                 fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size, repeat_reserve=DEFAULT.repeat_reserve):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
@@ -100,18 +103,22 @@ planning SNR can change while the flowgraph runs (from the next image on).
         if cpp <= 0 and checked.budget_bytes <= 0:
             raise BadInputError("semantic_tx: give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.scheme, self.channel, self.fixed_mcs = scheme, channel, fixed_mcs
-        self.planner = SenderPlanner(self.profile, scheme, snr_db, channel, cpp, checked.budget_bytes, fixed_mcs)
+        reserve = self.PARAMETERS["repeat_reserve"].check("semantic_tx", repeat_reserve)
+        self.planner = SenderPlanner(self.profile, scheme, snr_db, channel, cpp, checked.budget_bytes, fixed_mcs,
+                                     reserve)
         first = self.planner.plans()[0]
-        self.fragmenter = fragmenter(first.mtu_bytes, first.mcs_plan, first.copies, first.repair)
+        self.fragmenter = fragmenter(first.mtu_bytes, first.mcs_plan, first.copies, first.repair,
+                                     numerology=self.profile.numerology_object())
         self.encoder = semantic_encoder(scheme, budget_bytes=0, mtu_bytes=first.mtu_bytes, key_fraction=key_fraction,
                                         codec=codec, models=models, quant=quant, queue_size=queue_size,
                                         planner=self.planner)
         self.phy = ofdm_qam_tx(first.mcs_plan[min(first.mcs_plan)], self.profile.numerology_object())
-        for port in ("in",):
+        for port in ("in", "feedback"):
             self.message_port_register_hier_in(port)
         for port in ("mask", "report", "packets"):
             self.message_port_register_hier_out(port)
         self.msg_connect(self, "in", self.encoder, "in")
+        self.msg_connect(self, "feedback", self.fragmenter, "feedback")
         self.msg_connect(self.encoder, "sections", self.fragmenter, "in")
         self.msg_connect(self.fragmenter, "out", self.phy, "in")
         self.msg_connect(self.encoder, "mask", self, "mask")
@@ -149,12 +156,14 @@ class semantic_rx(gr.hier_block2):
         semantic_decoder.PARAMETERS["default_height"],
         reassembler.PARAMETERS["timeout_s"].with_(label="Image Timeout", hide="none"),
         QUEUE_SIZE,
+        reassembler.PARAMETERS["feedback_after_s"],
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
-        label="Semantic RX", category="[GenSemCom]", inputs=(stream(),),
+        label="Semantic RX", category="[GenSemCom]", inputs=(stream(), message("poll", optional=True)),
         outputs=(message("out"), message("report", optional=True), message("packets", optional=True),
-                 message("mask", optional=True), message("symbols", optional=True)),
+                 message("mask", optional=True), message("symbols", optional=True),
+                 message("feedback", optional=True)),
         documentation="""
 Semantic receiver: complex baseband in, decoded images out.
 Chain: OFDM/QAM RX -> Reassembler -> Semantic Decoder.
@@ -168,20 +177,28 @@ packet with its meta (mcs, seq, crc_ok, snr_db, evm_db, cfo).
 
 Scheme, profile and models must match the transmitter's. An image is decoded when it is
 complete, when the next image starts, or "Image Timeout" seconds after its last packet.
+Closed loop: feedback = what a pending image lacks (missing fragments, erasure blocks short
+of shares, the SNR estimate), published when polled (poll: meta image_id) or "Feedback
+After" seconds after the image's last packet; connect it to Semantic TX's feedback input
+(through a return link) and the sender repeats what is missing.
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, models=DEFAULT.models, quant=DEFAULT.quant,
                  default_width=DEFAULT.default_width, default_height=DEFAULT.default_height,
-                 timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size):
+                 timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size,
+                 feedback_after_s=DEFAULT.feedback_after_s):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
         self.PARAMETERS["timeout_s"].check("semantic_rx", timeout_s)
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
-        self.reassembler = reassembler(timeout_s)
+        self.reassembler = reassembler(timeout_s, feedback_after_s=feedback_after_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)
-        for port in ("out", "report", "packets", "mask", "symbols"):
+        for port in ("out", "report", "packets", "mask", "symbols", "feedback"):
             self.message_port_register_hier_out(port)
+        self.message_port_register_hier_in("poll")
+        self.msg_connect(self, "poll", self.reassembler, "poll")
+        self.msg_connect(self.reassembler, "feedback", self, "feedback")
         self.connect(self, self.phy)
         self.msg_connect(self.phy, "out", self.reassembler, "in")
         self.msg_connect(self.reassembler, "out", self.decoder, "in")

@@ -40,6 +40,9 @@ def add_arguments(parser, name):
     # Let "--snr -5:20:5" and "--snr -5,0,5" through as values, not as unknown options.
     parser._negative_number_matcher = re.compile(r"^-\.?\d")
     parser.add_argument("--images", metavar="DIR", help="folder of images (PNG, JPEG, ...)")
+    parser.add_argument("--feedback", choices=("none", "csi", "ack", "full"), default="none",
+                        help="run every flowgraph scheme in this closed-loop mode (names become SCHEME~MODE; "
+                             "see gensemcom transmit --help; default none = open loop)")
     parser.add_argument("--schemes", metavar="LIST", type=_name_list,
                         help="comma-separated scheme names (see --list-schemes)")
     parser.add_argument("--snr", metavar="LIST", type=snr_list,
@@ -116,7 +119,12 @@ def run(args):
             raise BadInputError(f"{', '.join(missing)} required (or --report-only / --list-schemes)")
         if args.ray_address and args.executor != "ray":
             raise BadInputError("--ray-address needs --executor ray")
-        config = SweepConfig(images=Path(args.images), schemes=args.schemes, snrs_db=args.snr,
+        schemes = args.schemes
+        if args.feedback != "none":
+            from ..bench.schemes import get_scheme
+            schemes = [s if get_scheme(s).bound or "~" in s else f"{s.split('@')[0]}~{args.feedback}"
+                       + (f"@{s.split('@')[1]}" if "@" in s else "") for s in schemes]
+        config = SweepConfig(images=Path(args.images), schemes=schemes, snrs_db=args.snr,
                              channels=args.channel, cpps=args.cpp, seeds=args.seeds, out=Path(args.out),
                              executor=args.executor, ray_address=args.ray_address, workers=args.workers,
                              bound=None if args.bound == "none" else args.bound,

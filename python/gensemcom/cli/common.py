@@ -74,6 +74,17 @@ def unit_fraction(text):
     return value
 
 
+def probability(text):
+    """argparse type: a probability in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability such as 0.2, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
 def print_json(obj, stream=None):
     """Print one JSON object on one line (for ``--json``)."""
     print(dumps_json(obj), file=stream or sys.stdout, flush=True)

@@ -71,6 +71,21 @@ class _Progress:
         return False
 
 
+def add_feedback_arguments(parser):
+    """--feedback, --feedback-loss, --max-rounds (transmit and bench)."""
+    from ..flowgraphs.transmit import FEEDBACK_MODES
+    from .common import probability
+    parser.add_argument("--feedback", choices=FEEDBACK_MODES, default="none",
+                        help="closed loop: none (open loop); csi (a probe's SNR comes back, the sender plans at "
+                             "it); ack (after each round the receiver reports what is missing, the sender "
+                             "repeats it: selective repeat, more erasure-code shares); full (both). Probe, "
+                             "reports and repeats are charged to the image's samples (default none)")
+    parser.add_argument("--feedback-loss", type=probability, default=0.0, metavar="P",
+                        help="probability that a feedback report is lost (default 0)")
+    parser.add_argument("--max-rounds", type=positive_int, default=3, metavar="N",
+                        help="rounds of repeats at most (ack, full; default 3)")
+
+
 def add_arguments(parser, name):
     parser.add_argument("image", help="input image (PNG, JPEG, WebP, TIFF, BMP)")
     SCHEME.add_to(parser)
@@ -86,6 +101,7 @@ def add_arguments(parser, name):
     parser.add_argument("--key-fraction", type=unit_fraction, default=None, metavar="F",
                         help="semantic: target key-area share (default: from the budget)")
     SEED.add_to(parser, type=nonnegative_int)
+    add_feedback_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="OUT.png", help="where to write the received image")
     parser.add_argument("--no-agreement", action="store_true", help="skip the semantic-agreement measures")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -119,7 +135,8 @@ def run(args):
     with _Progress(enabled=not args.json) as progress:
         tx = run_transmission(image, args.scheme, args.snr, args.channel, cpp=cpp, profile=args.profile,
                               models=args.models, quant=args.quant, seed=args.seed, key_fraction=args.key_fraction,
-                              fixed_mcs=args.mcs, on_progress=progress.stage)
+                              fixed_mcs=args.mcs, on_progress=progress.stage, feedback=args.feedback,
+                              feedback_loss=args.feedback_loss, max_rounds=args.max_rounds)
     if not tx.sent:
         raise BadInputError(tx.note or "nothing fits the channel budget: nothing was sent")
     task = Task(str(args.image), Path(args.image).name, args.scheme + (f"@{args.mcs}" if args.mcs else ""),
@@ -136,7 +153,8 @@ def run(args):
     out = {
         "scheme": args.scheme, "snr_db": args.snr, "channel": args.channel, "cpp": format_cpp(cpp),
         "samples_budget": tx.samples_budget, "samples_used": tx.samples_used, "symbols_used": tx.symbols_used,
-        "plan": tx.plan, "bytes_sent": tx.bytes_sent, "packets_sent": tx.packets_sent, "packets_ok": tx.packets_ok,
+        "plan": tx.plan, "feedback": args.feedback, "bytes_sent": tx.bytes_sent, "packets_sent": tx.packets_sent,
+        "packets_ok": tx.packets_ok,
         "delivered": tx.delivered, "complete": tx.complete, "psnr": row.get("psnr"), "ssim": row.get("ssim"),
         "ms_ssim": row.get("ms_ssim"),
         "vsi": row.get("vsi"), "lpips": row.get("lpips"),

@@ -77,7 +77,7 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     chan = make_channel(ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed)), nm)
     rx = ofdm_qam_rx(nm)
     counter = blocks.null_sink(gr.sizeof_gr_complex)
-    outcomes, lock, arrived = {}, threading.Lock(), threading.Condition()
+    outcomes, arrived = {}, threading.Condition()
 
     class collector(gr.basic_block):
         def __init__(self):

@@ -12,7 +12,8 @@ Accounting (all counted at the transmitter, per image):
                   the PHY's nominal samples per data symbol (``link.protection.samples_budget``)
   samples_used    every complex sample that went through the channel: gaps, preambles,
                   headers, pilots, cyclic prefixes, copies, repair packets and the filler burst
-                  that ends the image; never more than ``samples_budget``
+                  that ends the image, and in a closed loop the probe, the repeats and the
+                  feedback messages on the reverse link; never more than ``samples_budget``
   symbols_used    data-carrier symbols of every packet's header and payload OFDM symbols (the
                   unit ``cpp`` is written in), copies and repair packets included
   bytes_sent      packet payload bytes (fragment headers included); packets_sent / packets_ok
@@ -39,6 +40,12 @@ from ..link.protection import packet_symbols
 from ..link.senders import SenderPlanner
 
 STAGE_TIMEOUT_S = 300.0
+FEEDBACK_MODES = ("none", "csi", "ack", "full")
+DEFAULT_REPEAT_RESERVE = 0.15     # closed loop: share of the samples the first round leaves for repeats
+PROBE_PAYLOAD = b"gensemcom probe."
+PROBE_FLAG = 0x10                 # PHY header flag of a channel probe (receivers pass it on, blocks ignore it)
+FILLER_FLAG = 0x20
+PROBE_MARGIN_DB = 1.0             # the sender plans this far below the probe's SNR estimate
 
 
 @dataclass
@@ -116,7 +123,8 @@ def _wait(predicate, timeout_s, what):
 def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=1 / 48,
                      profile="default", models=None, quant=None, seed=0, key_fraction=None, fixed_mcs="",
                      plan_channel=None, channel_options=None, timeout_s=STAGE_TIMEOUT_S,
-                     on_progress=None) -> TransmissionResult:
+                     on_progress=None, feedback="none", feedback_loss=0.0, max_rounds=3,
+                     repeat_reserve=None) -> TransmissionResult:
     """Send ``image`` ((H, W, 3) uint8) through the real flowgraph and return what came out.
 
     scheme          "semantic" or a whole-image baseline (``constants.BASELINE_SCHEMES``)
@@ -130,11 +138,21 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     channel_options extra ``ChannelConfig`` fields (cfo, coherence_samples, ...)
     on_progress     called with each stage's name: "planning and encoding", "on the air",
                     "decoding", "done"
+    feedback        closed loop (``FEEDBACK_MODES``): "none" (open loop), "csi" (a short robust
+                    probe first; the receiver's SNR estimate of it comes back and the sender plans
+                    at that SNR), "ack" (after each round the receiver reports what the image lacks
+                    and the sender repeats it: selective repeat, more erasure-code shares), "full"
+                    (both, repeats at the MCS the reported SNR allows). The probe, the feedback
+                    messages (on the reverse link) and every repeat are charged to the image's
+                    samples; the first round leaves ``repeat_reserve`` of them for repeats.
+    feedback_loss   probability that a feedback message is lost (``blocks.feedback_link``)
+    max_rounds      rounds of repeats at most (ack, full)
     The sender plans its protection per image (``link.senders.SenderPlanner``); when nothing
     fits the budget it sends nothing and the result says so (``sent`` False, ``note``).
     """
     from gnuradio import blocks, gr
 
+    from ..blocks.feedback_link import feedback_link
     from ..blocks.pdus import image_to_pdu, pdu_to_image
     from ..blocks.semantic_txrx import semantic_rx, semantic_tx
     from ..phy.channel import ChannelConfig, make_channel
@@ -144,17 +162,25 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     link = LinkProfile.load(profile)
     if not cpp or cpp <= 0:
         raise BadInputError("give a channel budget: cpp > 0")
+    if feedback not in FEEDBACK_MODES:
+        raise BadInputError(f"unknown feedback mode {feedback!r}; choose from {', '.join(FEEDBACK_MODES)}")
     config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed),
                            **{**link.channel, **dict(channel_options or {})})
+    repeats = feedback in ("ack", "full")
+    reserve = (DEFAULT_REPEAT_RESERVE if repeats else 0.0) if repeat_reserve is None else float(repeat_reserve)
 
     tb = gr.top_block("gensemcom_transmit")
     tx = semantic_tx(scheme, link, snr_db, plan_channel or channel, cpp, 0, key_fraction or 0.0,
-                     models=models or "offline", quant=quant or "none", fixed_mcs=fixed_mcs)
+                     models=models or "offline", quant=quant or "none", fixed_mcs=fixed_mcs,
+                     repeat_reserve=reserve)
     planner = tx.planner
     samples_budget = planner.samples_for(width, height) + _filler(link)
     chan = make_channel(config, link.numerology_object())
     rx = semantic_rx(scheme, link, models=models or "offline", quant=quant or "none",
                      default_width=width, default_height=height, timeout_s=timeout_s)
+    back = feedback_link(feedback_loss, seed)
+    tb.msg_connect(rx, "feedback", back, "in")
+    tb.msg_connect(back, "out", tx, "feedback")
     counter = blocks.null_sink(gr.sizeof_gr_complex)
     sent_log, rx_log = _PacketLog(), _PacketLog()
     collectors = {"packets": _collector("tx_packets", sent_log), "rx_packets": _collector("rx_packets", rx_log)}
@@ -171,6 +197,8 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     started = time.perf_counter()
     tb.start()
     try:
+        if feedback in ("csi", "full"):
+            _probe(tx, rx_log, counter, planner, link, width, height, timeout_s)
         progress("planning and encoding")
         tx.encoder.to_basic_block()._post(pmt.intern("in"), image_to_pdu(image, image_id=int(seed) % 65536))
         _wait(lambda: tx.encoder.stats["processed"] + tx.encoder.stats["errors"] >= 1, timeout_s, "encoding")
@@ -182,6 +210,8 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         pieces = tx.encoder.stats["pieces_out"]        # 0 when not even a minimal container fits
         _wait(lambda: tx.fragmenter.stats["pieces"] >= pieces, timeout_s, "fragmentation")
         progress("on the air")
+        if repeats and pieces:
+            _repeat_rounds(tx, rx, back, counter, int(seed) % 65536, max_rounds, timeout_s)
         tx.phy.post_done(filler=False)     # the fragmenter ended the image with its filler burst
         _wait(rx.reassembler.upstream_done.is_set, timeout_s, "the receiver reaching the end of the stream")
         progress("decoding")
@@ -225,7 +255,8 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     return TransmissionResult(
         image=rx_image, delivered=delivered, complete=complete, sent=bool(sent), key_mask=key_mask,
         scheme=scheme, plan=str(encoder_report.get("plan", "")),
-        mcs_plan=_mcs_plan(sent), samples_budget=int(samples_budget), samples_used=int(counter.nitems_read(0)),
+        mcs_plan=_mcs_plan(sent), samples_budget=int(samples_budget),
+        samples_used=int(counter.nitems_read(0)) + tx.fragmenter.reverse_samples(int(seed) % 65536),
         symbols_used=int(sum(packet_symbols(size, meta.get("mcs", "qpsk-1/2"), numerology) for meta, size in sent)),
         bytes_sent=int(sum(size for _, size in sent)),
         packets_sent=len(sent), packets_ok=min(ok, len(sent)), sections_received=sections_received,
@@ -233,6 +264,64 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
         note="" if pieces else str(encoder_report.get("error", "nothing was sent")),
         encoder_report=encoder_report, decoder_report=decoder_report,
         rx_snr_db=float(np.mean(rx_snr)) if rx_snr else float("nan"), wall_s=wall_s)
+
+
+def _settled(counter, quiet_s=0.3, timeout_s=STAGE_TIMEOUT_S):
+    """Wait until no new samples reach the receiver for ``quiet_s`` (what was sent has arrived)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = counter.nitems_read(0)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > quiet_s:
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"transmission stalled: the channel did not settle within {timeout_s:.0f} s")
+
+
+def _repeat_rounds(tx, rx, back, counter, image_id, max_rounds, timeout_s):
+    """Closed loop after the first round: poll the receiver's report; the sender repeats what is
+    missing while its samples last; stop when nothing is missing or nothing more is sent."""
+    from ..phy.pdus import make_pdu
+    frag = tx.fragmenter
+    for round_ in range(1, max_rounds + 1):
+        _settled(counter, timeout_s=timeout_s)
+        report = rx.reassembler.feedback(image_id, round_)
+        if report is None or report.complete or not frag.room_for_a_round(image_id, len(report.to_bytes())):
+            return
+        heard, lost, sent = frag.stats["feedback"], back.stats["lost"], frag.stats["repeat_rounds"]
+        back.to_basic_block()._post(pmt.intern("in"), make_pdu(report.to_bytes(), {"image_id": image_id}))
+        _wait(lambda: frag.stats["feedback"] > heard or back.stats["lost"] > lost, timeout_s, "the feedback")
+        if back.stats["lost"] > lost:
+            frag.charge_feedback(image_id, report)      # it was on the air all the same
+            continue
+        time.sleep(0.05)
+        if frag.stats["repeat_rounds"] == sent:
+            return                                      # nothing more to send (or no samples left)
+
+
+def _probe(tx, rx_log, counter, planner, link, width, height, timeout_s):
+    """Channel state before the image: a short robust probe; the receiver's SNR estimate of it
+    comes back and the sender plans at that SNR (AWGN statistics: the fade it measured). The
+    probe and the report are charged to the image."""
+    from ..link.protection import packet_samples
+    from ..link.senders import SenderPlanner
+    from ..phy.mcs import ROBUST_MCS
+    numerology = link.numerology_object()
+    before = len(rx_log.items)
+    tx.phy.post(PROBE_PAYLOAD, mcs=ROBUST_MCS, flags=PROBE_FLAG)
+    tx.phy.post(b"\0", mcs="bpsk", flags=FILLER_FLAG)
+    _settled(counter, timeout_s=timeout_s)
+    heard = [m for m, _ in rx_log.items[before:] if m.get("flags", 0) & PROBE_FLAG and m.get("crc_ok")]
+    cost = (2 * packet_samples(len(PROBE_PAYLOAD), ROBUST_MCS, numerology)
+            + packet_samples(1, "bpsk", numerology))
+    if heard:
+        estimate = float(heard[-1]["snr_db"]) - PROBE_MARGIN_DB
+        planner = SenderPlanner(planner.profile, planner.scheme, estimate, "awgn", planner.cpp, planner.budget_bytes,
+                                planner.fixed_mcs, planner.repeat_reserve)
+    planner.overhead_samples = cost
+    tx.planner = tx.encoder.planner = planner
 
 
 def _filler(link):

@@ -62,13 +62,19 @@ class SenderPlanner:
                   (``protection.samples_budget``); 0 = no sample limit
     budget_bytes  a byte limit per image as well (0 = none)
     fixed_mcs     one MCS for every packet, no copies or code (the fixed-MCS baseline)
+    repeat_reserve  closed loop: the share of the samples the first transmission leaves for
+                  repeats after feedback (0 = open loop: everything is planned upfront)
     """
 
     def __init__(self, profile="default", scheme="semantic", snr_db=10.0, channel="awgn", cpp=0.0,
-                 budget_bytes=0, fixed_mcs=""):
+                 budget_bytes=0, fixed_mcs="", repeat_reserve=0.0):
         self.profile = LinkProfile.load(profile)
         self.scheme, self.snr_db, self.channel = scheme, float(snr_db), channel
         self.cpp, self.budget_bytes, self.fixed_mcs = float(cpp or 0.0), int(budget_bytes or 0), fixed_mcs
+        if not 0.0 <= float(repeat_reserve) < 1.0:
+            raise BadInputError(f"repeat_reserve must be in [0, 1), got {repeat_reserve}")
+        self.repeat_reserve = float(repeat_reserve)
+        self.overhead_samples = 0          # samples already spent on this image (a channel probe)
         if self.cpp <= 0 and self.budget_bytes <= 0:
             raise BadInputError("give a budget: cpp > 0 (channel uses per pixel) or budget_bytes > 0")
         self.numerology = self.profile.numerology_object()
@@ -76,7 +82,7 @@ class SenderPlanner:
     def at_snr(self, snr_db) -> "SenderPlanner":
         """The same planner for another planning SNR."""
         return SenderPlanner(self.profile, self.scheme, snr_db, self.channel, self.cpp, self.budget_bytes,
-                             self.fixed_mcs)
+                             self.fixed_mcs, self.repeat_reserve)
 
     def like(self, scheme) -> "SenderPlanner":
         """The same link and budget for another scheme (e.g. the semantic sender's key mask)."""
@@ -87,11 +93,15 @@ class SenderPlanner:
         """Samples an image may put on the air, the filler burst that ends it already paid."""
         if self.cpp <= 0:
             return None
-        return samples_budget(self.cpp, height, width, self.numerology) - filler_samples(self.numerology)
+        return (samples_budget(self.cpp, height, width, self.numerology) - filler_samples(self.numerology)
+                - self.overhead_samples)
 
     def budget(self, plan: TransmitPlan, width, height) -> Budget:
-        """The ``Budget`` rate control works within when ``plan`` is sent."""
+        """The ``Budget`` rate control works within when ``plan`` is sent (the first transmission's
+        share of the samples in a closed loop)."""
         samples = self.samples_for(width, height)
+        if samples is not None and self.repeat_reserve:
+            samples *= 1.0 - self.repeat_reserve
         band = None
         if self.scheme not in BASELINE_SCHEMES and self.channel in FADING_CHANNELS:
             band = plan.mtu_bytes - FRAGMENT_HEADER_BYTES      # a faded packet loses one key band

@@ -9,8 +9,10 @@ with a 7-byte header (``ERASURE_HEADER_BYTES``)::
     0xF3 | image_id u16 | block u8 | k u8 | m u8 | index u8 | share (length-prefixed packet, padded)
 
 Shares 0..K-1 are the packets themselves: a receiver reads each of those it gets at once,
-whether or not the block ever decodes; shares K..M-1 are repair. Everything read is
-untrusted: header fields, lengths and share sizes are checked before use.
+whether or not the block ever decodes; shares K..M-1 are repair. A repair share depends only
+on K, its index and the data, so a sender may add more of them later (incremental redundancy:
+``more_shares``, indices M, M+1, ... up to 254): any K distinct shares decode. Everything read
+is untrusted: header fields, lengths and share sizes are checked before use.
 """
 from __future__ import annotations
 
@@ -73,6 +75,21 @@ def encode_block(image_id: int, block: int, packets: list, repair: int) -> list:
     return [_HEADER.pack(ERASURE_MAGIC, image_id, block, k, k + repair, i) + bytes(s) for i, s in enumerate(shares)]
 
 
+def more_shares(image_id: int, block: int, packets: list, first_index: int, count: int) -> list:
+    """``count`` further repair shares (indices ``first_index``...) of a block of ``packets``
+    (incremental redundancy: what a sender adds when the receiver reports too few shares)."""
+    import zfec
+    k = len(packets)
+    last = min(MAX_BLOCK_SHARES, first_index + count)
+    if not 1 <= k <= first_index or first_index >= MAX_BLOCK_SHARES:
+        return []
+    width = LENGTH_PREFIX_BYTES + max(len(p) for p in packets)
+    data = [struct.pack(">H", len(p)) + bytes(p) + bytes(width - LENGTH_PREFIX_BYTES - len(p)) for p in packets]
+    ids = list(range(first_index, last))
+    shares = zfec.Encoder(k, MAX_BLOCK_SHARES).encode(data, ids)
+    return [_HEADER.pack(ERASURE_MAGIC, image_id, block, k, last, i) + bytes(s) for i, s in zip(ids, shares)]
+
+
 def encode_packets(image_id: int, packets: list, repair_ratio: float, first_block: int = 0,
                    max_k: int = MAX_BLOCK_K) -> list:
     """Shares of ``packets`` cut into blocks (``block_plan``), block numbers from ``first_block``."""
@@ -90,7 +107,7 @@ def parse_share(packet: bytes):
     magic, image_id, block, k, m, index = _HEADER.unpack_from(packet)
     if magic != ERASURE_MAGIC:
         raise CorruptDataError(f"not an erasure share (first byte 0x{magic:02x})")
-    if not 1 <= k <= m <= MAX_BLOCK_SHARES or index >= m:
+    if not 1 <= k <= m <= MAX_BLOCK_SHARES or index >= m:     # m: the shares sent so far
         raise CorruptDataError(f"erasure share {index} of a {k}-of-{m} block is invalid")
     return image_id, block, k, m, index, packet[ERASURE_HEADER_BYTES:]
 
@@ -125,7 +142,7 @@ class ErasureStore:
                 self._blocks.pop(next(iter(self._blocks)))
             entry = self._blocks[key] = {"k": k, "m": m, "size": len(share), "shares": {}, "done": False,
                                          "given": set()}
-        if (entry["k"], entry["m"], entry["size"]) != (k, m, len(share)) or index in entry["shares"]:
+        if (entry["k"], entry["size"]) != (k, len(share)) or index in entry["shares"]:
             return []
         entry["shares"][index] = share
         out = []
@@ -138,7 +155,7 @@ class ErasureStore:
             if missing:
                 import zfec
                 indices = sorted(entry["shares"])[:k]
-                decoded = zfec.Decoder(k, m).decode([entry["shares"][i] for i in indices], indices)
+                decoded = zfec.Decoder(k, MAX_BLOCK_SHARES).decode([entry["shares"][i] for i in indices], indices)
                 for i in missing:
                     try:
                         out.append(unpad(bytes(decoded[i])))
@@ -147,3 +164,8 @@ class ErasureStore:
                         pass
                 entry["given"].update(missing)
         return out
+
+    def incomplete(self, image_id) -> list:
+        """[(block, shares held, k)] of ``image_id``'s blocks that cannot decode yet."""
+        return [(block, len(entry["shares"]), entry["k"]) for (image, block), entry in sorted(self._blocks.items())
+                if image == image_id and not entry["done"]]

@@ -61,6 +61,15 @@ class Reassembler:
         """Distinct fragments stored."""
         return self._stored
 
+    def parts(self) -> dict:
+        """{section index: (fragment count, set of fragment indices held)} (header = 0)."""
+        return {index: (part["count"], set(part["chunks"])) for index, part in self._parts.items()}
+
+    def announced_sections(self):
+        """Sections the container header announced, once it arrived whole (else None)."""
+        self.complete()
+        return self._announced
+
     def complete(self) -> bool:
         """True when the header and every section it announces have all their fragments."""
         if self._announced is None:
