@@ -33,6 +33,7 @@ YAML_FILES = sorted((ROOT / "grc").glob("*.block.yml"))
 GRC_CONVENTIONS = {
     ("ofdm_qam_rx", "samp_rate"): "GRC blocks default to the flowgraph's samp_rate variable",
     ("sigmf_sink", "samp_rate"): "GRC blocks default to the flowgraph's samp_rate variable",
+    ("channel_preset", "sample_rate_hz"): "GRC blocks default to the flowgraph's samp_rate variable",
 }
 # parameter id (or (block, id)) -> the constant its options must list
 CONSTANT_CHOICES = {

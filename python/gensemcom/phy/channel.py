@@ -20,7 +20,9 @@ Presets (``ChannelConfig.name``):
   rayleigh   flat block fading, h ~ CN(0, 1), a new draw every ``coherence_samples``
   rician     flat block fading, K-factor ``k_factor`` (LOS with random phase + scatter)
   multipath  frequency-selective block fading: ``taps`` independent CN taps, one sample
-             apart, exponential power-delay profile with rms delay ``rms_delay_samples``
+             apart, exponential power-delay profile with rms delay ``rms_delay_samples``;
+             or a standard ``profile`` (802.11n TGn B/D, 3GPP EPA/EVA/ETU, delays in ns at
+             ``sample_rate_hz``, ``impairments.DELAY_PROFILES``)
 
 Block fading is a property of time, not of packets: the gains of block k (samples
 k·T .. (k+1)·T - 1, T = ``coherence_samples``, default 16384) are
@@ -31,13 +33,17 @@ a Doppler spread fD of about 26 Hz (2.4 GHz at 12 km/h); an image at 1/48 channe
 (768x512) spans about three blocks. Gains change abruptly between blocks (the classic block
 fading model): a packet that straddles a boundary sees two channels. ``coherence_samples`` = 0 draws
 once per burst instead (the TX's ``gsc_tx_len`` tag: the classic per-packet block fading of
-link-level PER curves). ``doppler`` > 0
-(normalised Doppler fD*Ts) replaces block fading by gr-channels' continuously varying
-``fading_model`` / ``selective_fading_model``. Every preset can add a carrier frequency offset
-``cfo`` (subcarrier spacings) and a timing offset ``delay_samples`` (fractional allowed);
-noise, CFO and timing come from ``channels.channel_model`` with ``block_tags=True`` so TX
-tags never reach the receiver. Everything is seeded by ``seed`` (with a CFO, equal runs agree
-up to float32 rounding: GNU Radio's rotator renormalises per work call).
+link-level PER curves). ``doppler`` > 0 (normalised Doppler fD*Ts) or ``doppler_hz`` > 0
+(maximum Doppler frequency at ``sample_rate_hz``) replaces block fading by gr-channels'
+continuously varying ``fading_model`` / ``selective_fading_model``. Every preset can add a
+carrier frequency offset ``cfo`` (subcarrier spacings) and a timing offset ``delay_samples``
+(fractional allowed); noise, CFO and timing come from ``channels.channel_model`` with
+``block_tags=True`` so TX tags never reach the receiver. Radio impairments (``impairments``:
+sample-clock offset ``sro_ppm`` with the carrier offset of a shared oscillator at
+``carrier_hz``, CFO drift, phase noise, IQ imbalance, DC offset) follow the noise, and named
+bundles of them resolve with ``impairment_config``. Everything is seeded by ``seed`` and a
+function of the sample index (with a CFO, equal runs agree up to float32 rounding: GNU Radio's
+rotator renormalises per work call).
 """
 from dataclasses import asdict, dataclass, fields
 
@@ -49,6 +55,9 @@ from ..constants import CHANNELS
 from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, stream
 from ..params import CFO, CHANNEL, DELAY_SAMPLES, NUMEROLOGY, SEED, SNR_DB, Param, Params
+from .config import DEFAULT_NUMEROLOGY
+from .impairments import (IMPAIRMENT_PRESETS, IMPAIRMENTS, PROFILES, clock_offset_resampler, fir_len, frontend_blocks,
+                          profile_paths, sinc_fir)
 from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
 
 # The preset's parameters: ChannelConfig's fields, channel_preset's keywords, `gensemcom channel`'s options
@@ -60,17 +69,45 @@ CONFIG_PARAMETERS = Params(
     DELAY_SAMPLES,
     Param("k_factor", "float", 4.0, "Rician K-Factor", "Rician K-factor: LOS to scatter power", unit="linear", lo=0,
           hide="${ 'none' if name == 'rician' else 'all' }"),
-    Param("taps", "int", 8, "Multipath Taps", "multipath taps, one sample apart", lo=1,
-          hide="${ 'none' if name == 'multipath' else 'all' }"),
-    Param("rms_delay_samples", "float", 2.0, "RMS Delay", "multipath rms delay spread", unit="samples", lo=0,
-          hide="${ 'none' if name == 'multipath' else 'all' }"),
+    Param("taps", "int", 8, "Multipath Taps", "multipath taps, one sample apart (exponential profile)", lo=1,
+          hide="${ 'none' if name == 'multipath' and profile == 'exponential' else 'all' }"),
+    Param("rms_delay_samples", "float", 2.0, "RMS Delay", "multipath rms delay spread (exponential profile)",
+          unit="samples", lo=0, hide="${ 'none' if name == 'multipath' and profile == 'exponential' else 'all' }"),
     Param("coherence_samples", "int", 16384, "Coherence Time", "block fading: new gains every that many samples",
           unit="samples, 0 = once per burst", lo=0, hide="part"),
     Param("doppler", "float", 0.0, "Doppler fD*Ts", "normalised Doppler: > 0 fades continuously",
           unit="0 = block fading", lo=0, hide="part"),
+    Param("profile", "str", "exponential", "Delay Profile", "multipath power-delay profile",
+          choices=PROFILES, choice_labels=("Exponential", "802.11n TGn B", "802.11n TGn D", "3GPP EPA", "3GPP EVA",
+                                           "3GPP ETU"),
+          cli_flag="--delay-profile", hide="${ 'none' if name == 'multipath' else 'all' }"),
+    Param("doppler_hz", "float", 0.0, "Doppler", "maximum Doppler frequency (Jakes): > 0 fades continuously",
+          unit="Hz, 0 = block fading", lo=0, hide="part"),
+    Param("sample_rate_hz", "float", 2e6, "Sample Rate", "the radio's sample rate: turns Hz and ns into samples",
+          unit="Hz", lo=0, lo_open=True, cli_flag="--sample-rate", grc_default="samp_rate"),
+    Param("carrier_hz", "float", 0.0, "Carrier", "carrier made from the sample clock's oscillator: "
+          "the clock offset also offsets the carrier", unit="Hz, 0 = independent oscillators", lo=0, hide="part"),
+    Param("sro_ppm", "float", 0.0, "Clock Offset", "receiver's sample clock relative to the transmitter's",
+          unit="ppm", lo=-1000, hi=1000),
+    Param("cfo_drift_hz", "float", 0.0, "CFO Drift", "CFO random walk: rms change over one second",
+          unit="Hz", lo=0, hide="part"),
+    Param("phase_noise_dbc_hz", "float", 0.0, "Phase Noise", "phase noise L(f) at the phase-noise offset",
+          unit="dBc/Hz, 0 = none", hi=0, cli_flag="--phase-noise-dbc"),
+    Param("phase_noise_offset_hz", "float", 100e3, "Phase Noise Offset", "offset of the phase-noise level",
+          unit="Hz", lo=0, lo_open=True, hide="part"),
+    Param("phase_noise_corner_hz", "float", 100e3, "Phase Noise Corner",
+          "phase noise is flat below this offset (PLL loop bandwidth), -20 dB/decade above", unit="Hz", lo=0,
+          lo_open=True, hide="part"),
+    Param("iq_imbalance_db", "float", 0.0, "IQ Gain Imbalance", "receiver IQ gain imbalance", unit="dB",
+          lo=-6, hi=6),
+    Param("iq_phase_deg", "float", 0.0, "IQ Phase Imbalance", "receiver IQ phase imbalance", unit="degrees",
+          lo=-45, hi=45),
+    Param("dc_offset_dbc", "float", 0.0, "DC Offset", "DC offset relative to the signal's mean power",
+          unit="dBc, 0 = none", hi=0),
 )
 _DEFAULT = CONFIG_PARAMETERS.defaults()
 _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
+CFO_RANGE = 0.4    # the receiver's CFO range, subcarrier spacings
 
 
 @dataclass(frozen=True)
@@ -87,16 +124,39 @@ class ChannelConfig:
     rms_delay_samples: float = _DEFAULT.rms_delay_samples
     coherence_samples: int = _DEFAULT.coherence_samples
     doppler: float = _DEFAULT.doppler
+    profile: str = _DEFAULT.profile
+    doppler_hz: float = _DEFAULT.doppler_hz
+    sample_rate_hz: float = _DEFAULT.sample_rate_hz
+    carrier_hz: float = _DEFAULT.carrier_hz
+    sro_ppm: float = _DEFAULT.sro_ppm
+    cfo_drift_hz: float = _DEFAULT.cfo_drift_hz
+    phase_noise_dbc_hz: float = _DEFAULT.phase_noise_dbc_hz
+    phase_noise_offset_hz: float = _DEFAULT.phase_noise_offset_hz
+    phase_noise_corner_hz: float = _DEFAULT.phase_noise_corner_hz
+    iq_imbalance_db: float = _DEFAULT.iq_imbalance_db
+    iq_phase_deg: float = _DEFAULT.iq_phase_deg
+    dc_offset_dbc: float = _DEFAULT.dc_offset_dbc
 
     def __post_init__(self):
         if self.name not in CHANNELS:
             raise BadInputError(f"unknown channel {self.name!r}; choose from {', '.join(CHANNELS)}")
-        if not np.isfinite(self.snr_db):
-            raise BadInputError(f"snr_db must be a finite number, got {self.snr_db!r}")
+        if self.profile not in PROFILES:
+            raise BadInputError(f"unknown delay profile {self.profile!r}; choose from {', '.join(PROFILES)}")
+        numbers = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "profile")}
+        bad = sorted(k for k, v in numbers.items() if not np.isfinite(float(v)))
+        if bad:
+            raise BadInputError(f"channel: {', '.join(bad)} must be finite numbers")
         if self.delay_samples < 0 or self.taps < 1 or self.coherence_samples < 0 or self.doppler < 0:
             raise BadInputError("delay_samples, coherence_samples and doppler must be >= 0 and taps >= 1")
-        if abs(self.cfo) >= 0.4:
-            raise BadInputError("|cfo| must be below 0.4 subcarrier spacings (the receiver's range)")
+        if self.doppler_hz < 0 or self.sample_rate_hz <= 0 or self.carrier_hz < 0 or self.cfo_drift_hz < 0:
+            raise BadInputError("doppler_hz, carrier_hz and cfo_drift_hz must be >= 0, sample_rate_hz > 0")
+        if self.doppler > 0 and self.doppler_hz > 0:
+            raise BadInputError("give the Doppler once: doppler (fD*Ts) or doppler_hz (with sample_rate_hz)")
+        if self.phase_noise_dbc_hz > 0 or self.dc_offset_dbc > 0:
+            raise BadInputError("phase_noise_dbc_hz and dc_offset_dbc must be <= 0 (0 = none)")
+        if self.phase_noise_offset_hz <= 0 or self.phase_noise_corner_hz <= 0:
+            raise BadInputError("phase_noise_offset_hz and phase_noise_corner_hz must be > 0")
+        self.check_cfo_range(DEFAULT_NUMEROLOGY)
 
     def to_dict(self):
         return asdict(self)
@@ -109,29 +169,66 @@ class ChannelConfig:
             raise BadInputError(f"unknown channel keys {unknown}; valid: {sorted(known)}")
         return cls(**dict(data or {}))
 
+    @property
+    def doppler_norm(self):
+        """Normalised Doppler fD*Ts (0: block fading)."""
+        return self.doppler or self.doppler_hz / self.sample_rate_hz
+
+    @property
+    def oscillator_cfo_hz(self):
+        """Carrier offset of a shared oscillator: the receiver's LO is ``sro_ppm`` off as well."""
+        return -self.sro_ppm * 1e-6 * self.carrier_hz
+
+    def total_cfo(self, numerology=None):
+        """Fixed CFO in subcarrier spacings: ``cfo`` plus the shared oscillator's offset."""
+        nm = as_numerology(numerology)
+        return self.cfo + self.oscillator_cfo_hz * nm.fft_len / self.sample_rate_hz
+
+    def check_cfo_range(self, numerology=None):
+        if abs(self.total_cfo(numerology)) >= CFO_RANGE:
+            extra = (f" (cfo {self.cfo:g} + {self.sro_ppm:g} ppm of {self.carrier_hz / 1e9:g} GHz at "
+                     f"{self.sample_rate_hz / 1e6:g} Msample/s)" if self.oscillator_cfo_hz else "")
+            raise BadInputError(f"|cfo| must be below {CFO_RANGE} subcarrier spacings (the receiver's range), "
+                                f"got {self.total_cfo(numerology):.3f}{extra}")
+
     def noise_var(self, numerology=None):
         """Complex noise variance per sample that gives ``snr_db`` (see module docstring)."""
         nm = as_numerology(numerology)
         return (nm.tx_symbol_power * nm.fft_len / len(nm.occupied_carriers)
                 * 10 ** (-self.snr_db / 10))
 
-    def tap_powers(self):
-        """Mean power of each fading tap (sums to 1); one tap unless ``multipath``."""
+    def paths(self):
+        """(delays in samples, mean powers summing to 1) of the fading paths."""
         if self.name != "multipath":
-            return np.ones(1)
+            return np.zeros(1), np.ones(1)
+        if self.profile != "exponential":
+            return profile_paths(self.profile, self.sample_rate_hz)
         powers = np.exp(-np.arange(self.taps) / max(self.rms_delay_samples, 1e-6))
-        return powers / powers.sum()
+        return np.arange(self.taps, dtype=float), powers / powers.sum()
+
+    def tap_powers(self):
+        """Mean power of each FIR tap (sums to 1); one tap unless ``multipath``."""
+        delays, powers = self.paths()
+        fir = path_fir(delays)
+        return (np.abs(fir) ** 2) @ powers
+
+
+def path_fir(delays):
+    """(FIR taps, paths) matrix of paths at ``delays`` samples, scaled so that E[sum |h|^2] = 1
+    for powers summing to 1 (the sinc's tail beyond the FIR is made up for)."""
+    fir = sinc_fir(delays, fir_len(delays))
+    return fir / np.sqrt(np.sum(np.abs(fir) ** 2, axis=0))[None, :]
 
 
 def draw_taps(config, rng):
-    """One block-fading realisation: complex (len(tap_powers),) for ``config``."""
-    powers = config.tap_powers()
+    """One block-fading realisation: complex FIR taps (len(tap_powers),) for ``config``."""
+    delays, powers = config.paths()
     scatter = (rng.standard_normal(powers.size) + 1j * rng.standard_normal(powers.size)) / np.sqrt(2)
     if config.name == "rician":
         k = config.k_factor
         los = np.exp(2j * np.pi * rng.random())
         return np.sqrt(k / (k + 1)) * los + np.sqrt(1 / (k + 1)) * scatter
-    return np.sqrt(powers) * scatter
+    return path_fir(delays) @ (np.sqrt(powers) * scatter)
 
 
 class block_fader(gr.sync_block):
@@ -212,7 +309,7 @@ class channel_preset(gr.hier_block2):
 
     PARAMETERS = Params(
         *CONFIG_PARAMETERS[:5], NUMEROLOGY.with_(doc="the transmitter's numerology (the SNR calibration)"),
-        *CONFIG_PARAMETERS[5:],
+        IMPAIRMENTS, *CONFIG_PARAMETERS[5:],
         Param("config", "raw", None, "Config", "a ChannelConfig instead of the fields (make_channel)", grc=False),
     )
     DEFAULT = PARAMETERS.defaults()
@@ -242,51 +339,79 @@ equal seeds give equal fades at equal sample indices. Coherence Time 0 redraws a
 burst start (TX tag) instead. Doppler > 0 uses gr-channels' continuously varying
 fading_model / selective_fading_model.
 
+Delay Profile (Multipath): exponential (taps one sample apart) or a standard profile,
+802.11n TGn B/D, 3GPP EPA/EVA/ETU, its delays in ns turned into samples at the Sample Rate.
+Doppler (Hz) > 0: Jakes fading with that maximum Doppler frequency at the Sample Rate.
+
 CFO in subcarrier spacings (|cfo| < 0.4), timing offset in samples (fractional allowed).
 Noise, CFO and timing come from channels.channel_model with block_tags=True, so TX tags
 never reach the receiver. Same seed, same output.
+
+Impairments: a named radio preset (none, lab-cable, b200-indoor, walking-nlos, vehicular;
+docs/phy.md lists their values and sources). Any field below set to other than its
+default overrides the preset's value. Clock Offset (ppm): the receiver's sample clock
+relative to the transmitter's (a polyphase fractional resampler); with Carrier > 0 the
+same oscillator makes the carrier, offset by ppm x carrier (total CFO within +-0.4
+subcarrier spacings). CFO Drift: rms change of the carrier offset over one second
+(gr-channels cfo_model random walk). Phase Noise: L(f) in dBc/Hz at its offset, flat
+below the corner, -20 dB/decade above (gr-channels phase_noise_gen, seeded). IQ Gain /
+Phase Imbalance: receiver IQ imbalance (gr-channels iqbal_gen). DC Offset: dBc relative
+to the mean signal power. Each impairment depends on the seed and the sample index only.
 """)
 
     def __init__(self, name=DEFAULT.name, snr_db=DEFAULT.snr_db, seed=DEFAULT.seed, cfo=DEFAULT.cfo,
                  delay_samples=DEFAULT.delay_samples, numerology=DEFAULT.numerology, config=DEFAULT.config, *,
-                 k_factor=DEFAULT.k_factor, taps=DEFAULT.taps, rms_delay_samples=DEFAULT.rms_delay_samples,
-                 coherence_samples=DEFAULT.coherence_samples, doppler=DEFAULT.doppler):
+                 impairments=DEFAULT.impairments, k_factor=DEFAULT.k_factor, taps=DEFAULT.taps,
+                 rms_delay_samples=DEFAULT.rms_delay_samples, coherence_samples=DEFAULT.coherence_samples,
+                 doppler=DEFAULT.doppler, profile=DEFAULT.profile, doppler_hz=DEFAULT.doppler_hz,
+                 sample_rate_hz=DEFAULT.sample_rate_hz, carrier_hz=DEFAULT.carrier_hz, sro_ppm=DEFAULT.sro_ppm,
+                 cfo_drift_hz=DEFAULT.cfo_drift_hz, phase_noise_dbc_hz=DEFAULT.phase_noise_dbc_hz,
+                 phase_noise_offset_hz=DEFAULT.phase_noise_offset_hz,
+                 phase_noise_corner_hz=DEFAULT.phase_noise_corner_hz, iq_imbalance_db=DEFAULT.iq_imbalance_db,
+                 iq_phase_deg=DEFAULT.iq_phase_deg, dc_offset_dbc=DEFAULT.dc_offset_dbc):
         gr.hier_block2.__init__(self, "gensemcom_channel_preset",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         if config is None:
-            checked = self.PARAMETERS.check(
-                "channel_preset", snr_db=snr_db, seed=seed, cfo=cfo, delay_samples=delay_samples, k_factor=k_factor,
-                taps=taps, rms_delay_samples=rms_delay_samples, coherence_samples=coherence_samples,
-                doppler=doppler)
-            config = ChannelConfig(name=name, **vars(checked))
+            given = locals()
+            values = {p.name: given[p.name] for p in CONFIG_PARAMETERS}
+            # a field at its default leaves the impairment preset's value; any other value overrides it
+            config = impairment_config(impairments, **{k: v for k, v in values.items()
+                                                       if v != _DEFAULT.__dict__[k] or k in ("snr_db", "seed")})
         self.config = config
         self.numerology = nm = as_numerology(numerology)
+        config.check_cfo_range(nm)
         taps, extra_delay = _timing_taps(config.delay_samples)
-        self.model = channels.channel_model(float(np.sqrt(config.noise_var(nm))),
-                                            config.cfo / nm.fft_len, 1.0, taps,
-                                            int(config.seed) & 0x7FFFFFFF or 1, True)
+        self.model = channels.channel_model(float(np.sqrt(config.noise_var(nm))), config.total_cfo(nm) / nm.fft_len,
+                                            1.0, taps, int(config.seed) & 0x7FFFFFFF or 1, True)
         chain = [self]
         if config.name != "awgn":
             chain.append(self._fading(config))
+        if config.sro_ppm:
+            chain.append(clock_offset_resampler(config.sro_ppm))
         chain.append(self.model)
+        self.frontend = frontend_blocks(config, nm.tx_symbol_power, config.sample_rate_hz / nm.fft_len,
+                                        CFO_RANGE - abs(config.total_cfo(nm)))
+        chain.extend(self.frontend)
         if extra_delay:
             chain.append(blocks.delay(gr.sizeof_gr_complex, extra_delay))
         self.connect(*chain, self)
 
     def _fading(self, config):
-        if config.doppler <= 0:
+        doppler = config.doppler_norm
+        if doppler <= 0:
             self.fader = block_fader(config)
             return self.fader
         seed = int(config.seed) & 0x7FFFFFFF
         los = config.name == "rician"
         if config.name == "multipath":
-            powers = config.tap_powers()
+            delays, powers = config.paths()
+            fir = sinc_fir(delays, fir_len(delays))
+            mags = np.sqrt(powers / np.sum(fir ** 2, axis=0))
             self.fader = channels.selective_fading_model(
-                8, config.doppler, los, config.k_factor, seed, list(range(config.taps)),
-                list(np.sqrt(powers)), config.taps)
+                8, doppler, los, config.k_factor, seed, list(delays), list(mags), fir.shape[0])
         else:
-            self.fader = channels.fading_model(8, config.doppler, los, config.k_factor, seed)
+            self.fader = channels.fading_model(8, doppler, los, config.k_factor, seed)
         return self.fader
 
     def set_snr_db(self, snr_db):
@@ -301,3 +426,27 @@ def make_channel(config, numerology=None):
     if isinstance(config, dict):
         config = ChannelConfig.from_dict(config)
     return channel_preset(config=config, numerology=numerology)
+
+
+def impairment_config(preset="none", **overrides):
+    """``ChannelConfig`` of impairment preset ``preset`` (``impairments.IMPAIRMENT_PRESETS``) with
+    single fields overridden: any ``ChannelConfig`` field (``name`` is the channel, ``snr_db``,
+    ``seed``, ``sro_ppm``, ``cfo``, ``phase_noise_dbc_hz``, ``iq_imbalance_db``, ``doppler_hz``,
+    ``sample_rate_hz`` ...). None values are ignored (unset command-line options)."""
+    if preset not in IMPAIRMENT_PRESETS:
+        raise BadInputError(f"unknown impairments {preset!r}; choose from {', '.join(IMPAIRMENT_PRESETS)}")
+    values = dict(IMPAIRMENT_PRESETS[preset][0])
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    known = {p.name for p in CONFIG_PARAMETERS}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise BadInputError(f"unknown channel fields {unknown}; valid: {sorted(known)}")
+    if "doppler" in overrides:                 # one Doppler: the normalised one replaces the preset's Hz
+        values.pop("doppler_hz", None)
+    if "doppler_hz" in overrides:
+        values.pop("doppler", None)
+    values.update(overrides)
+    name_value = values.pop("name", _DEFAULT.name)
+    profile = values.pop("profile", _DEFAULT.profile)
+    checked = CONFIG_PARAMETERS.check("channel", **values)
+    return ChannelConfig(name=name_value, profile=profile, **vars(checked))

@@ -160,11 +160,13 @@ def encode_frame(payload, mcs, numerology, seq=0, flags=0):
 
 @dataclass
 class PayloadResult:
-    """Decoded payload: bytes (header's length), CRC verdict, failed LDPC codewords."""
+    """Decoded payload: bytes (header's length), CRC verdict, failed LDPC codewords, and the
+    decoder's hard decision of every coded bit (for a decision-directed second pass)."""
 
     payload: bytes
     crc_ok: bool
     failed_codewords: int
+    coded_bits: np.ndarray = None
 
 
 def decode_payload_llr(llr, header, numerology):
@@ -174,10 +176,20 @@ def decode_payload_llr(llr, header, numerology):
     combine = mcs.coded
     coded = gather_llr(llr, size.coded_bits, _PAYLOAD_SEED, combine)
     failed = 0
+    decided = []
     if mcs.coded:
-        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate)
+        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate, decided)
     else:
         info = hard_bits(coded)
+        decided.append(info)
     raw = bits_to_bytes(info)
     payload, crc = raw[:-CRC_BYTES], raw[-CRC_BYTES:]
-    return PayloadResult(payload, crc32(payload) == crc, failed)
+    return PayloadResult(payload, crc32(payload) == crc, failed, decided[0])
+
+
+def payload_symbols_from_bits(coded_bits, header, numerology):
+    """The payload's data-carrier symbols that carry ``coded_bits`` (``PayloadResult.coded_bits``):
+    the transmitter's symbols where the decoder got them right."""
+    mcs = get_mcs(header.mcs)
+    size = frame_size(header.payload_len, mcs, numerology)
+    return modulate(spread_bits(coded_bits, size.data_symbols * mcs.bits_per_symbol, _PAYLOAD_SEED), mcs.modulation)

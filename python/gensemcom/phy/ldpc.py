@@ -205,13 +205,17 @@ def encode_bits(info, rate):
     return code.encode(block)[keep]
 
 
-def decode_llr(llr, info_bits, rate):
+def decode_llr(llr, info_bits, rate, coded_out=None):
     """Decode LLRs of a packet's coded bits (as ``encode_bits`` laid them out).
 
-    Returns (info bits uint8 (info_bits,), failed codewords int).
+    Returns (info bits uint8 (info_bits,), failed codewords int). ``coded_out`` (a list): the
+    decoder's hard decision of every coded bit sent (uint8, ``llr``'s layout) is appended to it,
+    codewords that did not converge included (their last iteration's estimate).
     """
     plan, code, mask, keep = _layout(int(info_bits), rate_text(rate))
     full = np.full(keep.shape, LLR_KNOWN)
     full[keep] = llr
     codewords, ok = code.decode(full)
+    if coded_out is not None:
+        coded_out.append(codewords[keep])
     return codewords[:, :code.k][mask], int(np.count_nonzero(~ok))

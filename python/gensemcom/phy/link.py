@@ -27,6 +27,7 @@ from .framing import MAX_SEQ
 from .mcs import check_payload_bytes, frame_size, get_mcs
 from .ofdm_qam_rx import ofdm_qam_rx
 from .ofdm_qam_tx import as_numerology, ofdm_qam_tx
+from .pdus import drain, is_done
 
 IN_FLIGHT_SAMPLES = 2_000_000
 
@@ -73,6 +74,14 @@ class pdu_collector(gr.basic_block):
         self.snr_db = []
         self.message_port_register_in(pmt.intern("in"))
         self.set_msg_handler(pmt.intern("in"), self.handle)
+        self.set_msg_handler(pmt.intern("system"), self.handle_system)
+
+    def handle_system(self, msg):
+        """``done`` (the receiver finished): count the PDUs still queued first (GNU Radio handles
+        the system port before other queued messages, and would drop them)."""
+        if is_done(msg):
+            drain(self, "in", self.handle)
+        self.system_handler(msg)
 
     def handle(self, msg):
         meta = pmt.to_python(pmt.car(msg))

@@ -29,11 +29,12 @@ from gnuradio import gr
 
 from ..grc_yaml import GrcBlock, message, stream
 from ..params import NUMEROLOGY, Param, Params
-from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr
+from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
 from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
 from .ofdm_qam_tx import as_numerology, reserve_buffer
-from .receiver import TIMING_BACKOFF, equalize, estimate_channel
+from .receiver import TIMING_BACKOFF, equalize, estimate_channel, track_pilots
+from .tracking import needs_tracking, track_carriers
 
 CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
 LENGTH_TAG = "gsc_payload_symbols"
@@ -43,6 +44,7 @@ EVM_SYMBOLS = 1024
 CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols`` port
 DETECTION_THRESHOLD = 0.09
 GIL_SWITCH_INTERVAL_S = 0.0005
+TRACKING_PASSES = 3   # decodes per start of the per-carrier tracking (its decisions, then the LDPC's)
 
 
 class header_decoder(gr.sync_block):
@@ -107,6 +109,36 @@ class header_decoder(gr.sync_block):
         msg = pmt.dict_add(pmt.make_dict(), pmt.intern(LENGTH_TAG), pmt.from_long(size.payload_ofdm_symbols))
         msg = pmt.dict_add(msg, pmt.intern(PACKET_TAG), pmt.from_long(self._key))
         self.message_port_pub(pmt.intern("header_data"), msg)
+
+
+def decode_packet(symbols, estimate, header, numerology):
+    """Equalise and decode a payload: (z, noise_var, ``framing.PayloadResult``).
+
+    First with the pilots' tracking; when that fails the CRC and the symbols scatter more than
+    the noise explains (``tracking.needs_tracking``: the channel changed within the packet),
+    again with the channel tracked per carrier from decisions (``tracking.track_carriers``:
+    first those the pilots' channel gives, then forward ones), each followed by passes with
+    the symbols the LDPC decoder's output re-encodes to.
+    """
+    nm = numerology
+    mcs = get_mcs(header.mcs)
+    first = nm.header_symbols
+    pilots = track_pilots(symbols, estimate, nm, first)
+    z, noise_var, _ = equalize(symbols, estimate, nm, first, pilots)
+    z, noise_var = z.reshape(-1), noise_var.reshape(-1)
+    result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+    if result.crc_ok or not needs_tracking(z, noise_var, mcs.modulation):
+        return z, noise_var, result
+    for start in (None, "forward"):
+        decisions = start
+        for _ in range(TRACKING_PASSES):
+            z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
+            z, noise_var = z.reshape(-1), noise_var.reshape(-1)
+            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+            if result.crc_ok:
+                return z, noise_var, result
+            decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
+    return z, noise_var, result
 
 
 class payload_decoder(gr.sync_block):
@@ -174,9 +206,7 @@ class payload_decoder(gr.sync_block):
             return
         nm = self.numerology
         mcs = get_mcs(header.mcs)
-        z, noise_var, _ = equalize(symbols, packet["estimate"], nm, first_symbol=nm.header_symbols)
-        z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-        result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+        z, noise_var, result = decode_packet(symbols, packet["estimate"], header, nm)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
         shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
         self.message_port_pub(pmt.intern("symbols"), pmt.cons(

@@ -21,7 +21,7 @@ from ..params import NUMEROLOGY, Params
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
 from .mcs import MCS_PARAMETER, get_mcs, largest_frame
-from .pdus import make_pdu, pdu_meta
+from .pdus import drain, is_done, make_pdu, pdu_meta
 
 TX_LEN_TAG = "gsc_tx_len"
 
@@ -71,12 +71,8 @@ class packet_encoder(gr.basic_block):
     def handle_system(self, msg):
         """``done``: drain queued PDUs, send the filler, then finish (GNU Radio handles the
         system port before other queued messages)."""
-        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done")):
-            while True:
-                queued = self.delete_head_nowait(pmt.intern("in"))
-                if queued is None or pmt.is_null(queued):
-                    break
-                self.handle(queued)
+        if is_done(msg):
+            drain(self, "in", self.handle)
             if self.send_filler:
                 self.handle(make_pdu(b"\0", mcs="bpsk", flags=FLAG_FILLER))
         self.system_handler(msg)

@@ -37,3 +37,18 @@ def pdu_meta(msg):
     """(meta dict, payload bytes) of a PDU (``split_pdu`` with the payload as bytes)."""
     meta, payload = split_pdu(msg)
     return meta, payload.tobytes()
+
+
+def is_done(msg):
+    """True for the ``done`` message GNU Radio posts to a block's ``system`` port."""
+    return pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done"))
+
+
+def drain(block, port, handle):
+    """Call ``handle`` on every message still queued on ``block``'s input ``port``: on ``done``,
+    GNU Radio handles the system port before other queued messages and drops the rest."""
+    while True:
+        queued = block.delete_head_nowait(pmt.intern(port))
+        if queued is None or pmt.is_null(queued):
+            return
+        handle(queued)

@@ -22,6 +22,8 @@ import numpy as np
 
 TIMING_BACKOFF = 4  # samples the FFT window starts early inside the cyclic prefix
 MIN_SYMBOLS_FOR_DRIFT = 24  # from this many symbols on, the pilots re-estimate the residual CFO
+CLOCK_OFFSET_PRIOR_PPM = 40.0  # rms of the sample-clock offsets the slope tracker expects (two +-20 ppm radios)
+MAX_CLOCK_OFFSET_PRIORS = 10   # the tracker's range: +-400 ppm
 
 
 @lru_cache(maxsize=16)
@@ -67,6 +69,18 @@ def estimate_channel(preamble_fft, numerology):
     phases = np.unwrap(np.angle(aligned @ np.conj(aligned.mean(axis=0))))
     step += float(np.dot(index, phases) / np.dot(index, index))
     ls = ls * np.exp(-1j * step * index)[:, None]
+    # a sample-clock offset tilts each repetition's phase across carriers a little more: measure
+    # the tilt per repetition (weighed against the prior of clock offsets) and undo it, so that
+    # it neither blurs the average nor counts as noise
+    carriers = np.asarray(occupied, float)
+    turn = np.sum(ls[1:] * np.conj(ls[:-1]), axis=0)
+    weight = np.abs(turn)
+    tilt = float(np.sum(weight * carriers * np.angle(turn)) / max(float(np.sum(weight * carriers ** 2)), 1e-30))
+    spread = float(np.sum(np.abs(ls - ls.mean(axis=0)) ** 2) / (ls.size - ls.shape[1]))
+    tilt_var = spread / max(float(np.sum(weight * carriers ** 2)) * 2 / (reps - 1), 1e-30)
+    prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
+    tilt *= prior / (prior + tilt_var)
+    ls = ls * np.exp(-1j * tilt * index[:, None] * carriers[None, :])
     mean = ls.mean(axis=0)
     noise_var = float(np.sum(np.abs(ls - mean) ** 2) / (ls.size - mean.size))
     taps = nm.cp_len + 1
@@ -75,10 +89,7 @@ def estimate_channel(preamble_fft, numerology):
                            estimate_noise_var=noise_var * taps / (len(occupied) * reps))
 
 
-def _smoothing_window(snr_linear, n_pilots):
-    """Odd number of symbols over which pilot phases are averaged (wider at low SNR)."""
-    width = int(np.ceil(100.0 / max(snr_linear * n_pilots, 1e-3)))
-    return int(np.clip(width | 1, 3, 31))
+TRACKING_WINDOWS = (1, 3, 5, 7, 11, 15, 21, 31, 45, 63)   # candidate widths (OFDM symbols) of the trackers
 
 
 def _tone_frequency(values):
@@ -93,45 +104,195 @@ def _tone_frequency(values):
     return float(np.angle(np.exp(2j * np.pi * (peak + offset) / nfft)))
 
 
-def _moving_average(values, width):
-    """Centred moving average of a complex sequence, shrinking at the edges."""
-    kernel = np.ones(width)
-    total = np.convolve(values, kernel, mode="same")
-    count = np.convolve(np.ones(values.size), kernel, mode="same")
-    return total / count
+def _moving_averages(values, widths):
+    """Centred moving averages along axis 0 of ``values`` ((T,) or (T, m)), one per width
+    (shrinking at the edges). Returns (averages (len(widths), T, ...), mean 1/count per width)."""
+    count = values.shape[0]
+    extra = (1,) * (values.ndim - 1)
+    zero = np.zeros((1,) + values.shape[1:], values.dtype)
+    cumulative = np.concatenate([zero, np.cumsum(values, axis=0)])
+    half = (np.asarray(widths) // 2)[:, None]
+    t = np.arange(count)[None, :]
+    lo, hi = np.maximum(t - half, 0), np.minimum(t + half + 1, count)
+    n = (hi - lo).astype(float)
+    return (cumulative[hi] - cumulative[lo]) / n.reshape(n.shape + extra), np.mean(1.0 / n, axis=1)
 
 
-def equalize(symbols_fft, estimate, numerology, first_symbol=0):
-    """Equalise OFDM symbols after the preamble.
+def _line(values, times):
+    """Least-squares line through ``values`` ((T,) or (T, m)) against ``times``, evaluated there."""
+    centred = times - times.mean()
+    shape = (-1,) + (1,) * (values.ndim - 1)
+    slope = np.sum(values * centred.reshape(shape), axis=0) / max(float(np.dot(centred, centred)), 1e-30)
+    return values.mean(axis=0) + slope * centred.reshape(shape)
 
-    symbols_fft: complex (T, fft_len), symbols ``first_symbol .. first_symbol+T-1``.
-    Returns (z, noise_var, residual_phase): z complex (T, n_data) equalised data-carrier
-    symbols; noise_var float (T, n_data) noise variance of each z; residual_phase float, the
-    mean phase (rad) the pilots found beyond the prediction (to carry to later symbols).
+
+def track(values, noise_var, leverage_out=None):
+    """Smooth per-symbol estimates (``values``, (T,) or (T, m), each with noise variance
+    ``noise_var``) in time: a centred moving average of one of the ``TRACKING_WINDOWS`` widths,
+    or one straight line over the packet, whichever has the least estimated error (noise_var
+    times the mean leverage, plus the bias: the residual beyond what noise explains). A static
+    channel gets a long average or the line, a fading or drifting one a short window.
+    ``leverage_out`` (a list): the chosen smoother's mean leverage (its noise reduction) is
+    appended."""
+    count = values.shape[0]
+    noise = float(np.mean(noise_var))
+    if count < 3:
+        if leverage_out is not None:
+            leverage_out.append(1.0)
+        return values
+    widths = np.asarray([w for w in TRACKING_WINDOWS[1:] if w < 2 * count - 1] + [2 * count - 1])
+    averages, leverage = _moving_averages(values, widths)
+    candidates = list(averages) + [_line(values, np.arange(count, dtype=float))]
+    leverage = np.append(leverage, 2.0 / count)
+    best, best_error, best_leverage = values, noise, 1.0
+    for smooth, lev in zip(candidates, leverage):
+        residual = float(np.mean(np.abs(values - smooth) ** 2))
+        error = noise * lev + max(residual - noise * (1 - lev), 0.0)
+        if error < best_error:
+            best, best_error, best_leverage = smooth, error, lev
+    if leverage_out is not None:
+        leverage_out.append(float(best_leverage))
+    return best
+
+
+def _pair_rate(r, gains, times, carriers, noise_var):
+    """Coarse slope rate (see ``_slope_rate``) from products of neighbouring pilots, which the
+    common phase does not touch: their phase turns by beta * spacing per symbol. Returned only
+    where it aligns the pilots clearly better than no slope (sum over symbols of |sum of the
+    pilots|^2, which no common phase changes, by 4 standard deviations of its noise), else 0:
+    large clock offsets at a useful SNR."""
+    order = np.argsort(carriers)
+    count = r.shape[0]
+    if len(order) < 2 or count < 4:
+        return 0.0
+    pairs = np.sum(r[:, order[1:]] * np.conj(r[:, order[:-1]]), axis=1)
+    lag = min(count // 2, 100)
+    spacing = float(np.mean(np.diff(carriers[order])))
+    rotation = np.angle(np.sum(pairs[lag:] * np.conj(pairs[:-lag])))
+    beta = float(rotation / (lag * spacing * (times[1] - times[0])))
+
+    def aligned(beta):
+        return float(np.sum(np.abs(np.sum(r * np.exp(-1j * beta * times[:, None] * carriers[None, :]), axis=1)) ** 2))
+
+    total = float(np.sum(gains))
+    margin = 4 * total * np.sqrt(2 * count * noise_var * total)
+    return beta if aligned(beta) > aligned(0.0) + margin else 0.0
+
+
+def _slope_rate(r, gains, times, carriers, noise_var, start, prior_var):
+    """Rate beta (rad per carrier per OFDM symbol) of the phase slope across carriers that a
+    sample-clock offset builds up: slope beta * times[t] at symbol t (zero at the preamble's
+    centre, where the channel was measured).
+
+    r: (T, P) pilot observations relative to the preamble's channel with the common phase
+    removed (|H_p|^2 exp(j beta t k_p) + noise); gains: |H_p|^2. Maximises the linear
+    statistic Re sum r exp(-j beta t k) (Newton steps from ``start``, the coarse rate of
+    ``_pair_rate``), then weighs it against the prior of clock
+    offsets (zero mean, variance ``prior_var``): beta prior_var / (prior_var + its noise
+    variance), so a short or noisy packet (a header) is not tilted by noise.
+    """
+    # carriers centred on their gain-weighted mean: a common phase error then moves no slope
+    centred = carriers - float(np.sum(gains * carriers) / max(float(np.sum(gains)), 1e-30))
+    tk = times[:, None] * centred[None, :]
+
+    limit = MAX_CLOCK_OFFSET_PRIORS * np.sqrt(prior_var)
+    beta = 0.0
+    beta = start if abs(start) <= limit else 0.0
+    for _ in range(3):
+        turned = r * np.exp(-1j * beta * tk)
+        slope = float(np.sum(tk * np.imag(turned)))
+        curvature = float(np.sum(tk ** 2 * np.real(turned)))
+        if curvature <= 0:
+            break
+        beta = float(np.clip(beta + slope / curvature, -limit, limit))
+    information = 2 * float(np.sum(gains[None, :] * tk ** 2)) / max(noise_var, 1e-30)
+    return beta * prior_var / (prior_var + 1.0 / max(information, 1e-30))
+
+
+@dataclass
+class PilotTrack:
+    """What the pilots found in T OFDM symbols (see ``track_pilots``): the channel of symbol t on
+    carrier k is H0(k) common[t] exp(j (phase[t] + beta tau[t] k)).
+
+    common: complex (T,) common gain; phase: float (T,) residual CFO's phase ramp (rad);
+    beta: phase-slope rate (rad per carrier per symbol); tau: float (T,) symbols after the
+    preamble's centre; residual_phase: mean phase the pilots found beyond the prediction.
+    """
+
+    common: np.ndarray
+    phase: np.ndarray
+    beta: float
+    tau: np.ndarray
+    residual_phase: float
+
+    def ramp(self, carriers):
+        """(T, len(carriers)) CFO ramp and clock-offset slope on ``carriers`` (no common gain)."""
+        carriers = np.asarray(carriers, float)
+        return np.exp(1j * (self.phase[:, None] + self.beta * self.tau[:, None] * carriers[None, :]))
+
+    def rotation(self, carriers):
+        """(T, len(carriers)) common gain, CFO ramp and clock-offset slope on ``carriers``."""
+        return self.common[:, None] * self.ramp(carriers)
+
+
+def track_pilots(symbols_fft, estimate, numerology, first_symbol=0):
+    """``PilotTrack`` of symbols_fft (complex (T, fft_len), symbols ``first_symbol ..``).
+
+    phase: the residual CFO's ramp, predicted from the preamble and, over longer packets,
+    re-estimated from the pilots' spectrum; beta tau(t): the phase slope across carriers that a
+    sample-clock offset builds up (``_slope_rate``); common: the remaining common complex gain
+    (phase noise, CFO drift, flat fading), smoothed by ``track``.
     """
     nm = numerology
     occupied = np.asarray(nm.occupied_carriers)
     where = {k: i for i, k in enumerate(occupied)}
-    h_data = estimate.channel[[where[k] for k in nm.data_carriers]]
     h_pilot = estimate.channel[[where[k] for k in nm.pilot_carriers]]
+    pilot_k = np.asarray(nm.pilot_carriers, float)
     count = symbols_fft.shape[0]
-    index = first_symbol + np.arange(count)
-    centre = (nm.preamble_repeats - 1) / 2
-    predicted = estimate.phase_step * (nm.preamble_repeats + index - centre) + estimate.phase_offset
+    steps = np.arange(count)
+    tau = nm.preamble_repeats + first_symbol + steps - (nm.preamble_repeats - 1) / 2
+    predicted = estimate.phase_step * tau + estimate.phase_offset
+    sigma2 = max(estimate.noise_var, 1e-30)
+    gains = np.abs(h_pilot) ** 2
+    gain_pilots = float(np.sum(gains)) + 1e-30
     y_pilot = symbols_fft[:, nm.spectrum_index(nm.pilot_carriers)]
-    known = nm.pilots(first_symbol, count) * h_pilot[None, :]
-    residual = np.sum(y_pilot * np.conj(known), axis=1) * np.exp(-1j * predicted)
+    r = y_pilot * np.conj(nm.pilots(first_symbol, count) * h_pilot[None, :]) * np.exp(-1j * predicted)[:, None]
+    beta = _pair_rate(r, gains, tau, pilot_k, sigma2)
+
+    def common_gain(beta):
+        return np.sum(r * np.exp(-1j * beta * tau[:, None] * pilot_k[None, :]), axis=1) / gain_pilots
+
+    common = common_gain(beta)
+    residual_phase = float(np.angle(np.sum(common)))
     if count >= MIN_SYMBOLS_FOR_DRIFT:
-        drift = _tone_frequency(residual)
-        ramp = np.exp(-1j * drift * np.arange(count))
-        predicted = predicted + drift * np.arange(count)
-        residual = residual * ramp
-    snr = np.mean(np.abs(h_pilot) ** 2) / max(estimate.noise_var, 1e-30)
-    width = min(_smoothing_window(snr, len(nm.pilot_carriers)), (count - 1) | 1)
-    smooth = _moving_average(residual, width)
-    phase = predicted + np.angle(smooth)
-    y_data = symbols_fft[:, nm.spectrum_index(nm.data_carriers)]
-    gain = np.maximum(np.abs(h_data) ** 2, 1e-30)
-    z = y_data * np.exp(-1j * phase)[:, None] * (np.conj(h_data) / gain)[None, :]
-    noise_var = np.broadcast_to(estimate.noise_var / gain, z.shape)
-    return z, noise_var, float(np.angle(np.sum(residual)))
+        drift = _tone_frequency(common)
+        predicted = predicted + drift * steps
+        r = r * np.exp(-1j * drift * steps)[:, None]
+        common = common_gain(beta)
+    smooth = track(common, sigma2 / gain_pilots)
+    if len(pilot_k) >= 2:
+        prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
+        beta = _slope_rate(r * np.conj(smooth / np.maximum(np.abs(smooth), 1e-30))[:, None], gains, tau, pilot_k,
+                           sigma2, beta, prior)
+        smooth = track(common_gain(beta), sigma2 / gain_pilots)
+    return PilotTrack(smooth, predicted, beta, tau, residual_phase)
+
+
+def equalize(symbols_fft, estimate, numerology, first_symbol=0, pilots=None):
+    """Equalise OFDM symbols after the preamble with the channel the pilots track.
+
+    symbols_fft: complex (T, fft_len), symbols ``first_symbol .. first_symbol+T-1``; pilots: a
+    ``PilotTrack`` of them (default: ``track_pilots``). Returns (z, noise_var, residual_phase):
+    z complex (T, n_data) zero-forcing equalised data-carrier symbols; noise_var float
+    (T, n_data) noise variance of each z; residual_phase float, the mean phase (rad) the
+    pilots found beyond the prediction (to carry to later symbols).
+    """
+    nm = numerology
+    if pilots is None:
+        pilots = track_pilots(symbols_fft, estimate, nm, first_symbol)
+    where = {k: i for i, k in enumerate(nm.occupied_carriers)}
+    h_data = estimate.channel[[where[k] for k in nm.data_carriers]]
+    h = h_data[None, :] * pilots.rotation(nm.data_carriers)
+    gain = np.maximum(np.abs(h) ** 2, 1e-30)
+    z = symbols_fft[:, nm.spectrum_index(nm.data_carriers)] * np.conj(h) / gain
+    return z, max(estimate.noise_var, 1e-30) / gain, pilots.residual_phase
