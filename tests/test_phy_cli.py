@@ -27,6 +27,9 @@ def link(*args):
     (["--sweep", "0:ten:2"], "SNR must be a number in dB, got 'ten'"),
     (["--cfo", "0.5"], "--cfo must lie in (-0.4, 0.4)"),
     (["--csv", "/no/such/folder/x.csv"], "output folder does not exist"),
+    (["--impairments", "mars"], "invalid choice: 'mars' (choose from 'none', 'lab-cable'"),
+    (["--iq-phase-deg", "90"], "iq_phase_deg must be <= 45"),
+    (["--sro-ppm", "20", "--carrier-hz", "2.45e9"], "|cfo| must be below 0.4 subcarrier spacings"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message):
     proc = link(*args)
@@ -48,6 +51,31 @@ def test_json_run_reports_every_field():
     assert row["per"] == 1 - row["packets_ok"] / row["packets_sent"] == 0.0
     assert row["bits_compared"] == 8 * 200 * 8 and row["ber"] == 0.0
     assert row["samples_per_s"] == pytest.approx(row["samples"] / row["wall_s"])
+
+
+@pytest.mark.flowgraph
+def test_impairment_preset_with_overrides():
+    proc = link("--mcs", "qpsk-1/2", "--snr", "15", "--packets", "4", "--payload-bytes", "300",
+                "--impairments", "b200-indoor", "--sro-ppm", "-3", "--phase-noise-dbc", "-90", "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert (row["impairments"], row["channel"], row["packets_ok"]) == ("b200-indoor", "awgn", 4)
+
+
+def test_transmit_and_channel_take_the_impairment_options():
+    from argparse import Namespace
+
+    from gnuradio.gensemcom.cli.impairments import transmission_options
+    args = Namespace(impairments="walking-nlos", channel=None, snr=10.0, seed=1, doppler_hz=20.0,
+                     **{name: None for name in ("sro_ppm", "sample_rate_hz")})
+    fields = transmission_options(args)
+    assert args.channel == "multipath" and fields["doppler_hz"] == 20.0 and fields["profile"] == "tgn-d"
+    for command in ("transmit", "channel"):
+        help_text = subprocess.run([sys.executable, "-m", "gnuradio.gensemcom.cli", command, "--help"],
+                                   capture_output=True, text=True, timeout=60).stdout
+        for flag in ("--impairments", "--sro-ppm", "--phase-noise-dbc", "--iq-imbalance-db", "--iq-phase-deg",
+                     "--doppler-hz", "--sample-rate", "--dc-offset-dbc"):
+            assert flag in help_text, (command, flag)
 
 
 @pytest.mark.flowgraph

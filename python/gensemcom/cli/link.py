@@ -19,6 +19,9 @@ MCS: bpsk qpsk 16qam 64qam (uncoded), bpsk-1/2, {qpsk,16qam,64qam}-{1/2,2/3,3/4,
 (802.11n LDPC), bpsk-1/2x4 (robust: rate-1/2 LDPC sent 4 times, decodes at -5 dB).
 Channels: awgn, rayleigh (flat block fading, one draw per packet), rician (K = 4), multipath
 (8 taps, exponential profile, rms delay 2 samples, one draw per packet).
+Impairments: a radio preset (lab-cable, b200-indoor, walking-nlos, vehicular; values and
+sources in docs/phy.md) with single overrides (--sro-ppm, --phase-noise-dbc, --iq-imbalance-db,
+--iq-phase-deg, --dc-offset-dbc, --doppler-hz with --sample-rate, ...).
 
 examples:
   gensemcom link --mcs qpsk-1/2 --snr 4 --channel awgn --packets 200 --json
@@ -26,6 +29,9 @@ examples:
   gensemcom link --mcs 64qam-5/6 --sweep 16,17,18,19 --csv per.csv --plot per.png
   gensemcom link --mcs bpsk-1/2x4 --snr -5 --packets 200 --payload-bytes 200 --cfo 0.2
   gensemcom link --mcs bpsk-1/2x4 --sweep=-8:-4:1      (write = when the list starts with -)
+  gensemcom link --mcs 16qam-3/4 --sweep 8:14:0.5 --impairments b200-indoor
+  gensemcom link --mcs qpsk-1/2 --snr 6 --sro-ppm 20 --iq-imbalance-db 0.5 --iq-phase-deg 3
+  gensemcom link --mcs qpsk-1/2 --sweep 0:30:3 --impairments vehicular --doppler-hz 200 --sample-rate 5e6
 """
 import argparse
 import csv
@@ -35,10 +41,11 @@ from pathlib import Path
 
 from ..params import CFO, CHANNEL, DELAY_SAMPLES, SNR_DB
 from .common import positive_int, print_json, progress, snr_db, snr_list
+from .impairments import add_impairment_arguments, channel_config
 
 COLUMNS = ("mcs", "snr_db", "channel", "payload_bytes", "packets_sent", "packets_received",
            "packets_ok", "per", "ber", "bit_errors", "bits_compared", "snr_est_db", "samples",
-           "samples_per_s", "wall_s", "seed")
+           "samples_per_s", "wall_s", "seed", "impairments")
 
 
 def _mcs_name(text):
@@ -87,13 +94,15 @@ def add_arguments(parser, name):
     points.add_argument("--sweep", type=snr_list, default=None, metavar="LIST",
                         help="several SNRs: a comma list (0,2,4) or START:STOP:STEP (0:10:2); "
                              "write --sweep=-8:-4:1 when it starts with a minus")
-    CHANNEL.add_to(parser, type=_channel_name)
+    CHANNEL.add_to(parser, type=_channel_name, default=None,
+                   help=CHANNEL.help_text("awgn") + "; an --impairments preset may bring its own")
     add("--packets", type=positive_int, default=100, help="packets per SNR point (default 100)")
     add("--payload-bytes", type=_payload_bytes, default=1500,
         help="payload per packet, 1..4096 (default 1500)")
     add("--seed", type=int, default=0, help="seed of payloads, noise and fading (default 0)")
     CFO.add_to(parser, type=_cfo)
     DELAY_SAMPLES.add_to(parser, type=_delay)
+    add_impairment_arguments(parser)
     add("--json", action="store_true", help="print one JSON object per SNR point")
     add("--csv", metavar="FILE", help="also write the rows as CSV")
     add("--plot", metavar="FILE.png", help="also plot PER and BER against SNR")
@@ -166,10 +175,11 @@ def run(args):
     from ..phy.link import run_link
     _check_outputs(args)
     points = args.sweep if args.sweep is not None else [args.snr if args.snr is not None else SNR_DB.default]
-    options = {"cfo": args.cfo, "delay_samples": args.delay_samples}
     rows = []
     for snr in points:
-        bar = progress(total=args.packets, desc=f"{args.mcs} {args.channel} {snr:g} dB", unit="pkt")
+        config = channel_config(args, snr, name=args.channel, seed=args.seed, cfo=args.cfo or None,
+                                delay_samples=args.delay_samples or None)
+        bar = progress(total=args.packets, desc=f"{args.mcs} {config.name} {snr:g} dB", unit="pkt")
         done = [0]
 
         def update(received, sent, bar=bar, done=done):
@@ -177,12 +187,11 @@ def run(args):
             done[0] = received
 
         try:
-            result = run_link(args.mcs, snr, args.channel, args.packets, args.payload_bytes,
-                              args.seed, channel_options=options, timeout_s=args.timeout,
-                              on_progress=update)
+            result = run_link(args.mcs, snr, config, args.packets, args.payload_bytes,
+                              args.seed, timeout_s=args.timeout, on_progress=update)
         finally:
             bar.close()
-        row = result.to_dict()
+        row = {**result.to_dict(), "impairments": args.impairments}
         rows.append(row)
         if args.json:
             print_json(row)

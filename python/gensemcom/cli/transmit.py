@@ -38,6 +38,7 @@ from pathlib import Path
 from ..errors import BadInputError
 from ..params import CHANNEL, PROFILE, SCHEME, SEED, SNR_DB
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db, unit_fraction
+from .impairments import add_impairment_arguments, transmission_options
 from .models import add_stack_arguments
 
 FIELDS = ("scheme", "snr_db", "channel", "samples_used", "samples_budget", "bytes_sent", "packets_sent",
@@ -91,7 +92,8 @@ def add_arguments(parser, name):
     SCHEME.add_to(parser)
     SNR_DB.add_to(parser, type=snr_db, required=True, metavar="DB",
                   help=SNR_DB.help_text() + " (the transmitter plans with it)")
-    CHANNEL.add_to(parser)
+    CHANNEL.add_to(parser, default=None,
+                   help=CHANNEL.help_text("awgn") + "; an --impairments preset may bring its own")
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--cpp", type=fraction, metavar="R", help="channel uses per pixel, e.g. 1/48")
     budget.add_argument("--budget-symbols", type=positive_int, metavar="N", help="data-carrier symbols for the image")
@@ -106,6 +108,7 @@ def add_arguments(parser, name):
     parser.add_argument("--no-agreement", action="store_true", help="skip the semantic-agreement measures")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     add_stack_arguments(parser)
+    add_impairment_arguments(parser)
 
 
 def run(args):
@@ -124,6 +127,7 @@ def run(args):
     if args.mcs:
         get_mcs(args.mcs)
     LinkProfile.load(args.profile)
+    impairments = transmission_options(args)
     image = load_image(args.image)
     height, width = image.shape[:2]
     cpp = args.cpp if args.cpp is not None else args.budget_symbols / (height * width * 3)
@@ -136,7 +140,8 @@ def run(args):
         tx = run_transmission(image, args.scheme, args.snr, args.channel, cpp=cpp, profile=args.profile,
                               models=args.models, quant=args.quant, seed=args.seed, key_fraction=args.key_fraction,
                               fixed_mcs=args.mcs, on_progress=progress.stage, feedback=args.feedback,
-                              feedback_loss=args.feedback_loss, max_rounds=args.max_rounds)
+                              feedback_loss=args.feedback_loss, max_rounds=args.max_rounds,
+                              channel_options=impairments)
     if not tx.sent:
         raise BadInputError(tx.note or "nothing fits the channel budget: nothing was sent")
     task = Task(str(args.image), Path(args.image).name, args.scheme + (f"@{args.mcs}" if args.mcs else ""),
