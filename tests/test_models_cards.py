@@ -67,7 +67,7 @@ def test_parse_quant():
      "scheduler 'magic' is not one of default, ddim"),
     ("backend: clipseg\ncheckpoint: {builder: clipseg}\noptions: {threshold: high}\n", "must be a float"),
     ("backend: clipseg\ncheckpoint: {builder: clipseg}\ndevice: tpu\n", "auto, cpu, cuda, cuda:N"),
-    ("backend: clipseg\n", "exactly one of repo_id, path or builder"),
+    ("backend: clipseg\n", "exactly one of repo_id, path, builder or package"),
     ("backend: clipseg\nrole: generator\ncheckpoint: {builder: clipseg}\n", "fills role 'segmenter'"),
     ("kind: stack\nstack: {decoder: x}\n", "unknown role(s) decoder"),
     ("backend: clipseg\ncheckpoint: {builder: clipseg}\ntrust_remote_code: yes-please\n", "true or false"),

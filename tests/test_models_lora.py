@@ -123,5 +123,5 @@ def test_qlora_on_nf4_base(tmp_path, data_dir):
 
 
 def test_wrong_card_for_task(tmp_path, data_dir):
-    with pytest.raises(models.cards.BadInputError, match="needs a diffusers-inpaint model card"):
+    with pytest.raises(models.cards.BadInputError, match="needs a diffusers-inpaint or realesrgan model card"):
         finetune(TrainConfig(task="generator", card="tiny-blip", data=str(data_dir), out=str(tmp_path / "x")))

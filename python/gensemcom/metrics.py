@@ -11,6 +11,7 @@ Conventions (all functions):
     does not cover are excluded.
   * MS-SSIM: piq, 5 scales, standard weights; images need min(H, W) >= 161.
   * VSI: Zhang, Shen & Li (IEEE TIP 2014), piq's implementation on RGB.
+  * HaarPSI: Reisenhofer et al. (2018), piq's implementation on RGB (``haarpsi``; benchmarks).
   * Key-region PSNR/SSIM: the same definitions restricted to the sender's key mask (SSIM:
     the mean of the SSIM map over masked pixels).
   * LPIPS: AlexNet variant (``lpips`` package, inputs scaled to [−1, 1]); computed only when
@@ -127,6 +128,15 @@ def vsi(reference, test) -> float:
     reference, test = _check_pair(reference, test)
     with torch.no_grad():
         return float(piq.vsi(_to_tensor(reference), _to_tensor(test), data_range=255.0))
+
+
+def haarpsi(reference, test) -> float:
+    """HaarPSI (Reisenhofer et al. 2018, piq), in [0, 1], higher is better."""
+    import piq
+    import torch
+    reference, test = _check_pair(reference, test)
+    with torch.no_grad():
+        return float(piq.haarpsi(_to_tensor(reference), _to_tensor(test), data_range=255.0))
 
 
 def alexnet_weights_path() -> Path:

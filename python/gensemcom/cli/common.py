@@ -44,6 +44,18 @@ def positive_int(text):
     return value
 
 
+def image_size(text):
+    """argparse type: an image size WxH in pixels, e.g. 768x512 -> (768, 512)."""
+    parts = text.lower().split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 768x512, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"image sides must be >= 16 px, got {text!r}")
+    return width, height
+
+
 def nonnegative_int(text):
     """argparse type: an integer >= 0."""
     try:

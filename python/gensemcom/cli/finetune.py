@@ -10,6 +10,12 @@
 --data DIR holds images with a same-stem .txt caption each, or a metadata.jsonl of
 {"file_name": "a.png", "text": "a caption"} lines (the generator accepts missing captions).
 
+A realesrgan card (realesrgan-x4plus) is adapted to what the receiver decodes: views of the
+images (--data DIR, or --data photos: the photos scikit-image, scikit-learn and matplotlib
+install, never Kodak) are coded by the semantic encoder at four budgets and decoded; the loss is
+L1 + SSIM of the fused image (key regions + upscaled hints). LoRA on the last RRDB blocks and
+the upsampling convolutions (peft, Conv2d); OUT/examples.safetensors keeps the coded examples.
+
 --quant nf4 trains on a 4-bit base (QLoRA). A progress bar shows the loss; every --save-every
 steps OUT/checkpoint/ gets the adapter, optimizer and RNG state (safetensors + JSON), and
 --resume continues from there. At the end OUT holds the adapter (safetensors),
@@ -22,6 +28,9 @@ examples:
   gensemcom finetune generator --card sd-inpaint --data photos/ --rank 4 --steps 1000 \\
       --quant nf4 --out sd-mine
   gensemcom encode photo.png -o photo.gsc --models blip-mine/blip-base-blip-mine.yaml
+  gensemcom finetune generator --card realesrgan-x4plus --data photos --rank 8 --steps 300 \
+      --lr 2e-4 --out realesrgan-receiver
+  gensemcom decode photo.gsc -o out.png --models realesrgan-receiver/realesrgan-x4plus-realesrgan-receiver.yaml
 """
 import argparse
 
@@ -43,7 +52,8 @@ def _positive_float(text):
 def add_arguments(parser, name):
     parser.add_argument("task", choices=TASKS, metavar="TASK", help="captioner or generator")
     parser.add_argument("--card", required=True, help="base model card (name or .yaml path)")
-    parser.add_argument("--data", required=True, help="folder of training images and captions")
+    parser.add_argument("--data", required=True,
+                        help="folder of training images and captions (realesrgan: or 'photos', the bundled photos)")
     parser.add_argument("--out", required=True, help="output folder; its name is the adapter's name")
     parser.add_argument("--rank", type=positive_int, default=8, help="LoRA rank (default 8)")
     parser.add_argument("--alpha", type=_positive_float, default=None, help="LoRA alpha (default: the rank)")

@@ -23,14 +23,20 @@ quantization (--quant, comma-separated list for bench):
   int8           bitsandbytes LLM.int8 linear layers (~4x smaller weights)
   nf4            bitsandbytes 4-bit NormalFloat (~7x smaller weights)
   torchao-int8   torchao int8 weight-only (~4x smaller; the CPU path)
+  (realesrgan cards: int8 = static int8 convolutions on the CPU, torch.ao; nf4 and torchao-int8
+   quantize linear layers only and fail on this all-convolution model)
+
+a hint generator (realesrgan-x4plus) is benched as a whole decode of a 768x512 image (--image-size),
+with the decoded image's PSNR/SSIM/VSI and their change against --quant none
 
 examples:
   gensemcom models list
   gensemcom models show large
   gensemcom models download large
   gensemcom models bench tiny-blip --quant none,int8,nf4,torchao-int8 --json
+  gensemcom models bench realesrgan-x4plus --quant none,int8 --runs 5
 """
-from .common import positive_int, print_json
+from .common import image_size, positive_int, print_json
 
 ACTIONS = ("list", "show", "download", "bench")
 
@@ -66,6 +72,8 @@ def add_arguments(parser, name):
     parser.add_argument("--runs", type=positive_int, default=3,
                         help="bench: timed calls per setting (median)")
     parser.add_argument("--image-px", type=positive_int, default=256, help="bench: side of the test image")
+    parser.add_argument("--image-size", type=image_size, default=None, metavar="WxH",
+                        help="bench of a hint generator (realesrgan): size of the decoded image (default 768x512)")
     parser.add_argument("--local-dir", default=None,
                         help="download: into this folder instead of the hub cache")
     parser.add_argument("--json", action="store_true", help="print JSON (one object per line)")
@@ -79,6 +87,8 @@ def _checkpoint_text(card):
         return str(ckpt["path"])
     if ckpt.get("builder"):
         return f"tiny builder {ckpt['builder']}"
+    if ckpt.get("package"):
+        return f"pip {ckpt['package']}"
     return "-"
 
 
@@ -172,7 +182,7 @@ def run(args) -> int:
     rows = []
     for card in _members(models.load_card(args.cards[0])):
         for row in bench_card(card.source or card.name, quants, device=args.device, runs=args.runs,
-                              image_px=args.image_px, dtype=args.dtype):
+                              image_px=args.image_px, dtype=args.dtype, image_size=args.image_size):
             rows.append(row)
             if args.json:
                 print_json(row)

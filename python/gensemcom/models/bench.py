@@ -7,6 +7,12 @@ resident memory after the imports (load + inference); on GPU it is
 ``torch.cuda.max_memory_allocated``. ``param_mb`` counts the bytes the model's parameters and
 buffers really hold (quantized storage and scales included). ``latency_ms`` is the median of
 ``runs`` calls after one warm-up, on a ``image_px``-square image (astronaut from scikit-image).
+
+Generators that decode from the hints (``uses_hints``, e.g. Real-ESRGAN) are measured as the
+receiver runs them: a whole ``SemanticCodec.decode`` of one container (coffee from scikit-image
+at ``image_size``, coded once by the offline encoder at ``DECODE_BUDGET_BYTES``); each row then
+also holds the decoded image's PSNR / SSIM / VSI against the original and, beside a ``none``
+row, the change against it (``d_psnr`` ..., and ``psnr_vs_none``: the two decodes compared).
 """
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ import numpy as np
 from ..errors import GensemcomError
 
 BENCH_FIELDS = ("card", "role", "quant", "dtype", "device", "load_s", "peak_mem_mb", "param_mb", "latency_ms",
-                "runs", "error")
+                "runs", "error", "image_size", "psnr", "ssim", "vsi", "d_psnr", "d_ssim", "d_vsi", "psnr_vs_none")
+DECODE_BUDGET_BYTES = 3072
+DECODE_IMAGE_SIZE = (768, 512)
 
 
 def backend_modules(backend) -> list:
@@ -48,6 +56,34 @@ def bench_inputs(image_px):
     return image, mask, significance, prompt, mask.astype(np.float32)
 
 
+def uses_hints(card) -> bool:
+    """Whether ``card``'s backend is a generator that decodes from the hint thumbnail."""
+    import importlib
+
+    from .stack import BACKEND_CLASSES
+    if card.role != "generator" or card.backend not in BACKEND_CLASSES:
+        return False
+    module, name = BACKEND_CLASSES[card.backend]
+    return bool(getattr(getattr(importlib.import_module(f".{module}", __package__), name), "uses_hints", False))
+
+
+def decode_case(folder, image_size=DECODE_IMAGE_SIZE) -> dict:
+    """Code the decode benchmark's container once (see module docstring) into ``folder``:
+    {"container": path, "original": path}."""
+    from pathlib import Path
+
+    from ..imageio import save_png
+    from ..imageops import resize
+    from ..semantic.codec import SemanticCodec
+    from .photos import load_photo
+    image = resize(load_photo("coffee"), *image_size)
+    encoded = SemanticCodec().encode(image, DECODE_BUDGET_BYTES)
+    folder = Path(folder)
+    (folder / "container.gsc").write_bytes(encoded.data)
+    save_png(folder / "original.png", image)
+    return {"container": str(folder / "container.gsc"), "original": str(folder / "original.png")}
+
+
 def _import_for_baseline(card, quant):
     """Import what loading will import, so the memory baseline holds the libraries, not the model."""
     import importlib
@@ -55,6 +91,10 @@ def _import_for_baseline(card, quant):
     from .stack import BACKEND_CLASSES
     if card.backend in BACKEND_CLASSES:
         importlib.import_module(f".{BACKEND_CLASSES[card.backend][0]}", __package__)
+    if card.backend == "realesrgan":
+        if quant == "int8":
+            import torch.ao.quantization.quantize_fx  # noqa: F401
+        return
     library, option = ("diffusers", "pipeline_class") if card.backend == "diffusers-inpaint" \
         else ("transformers", "model_class")
     getattr(importlib.import_module(library), card.option(option) or "__doc__", None)
@@ -77,11 +117,14 @@ def _peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, fresh_process=True) -> dict:
+def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, fresh_process=True,
+              case=None) -> dict:
     """Measure one setting in this process (see module docstring). Returns a result row.
 
     ``fresh_process`` False: on CPU the peak resident memory of this process also holds earlier
-    work, so ``peak_mem_mb`` is reported as None (GPU peaks are reset per setting and stay)."""
+    work, so ``peak_mem_mb`` is reported as None (GPU peaks are reset per setting and stay).
+    ``case`` (``decode_case``'s dict): time whole decodes of its container; the decoded image is
+    written beside it as ``decoded-QUANT.png``."""
     import torch
 
     from .cards import load_card
@@ -101,7 +144,16 @@ def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, f
     call = {"segmenter": lambda: backend.analyze(image),
             "prompt_generator": lambda: backend.describe(image, mask, significance),
             "generator": lambda: backend.generate(prompt, image, known, seed=0)}[card.role]
-    call()
+    if case is not None:
+        from pathlib import Path
+
+        from ..semantic.codec import SemanticCodec
+        data = Path(case["container"]).read_bytes()
+        codec = SemanticCodec(generator=backend)
+
+        def call():
+            return codec.decode(data).image
+    output = call()
     times = []
     for _ in range(runs):
         if cuda:
@@ -115,25 +167,79 @@ def bench_one(card_name, quant, device=None, runs=3, image_px=256, dtype=None, f
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = max(0, _peak_rss_bytes() - baseline) if fresh_process else None
-    params = sum(parameter_bytes(m) for m in backend_modules(backend))
+    if hasattr(backend, "parameter_bytes"):
+        params = backend.parameter_bytes()
+    else:
+        params = sum(parameter_bytes(m) for m in backend_modules(backend))
     spec = backend.spec
-    return {"card": card.name, "role": card.role, "quant": quant,
-            "dtype": str(spec.dtype).replace("torch.", ""), "device": spec.device, "load_s": round(load_s, 3),
-            "peak_mem_mb": None if peak is None else round(peak / 2 ** 20, 1),
-            "param_mb": round(params / 2 ** 20, 2),
-            "latency_ms": round(float(np.median(times)) * 1000, 1), "runs": runs, "error": None}
+    row = dict.fromkeys(BENCH_FIELDS)
+    row.update({"card": card.name, "role": card.role, "quant": quant,
+                "dtype": str(spec.dtype).replace("torch.", ""), "device": spec.device, "load_s": round(load_s, 3),
+                "peak_mem_mb": None if peak is None else round(peak / 2 ** 20, 1),
+                "param_mb": round(params / 2 ** 20, 2),
+                "latency_ms": round(float(np.median(times)) * 1000, 1), "runs": runs, "error": None})
+    if case is not None:
+        row.update(_decoded_quality(case, quant, output))
+    return row
+
+
+def _decoded_quality(case, quant, output) -> dict:
+    """Quality of a decoded image against the original; the image is kept for comparisons."""
+    from pathlib import Path
+
+    from .. import metrics
+    from ..imageio import load_image, save_png
+    original = load_image(case["original"])
+    save_png(Path(case["container"]).parent / f"decoded-{quant}.png", output)
+    return {"image_size": f"{original.shape[1]}x{original.shape[0]}", "psnr": round(metrics.psnr(original, output), 3),
+            "ssim": round(metrics.ssim(original, output), 4), "vsi": round(metrics.vsi(original, output), 4)}
+
+
+def _changes_against_none(rows, case):
+    """Fill d_psnr, d_ssim, d_vsi and psnr_vs_none of each row against the ``none`` row."""
+    from pathlib import Path
+
+    from .. import metrics
+    from ..imageio import load_image
+    reference = next((r for r in rows if r["quant"] == "none" and not r.get("error")), None)
+    if reference is None:
+        return
+    folder = Path(case["container"]).parent
+    none_image = load_image(folder / "decoded-none.png")
+    for row in rows:
+        if row.get("error") or row.get("psnr") is None:
+            continue
+        for key in ("psnr", "ssim", "vsi"):
+            row[f"d_{key}"] = round(row[key] - reference[key], 4)
+        row["psnr_vs_none"] = round(metrics.psnr(none_image, load_image(folder / f"decoded-{row['quant']}.png")), 2)
 
 
 def bench_card(card_name, quants=("none", "int8", "nf4"), device=None, runs=3, image_px=256, isolate=True,
-               timeout_s=1800, dtype=None) -> list:
-    """One row per quantization mode (``BENCH_FIELDS``); a setting that fails gets its error."""
+               timeout_s=1800, dtype=None, image_size=None) -> list:
+    """One row per quantization mode (``BENCH_FIELDS``); a setting that fails gets its error.
+
+    ``image_size`` (width, height): the decode benchmark's image (hint generators; default
+    ``DECODE_IMAGE_SIZE``)."""
+    import tempfile
+
+    from .cards import load_card
+    with tempfile.TemporaryDirectory(prefix="gensemcom-bench-") as folder:
+        case = decode_case(folder, image_size or DECODE_IMAGE_SIZE) if uses_hints(load_card(card_name)) else None
+        rows = _bench_rows(card_name, quants, device, runs, image_px, isolate, timeout_s, dtype, case)
+        if case is not None:
+            _changes_against_none(rows, case)
+    return rows
+
+
+def _bench_rows(card_name, quants, device, runs, image_px, isolate, timeout_s, dtype, case) -> list:
     rows = []
     for quant in quants:
         job = {"card": str(card_name), "quant": quant, "device": device, "runs": runs, "image_px": image_px,
-               "dtype": dtype}
+               "dtype": dtype, "case": case}
         if not isolate:
             try:
-                rows.append(bench_one(job["card"], quant, device, runs, image_px, dtype, fresh_process=False))
+                rows.append(bench_one(job["card"], quant, device, runs, image_px, dtype, fresh_process=False,
+                                      case=case))
             except GensemcomError:
                 raise
             except Exception as exc:  # a backend/quantization combination this machine lacks
@@ -176,7 +282,9 @@ def _error_row(job, error):
 
 def format_table(rows) -> str:
     """Rows as a fixed-width text table (what ``gensemcom models bench`` prints)."""
-    lines = [["card", "quant", "dtype", "device", "load s", "peak MiB", "params MiB", "latency ms"]]
+    quality = any(r.get("psnr") is not None for r in rows)
+    lines = [["card", "quant", "dtype", "device", "load s", "peak MiB", "params MiB", "latency ms"]
+             + (["PSNR", "SSIM", "VSI", "dPSNR", "dSSIM", "dVSI", "PSNR vs none"] if quality else [])]
     for r in rows:
         head = [r["card"], r["quant"], str(r.get("dtype") or ""), str(r.get("device") or "")]
         if r.get("error"):
@@ -184,9 +292,15 @@ def format_table(rows) -> str:
         else:
             peak = "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.1f}"
             lines.append(head + [f"{r['load_s']:.2f}", peak, f"{r['param_mb']:.2f}",
-                                 f"{r['latency_ms']:.1f}"])
+                                 f"{r['latency_ms']:.1f}"]
+                         + ([_number(r.get(k)) for k in ("psnr", "ssim", "vsi", "d_psnr", "d_ssim", "d_vsi",
+                                                         "psnr_vs_none")] if quality else []))
     widths = [max(len(line[i]) for line in lines if len(line) == len(lines[0])) for i in range(len(lines[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _main(argv):
@@ -195,7 +309,8 @@ def _main(argv):
     warnings.filterwarnings("ignore")
     job = json.loads(argv[0])
     try:
-        row = bench_one(job["card"], job["quant"], job["device"], job["runs"], job["image_px"], job["dtype"])
+        row = bench_one(job["card"], job["quant"], job["device"], job["runs"], job["image_px"], job["dtype"],
+                        case=job.get("case"))
     except GensemcomError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

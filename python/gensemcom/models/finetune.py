@@ -33,7 +33,7 @@ from ..imageio import IMAGE_SUFFIXES
 from .cards import ModelCard, load_card, save_card
 from .loading import LoadSpec, floating_dtype, inputs_to, load_processor, load_transformers_model
 
-TASK_BACKENDS = {"captioner": "image-to-text", "generator": "diffusers-inpaint"}
+TASK_BACKENDS = {"captioner": ("image-to-text",), "generator": ("diffusers-inpaint", "realesrgan")}
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 
 
@@ -426,11 +426,15 @@ def finetune(config: TrainConfig, resume=False, on_step=None) -> dict:
     if config.task not in TASK_BACKENDS:
         raise BadInputError(f"task {config.task!r} is not one of {', '.join(TASK_BACKENDS)}")
     card = load_card(config.card)
-    if card.kind != "model" or card.backend != TASK_BACKENDS[config.task]:
-        raise BadInputError(f"{config.task} training needs a {TASK_BACKENDS[config.task]} model card; "
-                            f"{card.name!r} is {card.kind} {card.backend or ''}".rstrip())
+    if card.kind != "model" or card.backend not in TASK_BACKENDS[config.task]:
+        raise BadInputError(f"{config.task} training needs a {' or '.join(TASK_BACKENDS[config.task])} model "
+                            f"card; {card.name!r} is {card.kind} {card.backend or ''}".rstrip())
     if config.steps < 1 or config.rank < 1 or config.batch_size < 1 or config.save_every < 1:
         raise BadInputError("steps, rank, batch size and save interval must be >= 1")
     Path(config.out).mkdir(parents=True, exist_ok=True)
-    trainer = (CaptionerTrainer if config.task == "captioner" else GeneratorTrainer)(config, card)
+    if card.backend == "realesrgan":
+        from .srfinetune import SuperResolutionTrainer
+        trainer = SuperResolutionTrainer(config, card)
+    else:
+        trainer = (CaptionerTrainer if config.task == "captioner" else GeneratorTrainer)(config, card)
     return trainer.run(resume=resume, on_step=on_step)

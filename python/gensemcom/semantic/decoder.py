@@ -132,14 +132,18 @@ def decode_received(codec, received: Received, size, seed, max_pixels=MAX_DECODE
 
     canvas_u8 = to_uint8(canvas)
     seed = received.image_id if seed is None else seed
-    generated = codec.generator.generate(prompt, canvas_u8, weight, seed=seed)
+    generator = codec.generator
+    if getattr(generator, "uses_hints", False):
+        generated = generator.generate(prompt, canvas_u8, weight, seed=seed, thumbnail=thumbnail)
+    else:
+        generated = generator.generate(prompt, canvas_u8, weight, seed=seed)
     generated = np.asarray(generated)
     if generated.shape != (height, width, 3):
         generated = resize(to_uint8(generated), width, height)
     w = weight[..., None]
     fused = to_uint8(w * canvas + (1.0 - w) * generated.astype(np.float32))
     report["key_fraction"] = round(float((weight >= 1.0).mean()), 4)
-    report["generator"] = getattr(codec.generator, "name", type(codec.generator).__name__)
+    report["generator"] = getattr(generator, "name", type(generator).__name__)
     return DecodeResult(fused, weight >= 1.0, prompt, report)
 
 

@@ -93,9 +93,13 @@ class Generator(abc.ABC):
     image. ``known`` is soft (feathered) at the key boundary. ``seed`` makes the output
     reproducible. The result has the canvas's shape; the codec pastes the key regions back
     afterwards (fusion with seam blending), so a generator need not preserve them exactly.
+
+    A generator whose ``uses_hints`` is True also gets ``thumbnail=``: the decoded hint
+    thumbnail, (h, w, 3) uint8 at the size the metadata names, or None when no hint arrived.
     """
 
     name = "generator"
+    uses_hints = False
 
     @abc.abstractmethod
     def generate(self, prompt, canvas: np.ndarray, known: np.ndarray, seed: int = 0) -> np.ndarray:
