@@ -21,6 +21,7 @@ help:
 	@echo "make setup   - only install: Debian packages, then .venv with pip install -e '.[large,ray,dev]'"
 	@echo "make cmake-install - install the module the GNU Radio way (CMake, GR_PYTHON_INSTALL) into GNU Radio's prefix"
 	@echo "make cmake-check   - configure, build, ctest and install to a temporary prefix, run the installed package"
+	@echo "make grc-check     - compile every example flowgraph with GRC; fail when a block is not found"
 	@echo "make results       - rewrite docs/results.md's tables and figures from docs/results/results.csv.gz"
 
 all: test
@@ -86,6 +87,11 @@ cmake-install: $(STAMPS)/venv-offline
 
 cmake-check: $(STAMPS)/venv-offline
 	scripts/cmake_check.sh $(CURDIR)/$(PY)
+
+# Every example compiles with GRC and every block in it is found (grcc alone exits 0 with a
+# "Missing Block" when GRC does not see the YAML): gensemcom grc-check --help.
+grc-check: $(STAMPS)/venv-offline
+	$(VENV)/bin/gensemcom grc-check --blocks-path grc examples
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache

@@ -125,6 +125,13 @@ CASES = {
         ("CFO not a number", ["--from", "tcp://127.0.0.1:1", "--to", "tcp://127.0.0.1:2", "--snr", "3",
                               "--cfo", "x"]),
     ],
+    "grc-check": [
+        ("missing flowgraph", ["{tmp}/nope.grc"]),
+        ("text file as flowgraph", ["{txt}"]),
+        ("folder without flowgraphs", ["{dir}"]),
+        ("blocks path missing", ["{dir}", "--blocks-path", "{missing}"]),
+        ("out folder missing", ["{dir}", "--out", "{missing}"]),
+    ],
 }
 
 

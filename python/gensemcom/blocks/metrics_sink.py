@@ -2,6 +2,7 @@
 """Metrics sink: compares each reconstruction with its original (and the sender's key mask)."""
 import collections
 import threading
+import time
 
 import pmt
 
@@ -10,7 +11,9 @@ from ..grc_yaml import GrcBlock, message
 from ..params import Param, Params
 from ..phy.pdus import split_pdu
 from .pdus import image_to_pdu, pdu_to_image
-from .worker import worker_block
+from .worker import DONE, worker_block
+
+END = pmt.intern("gensemcom_end")      # posted to the block's own system port: finish now
 
 
 class metrics_sink(worker_block):
@@ -25,6 +28,12 @@ class metrics_sink(worker_block):
     ``results`` holds one dict per image (metrics + decoder meta) for scripts; ``wait_for(n)``
     blocks until n results exist. A reconstruction whose original is unknown is passed on
     without metrics and counted in ``stats["unmatched"]``.
+
+    End: GNU Radio's ``done`` does not say which input ended, and the originals usually end
+    first. After the first ``done`` the sink finishes once every original it holds has been
+    scored, or ``end_timeout_s`` after the later of that ``done`` and the last reconstruction
+    (an image lost on the air never comes; ``stats["given_up"]`` counts them; 0 = wait for
+    every original). Its ``done`` then ends the image sink downstream.
     """
 
     finish_on_done = False     # several inputs: one upstream's end is not the end
@@ -36,6 +45,9 @@ class metrics_sink(worker_block):
               unit="if weights present", hide="part"),
         Param("queue_size", "int", 16, "Queue Size", "reconstructions waiting to be scored at most; more are "
               "dropped", unit="images", lo=1, hide="part"),
+        Param("end_timeout_s", "float", 30.0, "End Timeout",
+              "after an input ended, images not scored within this long are given up", unit="s, 0 = wait for all",
+              lo=0, hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -54,18 +66,30 @@ the Image Display.
 
 Conventions: RGB, data range 255, SSIM 11x11 Gaussian (sigma 1.5) without downsampling,
 key-region metrics on the sender's key mask (see gensemcom.metrics).
+
+End: after an input ended, the sink finishes once every original it received has been
+scored, or "End Timeout" seconds after the last reconstruction (an image lost on the air
+never comes; 0 = wait for every original). Its end ends the Image Sink behind it, so a
+finite flowgraph (a list of images) runs to completion.
 """)
 
-    def __init__(self, max_images=DEFAULT.max_images, lpips=DEFAULT.lpips, queue_size=DEFAULT.queue_size):
+    def __init__(self, max_images=DEFAULT.max_images, lpips=DEFAULT.lpips, queue_size=DEFAULT.queue_size,
+                 end_timeout_s=DEFAULT.end_timeout_s):
         worker_block.__init__(self, "gensemcom_metrics_sink", queue_size=queue_size, drop_policy="drop_newest")
         self.max_images = self.PARAMETERS["max_images"].check("metrics_sink", max_images)
+        self.end_timeout_s = self.PARAMETERS["end_timeout_s"].check("metrics_sink", end_timeout_s)
         self.compute_lpips = bool(lpips)
         self._originals = collections.OrderedDict()
         self._masks = collections.OrderedDict()
+        self._scored = set()                # image ids of the originals held that have a result
         self._store_lock = threading.Lock()
         self.results = []
         self._results_changed = threading.Condition()
         self.stats["unmatched"] = 0
+        self.stats["given_up"] = 0
+        self._last_activity = time.monotonic()
+        self._watch = None
+        self._finished = False
         self.register_input("original", self._on_original)
         self.register_input("mask", self._on_mask)
         self.message_port_register_out(pmt.intern("out"))
@@ -75,7 +99,9 @@ key-region metrics on the sender's key mask (see gensemcom.metrics).
             table[key] = value
             table.move_to_end(key)
             while len(table) > self.max_images:
-                table.popitem(last=False)
+                old, _ = table.popitem(last=False)
+                if table is self._originals:
+                    self._scored.discard(old)
 
     def _on_original(self, msg):
         meta, image = pdu_to_image(msg)
@@ -90,9 +116,12 @@ key-region metrics on the sender's key mask (see gensemcom.metrics).
     def process(self, msg):
         meta, image = pdu_to_image(msg)
         image_id = int(meta.get("image_id", 0))
+        self._last_activity = time.monotonic()
         with self._store_lock:
             original = self._originals.get(image_id)
             mask = self._masks.get(image_id)
+            if original is not None:
+                self._scored.add(image_id)
         result = dict(meta)
         if original is None or original[1].shape != image.shape:
             self.stats["unmatched"] += 1
@@ -115,6 +144,45 @@ key-region metrics on the sender's key mask (see gensemcom.metrics).
         with self._results_changed:
             self.results.append(result)
             self._results_changed.notify_all()
+
+    # -- end of the run ----------------------------------------------------------------
+    def unscored(self):
+        """Image ids of the originals held that have no result yet."""
+        with self._store_lock:
+            return [image_id for image_id in self._originals if image_id not in self._scored]
+
+    def _on_system(self, msg):
+        if pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), END):
+            if not self._finished:
+                self._finished = True
+                self.system_handler(pmt.cons(DONE, pmt.from_long(1)))
+            return
+        worker_block._on_system(self, msg)      # handles what was queued, waits for the worker
+        if not self.upstream_done.is_set():
+            return
+        self._last_activity = time.monotonic()
+        if self._watch is None:
+            self._watch = threading.Thread(target=self._watch_end, name="gensemcom-metrics-end", daemon=True)
+            self._watch.start()
+
+    def _watch_end(self):
+        while self._running.is_set():
+            unscored = self.unscored()
+            if not unscored and not self.pending():
+                break
+            if self.end_timeout_s and time.monotonic() - self._last_activity > self.end_timeout_s:
+                self.stats["given_up"] += len(unscored)
+                break
+            time.sleep(0.05)
+        else:
+            return
+        self.to_basic_block()._post(pmt.intern("system"), pmt.cons(END, pmt.from_long(1)))
+
+    def stop(self):
+        worker_block.stop(self)
+        if self._watch is not None:
+            self._watch.join(timeout=5)
+        return True
 
     def wait_for(self, count, timeout_s=60.0):
         """Block until at least ``count`` results exist; returns whether they do."""

@@ -29,6 +29,7 @@ COMMANDS = {
     "bench": ("bench", "resumable benchmark sweep over images, schemes, SNRs and channels"),
     "models": ("models", "list, download and benchmark large-model cards"),
     "finetune": ("finetune", "LoRA fine-tuning of the captioner or the generator"),
+    "grc-check": ("grc_check", "compile the example flowgraphs with GRC; fail when a block is not found"),
 }
 
 EPILOG = """\

@@ -117,7 +117,7 @@ def run_rx(args):
     source = make_source(args.source, args.rate, args.freq, args.gain)
     rx = semantic_rx(args.scheme, args.profile, models=args.models or "offline", quant=args.quant or "none",
                      default_width=args.width, default_height=args.height)
-    sink = image_sink(args.out)
+    sink = image_sink(args.out, print_each=False)     # this command prints its own progress
     tb = gr.top_block("gensemcom_rx")
     tb.connect(source, rx)
     tb.msg_connect(rx, "out", sink, "in")
