@@ -22,9 +22,15 @@ def add_impairment_arguments(parser):
         param.add_to(group, default=None, help=param.help_text() + " (default: the preset's)")
 
 
+def _dest(name):
+    """The argparse attribute of a field's option (its declared flag: --delay-profile for ``profile``)."""
+    from ..phy.channel import CONFIG_PARAMETERS
+    return CONFIG_PARAMETERS[name].flag[2:].replace("-", "_")
+
+
 def impairment_overrides(args):
     """{field: value} of the impairment options given on the command line."""
-    return {name: getattr(args, name) for name in OVERRIDES if getattr(args, name, None) is not None}
+    return {name: getattr(args, _dest(name)) for name in OVERRIDES if getattr(args, _dest(name), None) is not None}
 
 
 def channel_config(args, snr_db, **fields):
