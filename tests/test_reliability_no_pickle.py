@@ -39,7 +39,7 @@ ALLOWED = {
         "imported before a memory baseline",
     ("models/stack.py", "offline_backend", "dynamic import"):
         "an offline backend class from the fixed OFFLINE_CLASSES table",
-    ("models/stack.py", "load_backend", "dynamic import"):
+    ("models/stack.py", "backend_class", "dynamic import"):
         "the backend class of a model card from the fixed BACKEND_CLASSES table",
     ("models/loading.py", "library_class", "dynamic import"):
         "transformers or diffusers, as the model card's backend table says",

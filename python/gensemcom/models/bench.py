@@ -58,13 +58,10 @@ def bench_inputs(image_px):
 
 def uses_hints(card) -> bool:
     """Whether ``card``'s backend is a generator that decodes from the hint thumbnail."""
-    import importlib
-
-    from .stack import BACKEND_CLASSES
+    from .stack import BACKEND_CLASSES, backend_class
     if card.role != "generator" or card.backend not in BACKEND_CLASSES:
         return False
-    module, name = BACKEND_CLASSES[card.backend]
-    return bool(getattr(getattr(importlib.import_module(f".{module}", __package__), name), "uses_hints", False))
+    return bool(getattr(backend_class(card), "uses_hints", False))
 
 
 def decode_case(folder, image_size=DECODE_IMAGE_SIZE) -> dict:

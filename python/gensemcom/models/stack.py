@@ -69,6 +69,13 @@ def offline_backend(role, **options):
         raise BadInputError(f"offline {role}: bad option in the card: {exc}") from None
 
 
+def backend_class(card):
+    """The class that implements ``card``'s backend (a ModelCard not of backend 'offline')."""
+    import importlib
+    module_name, class_name = BACKEND_CLASSES[card.backend]
+    return getattr(importlib.import_module(f".{module_name}", __package__), class_name)
+
+
 def load_backend(card, quant=None, device=None, dtype=None, base=None):
     """Instantiate the backend a model card names (``card``: a ModelCard, name or path).
 
@@ -76,7 +83,6 @@ def load_backend(card, quant=None, device=None, dtype=None, base=None):
     device  auto | cpu | cuda | cuda:N, None = the card's;  dtype  float32 | float16 | bfloat16
     base    for a prompt generator: the PromptGenerator whose measured prompt it enriches
     """
-    import importlib
     card = load_card(card)
     if card.kind != "model":
         raise BadInputError(f"model card {card.name!r} is a stack; load it with load_stack")
@@ -84,8 +90,7 @@ def load_backend(card, quant=None, device=None, dtype=None, base=None):
         check_device(device, "--device")
     if card.backend == "offline":
         return offline_backend(card.role, **card.options)
-    module_name, class_name = BACKEND_CLASSES[card.backend]
-    cls = getattr(importlib.import_module(f".{module_name}", __package__), class_name)
+    cls = backend_class(card)
     kwargs = {"base": base} if card.role == "prompt_generator" else {}
     return cls(card, quant=quant, device=device, dtype=dtype, **kwargs)
 
