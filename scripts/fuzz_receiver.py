@@ -933,6 +933,15 @@ def current_rss_mib():
 
 
 def peak_rss_mib():
+    """This process's own high-water mark. Not ru_maxrss: Linux carries that across exec, so a
+    fuzzer started from a large parent (a long pytest run) would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
