@@ -168,7 +168,7 @@ def main(argv=None):
             hog.kill()
             hog.wait()
     summary = {"runs": len(results), "ok": sum(r["ok"] for r in results),
-               "hangs": sum(r.get(k) == "hang" for r in results for k in ("channel", "rx")),
+               "hangs": sum(r.get(k) == "hang" for r in results for k in ("tx", "channel", "rx")),
                "aborts": sum(r.get(k) == "abort" for r in results for k in ("tx", "channel", "rx")),
                "errors": sum(r.get(k) == "error" for r in results for k in ("tx", "channel", "rx")),
                "killed_during_exit": sum(r.get(f"{k}_rc") == -signal.SIGTERM for r in results

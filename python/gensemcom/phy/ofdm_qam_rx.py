@@ -157,7 +157,8 @@ class payload_decoder(gr.sync_block):
         gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
                                in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
-        self.message_port_register_out(pmt.intern("symbols"))
+        self._symbols_port = pmt.intern("symbols")
+        self.message_port_register_out(self._symbols_port)
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
@@ -208,9 +209,10 @@ class payload_decoder(gr.sync_block):
         mcs = get_mcs(header.mcs)
         z, noise_var, result = decode_packet(symbols, packet["estimate"], header, nm)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
-        shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
-        self.message_port_pub(pmt.intern("symbols"), pmt.cons(
-            pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), pmt.init_c32vector(shown.size, shown.tolist())))
+        if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
+            shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
+            self.message_port_pub(self._symbols_port, pmt.cons(
+                pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), pmt.init_c32vector(shown.size, shown.tolist())))
         error = probe - nearest_points(probe, mcs.modulation)
         evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
         if result.crc_ok:

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from .modulation import nearest_points
-from .receiver import _smoother, track
+from .receiver import _smoother, cis, track
 
 EXCESS_ERROR_RATIO = 2.0    # first-pass error / expected noise above which carriers are tracked
 FORWARD_SYMBOLS = 2         # "forward" decisions: OFDM symbols per step
@@ -94,7 +94,7 @@ def track_carriers(symbols_fft, estimate, numerology, first_symbol, modulation, 
     pilot = np.asarray([where[k] for k in nm.pilot_carriers])
     count = symbols_fft.shape[0]
     tau = nm.preamble_repeats + first_symbol + np.arange(count) - (nm.preamble_repeats - 1) / 2
-    rotation = np.exp(1j * (estimate.phase_step * tau + estimate.phase_offset))[:, None]
+    rotation = cis(estimate.phase_step * tau + estimate.phase_offset)[:, None]
     received = symbols_fft[:, nm.spectrum_index(occupied)] / rotation
     sigma2 = max(estimate.noise_var, 1e-30)
     sent = np.empty((count, occupied.size), complex)
