@@ -27,9 +27,9 @@ def test_every_image_comes_out_of_one_running_flowgraph(tmp_path):
 
 
 def test_a_slow_decoder_drops_with_a_count_and_never_blocks_the_phy(tmp_path):
-    # images every 1.5 s (faster than the link's encoder needs), decodes take 5 s: the decoder is
+    # images every 1.5 s (faster than the link's encoder needs), decodes take 8 s: the decoder is
     # the bottleneck, its queue of 4 overflows
-    status, summary = soak(tmp_path, "--images", "8", "--warmup", "2", "--snr", "20", "--slow-decoder-s", "5",
+    status, summary = soak(tmp_path, "--images", "8", "--warmup", "2", "--snr", "20", "--slow-decoder-s", "8",
                            "--no-flow-control", "--interval-s", "1.5")
     assert status == 0, summary["checks"]
     assert summary["decoder"]["dropped"] > 0
