@@ -4,9 +4,10 @@
 
   python benchmarks/example_grid.py out/bench --image kodim01.png --channel awgn --snr=-5,0,5,20 \\
       --schemes semantic,jpeg,avif --save docs/img/results_kodim01_awgn.png
+  python benchmarks/example_grid.py out/sweep-base-awgn out/sweep-sem-awgn --schemes semantic,av1,webp ...
 
-Reads OUT/results.csv (metrics for the captions) and the reconstructions the sweep saved under
-OUT/images/ (``--examples N`` of ``gensemcom bench``).
+Reads FOLDER/results.csv (metrics for the captions) and the reconstructions the sweep saved under
+FOLDER/images/ (``--examples N`` of ``gensemcom bench``), for each sweep folder given.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folders", type=Path, nargs="+", metavar="FOLDER", help="sweep output folders")
     parser.add_argument("--image", default="kodim01.png")
     parser.add_argument("--channel", default="awgn")
     parser.add_argument("--snr", default="-5,0,5,20")
@@ -25,10 +26,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="which seed's reconstructions (default 0)")
     parser.add_argument("--save", type=Path, required=True)
     args = parser.parse_args(argv)
-    if not (args.folder / "results.csv").is_file():
-        print(f"example_grid: no results.csv in {args.folder}; run gensemcom bench --out {args.folder} first",
-              file=sys.stderr)
-        return 2
+    for folder in args.folders:
+        if not (folder / "results.csv").is_file():
+            print(f"example_grid: no results.csv in {folder}; run gensemcom bench --out {folder} first",
+                  file=sys.stderr)
+            return 2
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -36,7 +38,8 @@ def main(argv=None):
     from PIL import Image
 
     from gnuradio.gensemcom.bench.store import read_results
-    rows = {(r["scheme"], float(r["snr_db"])): r for r in read_results(args.folder)
+    rows = {(r["scheme"], float(r["snr_db"])): dict(r, folder=folder)
+            for folder in args.folders for r in read_results(folder)
             if r["image"] == args.image and r["channel"] == args.channel and int(r["seed"]) == args.seed}
     snrs = [float(s) for s in args.snr.split(",")]
     schemes = args.schemes.split(",")
@@ -49,7 +52,7 @@ def main(argv=None):
             if row is None or not row.get("reconstruction"):
                 ax.set_title(f"{scheme}, {snr:g} dB: not in the sweep", fontsize=8)
                 continue
-            ax.imshow(np.asarray(Image.open(args.folder / row["reconstruction"]).convert("RGB")))
+            ax.imshow(np.asarray(Image.open(row["folder"] / row["reconstruction"]).convert("RGB")))
             key = "–" if row.get("key_psnr") is None else f"{row['key_psnr']:.1f}"
             ax.set_title(f"{scheme}, {snr:g} dB{'' if row['delivered'] else ' (failed)'}\n"
                          f"VSI {row['vsi']:.3f}, key {key} dB, PSNR {row['psnr']:.1f}", fontsize=8)

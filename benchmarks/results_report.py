@@ -95,6 +95,9 @@ def write_figures(rows, folder) -> list:
     from gnuradio.gensemcom.bench.plots import write_plots
     from gnuradio.gensemcom.bench.summary import summarize
     written = write_plots(summarize(rows), folder)
+    for path in written:
+        if not str(path).endswith(".png"):
+            Path(path).unlink()                 # the docs show PNGs; PDFs are in each sweep's plots/
     return sorted(p for p in written if str(p).endswith(".png"))
 
 
