@@ -281,3 +281,49 @@ def test_reference_key_mask_gets_the_task(image_dir):
     assert row["key_mask_source"] == "corner" and row["key_psnr"] == 100.0 and row["psnr"] < 30
     assert row.get("key_fraction") is None  # the reference mask is not the scheme's key split
     assert row["semantic_status"].startswith("not computed")
+
+
+def test_impaired_channel_is_its_own_realisation_and_bad_specs_fail(tmp_path, image_dir):
+    """``awgn+b200-indoor``: the real flowgraph with the preset's radio impairments, a channel
+    seed of its own, the same budget; unknown or contradictory impairments fail before running."""
+    from gnuradio.gensemcom.bench.sweep import plan
+    from gnuradio.gensemcom.bench.tasks import channel_parts
+    from gnuradio.gensemcom.errors import BadInputError
+    assert channel_parts("awgn") == ("awgn", "none")
+    assert channel_parts("multipath+vehicular") == ("multipath", "vehicular")
+    common = dict(images=image_dir, schemes=["av1"], snrs_db=[10.0], cpps=["1/12"], seeds=1,
+                  agreement=False, examples=0, bound=None)
+    for bad, words in (("awgn+bogus", "unknown impairments"), ("awgn+vehicular", r"write multipath\+vehicular")):
+        with pytest.raises(BadInputError, match=words):
+            plan(SweepConfig(out=tmp_path / "bad", channels=[bad], **common))
+    result = run_sweep(SweepConfig(out=tmp_path / "radios", channels=["awgn", "awgn+b200-indoor"], workers=1,
+                                   **common), progress=False, outputs=False, **NO_LOG)
+    assert result["ran"] == 4 and result["errors"] == 0
+    rows = store.read_results(tmp_path / "radios")
+    by = {(r["image"], r["channel"]): r for r in rows}
+    for image in ("astronaut.png", "coffee.png"):
+        clean, radio = by[(image, "awgn")], by[(image, "awgn+b200-indoor")]
+        assert clean["channel_seed"] != radio["channel_seed"]
+        assert clean["samples_budget"] == radio["samples_budget"]
+        assert radio["delivered"] in (True, "True", 1, "1")      # 10 dB: the receiver tracks the radios
+        assert float(radio["psnr"]) > 20
+
+
+def test_impaired_channel_reaches_the_flowgraph_with_the_preset_fields(monkeypatch, image_dir):
+    """The task's impairment preset arrives as channel options, the channel name without it."""
+    from gnuradio.gensemcom.bench import flowgraph
+    from gnuradio.gensemcom.bench.tasks import Task
+    from gnuradio.gensemcom.flowgraphs import transmit
+    from gnuradio.gensemcom.phy.impairments import IMPAIRMENT_PRESETS
+    seen = {}
+
+    def fake(image, scheme, snr_db, channel, **kwargs):
+        seen.update(channel=channel, options=kwargs["channel_options"])
+        raise KeyboardInterrupt    # stop before any flowgraph
+    monkeypatch.setattr(transmit, "run_transmission", fake)
+    task = Task(str(image_dir / "coffee.png"), "coffee.png", "av1", 5.0, "multipath+vehicular", "1/12")
+    with pytest.raises(KeyboardInterrupt):
+        flowgraph.run_baseline(task)
+    expected = {k: v for k, v in IMPAIRMENT_PRESETS["vehicular"][0].items() if k != "name"}
+    assert seen == {"channel": "multipath", "options": expected}
+    assert seen["options"]["doppler_hz"] == 70.0 and seen["options"]["sro_ppm"] == 4.0

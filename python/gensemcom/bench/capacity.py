@@ -25,6 +25,7 @@ import functools
 import math
 
 from .schemes import register_scheme
+from .tasks import channel_parts
 
 CHANNELS = ("awgn", "rayleigh")
 CODECS = ("av1", "webp", "jpeg")
@@ -72,11 +73,12 @@ def run_capacity(task) -> dict:
     image = task.load_image()
     height, width = image.shape[:2]
     uses = samples_budget(float(task.cpp_fraction), height, width, DEFAULT_NUMEROLOGY)
-    budget = budget_bytes(uses, task.channel, task.snr_db)
+    channel = channel_parts(task.channel)[0]     # impairments cost an ideal code nothing
+    budget = budget_bytes(uses, channel, task.snr_db)
     coder = WholeImageCodec(codec)
     sent = coder.encode(image, budget) if budget > 0 else None
     result = {"codec": codec, "budget_bytes": budget, "samples_budget": uses, "samples_used": uses,
-              "capacity_bits_per_use": capacity(task.channel, task.snr_db)}
+              "capacity_bits_per_use": capacity(channel, task.snr_db)}
     if sent is None or not sent.report["fits"]:
         result.update(image=None, delivered=False, bytes=0, sent=False)
     else:

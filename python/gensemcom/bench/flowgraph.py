@@ -12,6 +12,8 @@
   <scheme>~<mode>   the same in a closed loop (``flowgraphs.transmit.FEEDBACK_MODES``: csi, ack,
                     full): semantic~full, av1~ack, … (``gensemcom bench --feedback MODE`` names them)
 
+A channel ``CHANNEL+IMPAIRMENTS`` (``awgn+b200-indoor``) adds that radio-impairment preset's
+fields to the channel (``phy.impairments``); the senders plan for CHANNEL's statistics.
 Every scheme of one (image, SNR, channel, seed) meets the same channel realisation
 (``Task.channel_seed``) and the same sample budget (``link.protection.samples_budget``).
 Key-region metrics of every scheme use the semantic sender's key mask for the same image and
@@ -23,6 +25,7 @@ from ..constants import BASELINE_SCHEMES, CHANNELS, SEMANTIC_ABLATIONS
 from ..phy.mcs import get_mcs
 from .keymask import register_key_mask
 from .schemes import register_scheme
+from .tasks import channel_parts
 
 
 def _result(task, tx) -> dict:
@@ -65,10 +68,14 @@ def _prompt_bytes(report) -> int:
 
 def _transmit(task, scheme, models=None, fixed_mcs=""):
     from ..flowgraphs.transmit import run_transmission
+    from ..phy.impairments import IMPAIRMENT_PRESETS
     scheme, _, feedback = scheme.partition("~")
+    channel, impairments = channel_parts(task.channel)
+    options = {k: v for k, v in IMPAIRMENT_PRESETS[impairments][0].items() if k != "name"}
     image = task.load_image()
-    tx = run_transmission(image, scheme, task.snr_db, task.channel, cpp=float(task.cpp_fraction),
-                          models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs, feedback=feedback or "none")
+    tx = run_transmission(image, scheme, task.snr_db, channel, cpp=float(task.cpp_fraction),
+                          models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs, feedback=feedback or "none",
+                          channel_options=options or None)
     return _result(task, tx)
 
 
@@ -101,7 +108,7 @@ def _validate_card(value):
 def semantic_key_mask(image, task):
     """The semantic sender's key mask for ``task``'s image and channel budget (no PHY run)."""
     from ..flowgraphs.transmit import semantic_sender_mask
-    return semantic_sender_mask(image, task.snr_db, task.channel, float(task.cpp_fraction))
+    return semantic_sender_mask(image, task.snr_db, channel_parts(task.channel)[0], float(task.cpp_fraction))
 
 
 register_scheme("semantic", run_semantic, channels=CHANNELS,

@@ -155,10 +155,22 @@ def get_scheme(name: str) -> Scheme:
 
 
 def check_channel(scheme: Scheme, channel: str):
-    """Raise ``BadInputError`` when ``scheme`` cannot run over ``channel``."""
-    if scheme.channels is not None and channel not in scheme.channels:
-        raise BadInputError(f"scheme {scheme.display_name} does not support channel {channel!r} "
+    """Raise ``BadInputError`` when ``scheme`` cannot run over ``channel`` (``CHANNEL`` or
+    ``CHANNEL+IMPAIRMENTS``, ``tasks.channel_parts``)."""
+    from .tasks import channel_parts
+    name, impairments = channel_parts(channel)
+    if scheme.channels is not None and name not in scheme.channels:
+        raise BadInputError(f"scheme {scheme.display_name} does not support channel {name!r} "
                             f"(supported: {', '.join(scheme.channels)})")
+    if impairments != "none":
+        from ..phy.impairments import IMPAIRMENT_PRESETS
+        if impairments not in IMPAIRMENT_PRESETS:
+            raise BadInputError(f"channel {channel!r}: unknown impairments {impairments!r}; choose from "
+                                f"{', '.join(IMPAIRMENT_PRESETS)}")
+        own = IMPAIRMENT_PRESETS[impairments][0].get("name", name)
+        if own != name:
+            raise BadInputError(f"channel {channel!r}: impairments {impairments} bring channel {own}; "
+                                f"write {own}+{impairments}")
 
 
 def is_bound(name: str) -> bool:

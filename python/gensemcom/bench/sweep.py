@@ -27,7 +27,7 @@ from .report import write_report
 from .schemes import check_channel, get_scheme, load_scheme_modules
 from .store import ResultsStore
 from .summary import write_summary
-from .tasks import find_images, format_cpp, format_snr, load_image, make_tasks
+from .tasks import channel_parts, find_images, format_cpp, format_snr, load_image, make_tasks
 
 
 @dataclass
@@ -82,7 +82,7 @@ def plan(config: SweepConfig) -> list:
     jobs = [(t, schemes[t.scheme]) for t in tasks]
     if config.bound and not any(s.bound for s in schemes.values()):
         bound = get_scheme(config.bound)
-        channels = [c for c in config.channels if bound.channels is None or c in bound.channels]
+        channels = [c for c in config.channels if bound.channels is None or channel_parts(c)[0] in bound.channels]
         # A deterministic bound needs one seed only.
         jobs += [(t, bound) for t in make_tasks(images, [config.bound], config.snrs_db, channels,
                                                 cpps, 1)]

@@ -7,6 +7,10 @@ gives the same result in any process, on any executor, in a first or a resumed s
 channel's noise and fades derive from ``channel_seed``, a hash of (image, SNR, channel, seed)
 without the scheme: every scheme of one comparison meets the same channel realisation, sample
 by sample (common random numbers; ``phy.channel``).
+
+A task's channel is a channel preset (``awgn``, ``rayleigh`` ...) or a preset with radio
+impairments, ``CHANNEL+IMPAIRMENTS`` (``awgn+b200-indoor``, ``multipath+vehicular``:
+``phy.impairments.IMPAIRMENT_PRESETS``); ``channel_parts`` splits it.
 """
 from __future__ import annotations
 
@@ -34,6 +38,13 @@ def format_cpp(cpp) -> str:
     if value <= 0:
         raise BadInputError(f"cpp must be > 0, got {cpp}")
     return f"{value.numerator}/{value.denominator}"
+
+
+def channel_parts(channel: str) -> tuple:
+    """(channel preset, impairment preset) of a task's channel: ``awgn`` -> (awgn, none),
+    ``multipath+vehicular`` -> (multipath, vehicular)."""
+    name, _, impairments = channel.partition("+")
+    return name, impairments or "none"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ examples:
   gensemcom bench --images kodak/ --schemes av1+capacity,jpeg+capacity --snr=-5:20:5 \\
       --channel awgn,rayleigh --cpp 1/48 --out out/bench
   gensemcom bench --images kodak/ --schemes jpeg+capacity --snr 0,10 --out out/b --executor ray
+  gensemcom bench --images kodak/ --schemes semantic,av1 --snr 0,5,10 \
+      --channel awgn,awgn+b200-indoor,multipath+vehicular --out out/radios   (radio impairments)
   gensemcom bench --list-schemes
 """
 import os
@@ -48,7 +50,8 @@ def add_arguments(parser, name):
     parser.add_argument("--snr", metavar="LIST", type=snr_list,
                         help="SNRs in dB: 0,5,10 or START:STOP:STEP, e.g. -5:20:5")
     parser.add_argument("--channel", metavar="LIST", type=_name_list, default=["awgn"],
-                        help="comma-separated channel models (default: awgn)")
+                        help="comma-separated channel models (default: awgn); CHANNEL+IMPAIRMENTS adds a "
+                             "radio-impairment preset: awgn+b200-indoor, multipath+vehicular (docs/phy.md)")
     parser.add_argument("--cpp", metavar="LIST", type=_cpp_list, default=[1 / 48],
                         help="channel uses per pixel, complex symbols / (H·W·3): 1/48,1/16 "
                              "(default: 1/48)")

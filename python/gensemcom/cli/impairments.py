@@ -8,7 +8,7 @@ so the flags, ranges and help are the Channel Preset block's.
 """
 OVERRIDES = ("sro_ppm", "carrier_hz", "cfo_drift_hz", "phase_noise_dbc_hz", "phase_noise_offset_hz",
              "phase_noise_corner_hz", "iq_imbalance_db", "iq_phase_deg", "dc_offset_dbc", "profile", "doppler_hz",
-             "sample_rate_hz")
+             "sample_rate_hz", "coherence_samples")
 
 
 def add_impairment_arguments(parser):

@@ -17,8 +17,9 @@ definitions:
 
 MCS: bpsk qpsk 16qam 64qam (uncoded), bpsk-1/2, {qpsk,16qam,64qam}-{1/2,2/3,3/4,5/6}
 (802.11n LDPC), bpsk-1/2x4 (robust: rate-1/2 LDPC sent 4 times, decodes at -5 dB).
-Channels: awgn, rayleigh (flat block fading, one draw per packet), rician (K = 4), multipath
-(8 taps, exponential profile, rms delay 2 samples, one draw per packet).
+Channels: awgn, rayleigh (flat block fading), rician (K = 4), multipath (8 taps, exponential
+profile, rms delay 2 samples); block fading draws new gains every --coherence-samples
+(default 16384; 0 = one draw per packet, constant over it).
 Impairments: a radio preset (lab-cable, b200-indoor, walking-nlos, vehicular; values and
 sources in docs/phy.md) with single overrides (--sro-ppm, --phase-noise-dbc, --iq-imbalance-db,
 --iq-phase-deg, --dc-offset-dbc, --doppler-hz with --sample-rate, ...).
