@@ -11,6 +11,15 @@ warm-up and at the end.
   scripts/soak.py --images 1000 --snr 4 --channel awgn  # lossy channel (packet losses)
   scripts/soak.py --images 8 --slow-decoder-s 5 --no-flow-control --interval-s 1.5
         # a decoder slower than the link: it drops (counted), the PHY keeps receiving
+  scripts/soak.py --sample-rate 2e6 --duration-s 120 --snr 20
+        # real time: a radio's continuous stream (zeros between bursts, phy.idle_fill) paced by
+        # a throttle at 2 Msample/s for two minutes
+
+Real-time runs (--sample-rate) also report: real_time_factor = samples through the throttle /
+(rate x wall time); max_lag_ms, the most the stream ever fell behind its schedule (a radio
+whose buffers hold less than that would have dropped samples: overflow at the receiver,
+underflow at the transmitter); tx_starved_s, time a burst waited for its own samples; images
+per second; end-to-end latency (the source emits an image -> its decoded image comes out).
 
 Exit status 0 when the checks hold: no crash or deadlock, decoded images of full size,
 bounded queues, RSS growth under --max-rss-growth (10 %) from after warm-up to the end, and
@@ -24,6 +33,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def rss_mib():
@@ -64,8 +75,19 @@ def main(argv=None):
     parser.add_argument("--interval-s", type=float, default=0.0, help="pause between images")
     parser.add_argument("--max-rss-growth", type=float, default=0.10)
     parser.add_argument("--timeout-s", type=float, default=7200)
+    parser.add_argument("--sample-rate", type=float, default=0.0,
+                        help="run in real time at this many samples/s: continuous stream, throttle (default: "
+                             "as fast as possible, bursts only)")
+    parser.add_argument("--duration-s", type=float, default=0.0,
+                        help="stream for this long instead of a number of images (needs --sample-rate)")
+    parser.add_argument("--radio-buffer-ms", type=float, default=50.0,
+                        help="real time: lag the radio's buffers absorb; more counts as dropped (default 50)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args(argv)
+    if args.duration_s and not args.sample_rate:
+        parser.error("--duration-s needs --sample-rate")
+    if args.duration_s:
+        args.images = 10 ** 6      # a stream: as many as the duration allows
 
     import pmt
     from gnuradio import blocks, gr
@@ -74,6 +96,7 @@ def main(argv=None):
     from gnuradio.gensemcom.blocks.pdus import pdu_to_image
     from gnuradio.gensemcom.blocks.semantic_txrx import semantic_rx, semantic_tx
     from gnuradio.gensemcom.phy.channel import channel_preset
+    from gnuradio.gensemcom.phy.idle_fill import idle_fill
 
     folder = make_images(tempfile.mkdtemp(prefix="gensemcom-soak-"), args.size)
     files = sorted(Path(folder).glob("*.png"))
@@ -94,6 +117,7 @@ def main(argv=None):
 
     lock = threading.Lock()
     decoded = {"count": 0, "bad_size": 0, "delivered": 0, "reports": 0}
+    sent_at, latencies = {}, []
     sizes = {f.name: None for f in files}
 
     class counter(gr.basic_block):
@@ -104,9 +128,19 @@ def main(argv=None):
             self.message_port_register_in(pmt.intern("report"))
             self.set_msg_handler(pmt.intern("report"), self.report)
 
+            self.message_port_register_in(pmt.intern("sent"))
+            self.set_msg_handler(pmt.intern("sent"), self.sent)
+
+        def sent(self, msg):
+            with lock:
+                sent_at[pmt.to_python(pmt.dict_ref(pmt.car(msg), pmt.intern("image_id"), pmt.PMT_NIL))] = \
+                    time.monotonic()
+
         def handle(self, msg):
             meta, image = pdu_to_image(msg)
             with lock:
+                if meta.get("image_id") in sent_at:
+                    latencies.append(time.monotonic() - sent_at.pop(meta["image_id"]))
                 decoded["count"] += 1
                 decoded["delivered"] += bool(meta.get("delivered"))
                 if image.shape[0] > args.size or image.shape[1] > args.size or min(image.shape[:2]) < 16:
@@ -118,8 +152,14 @@ def main(argv=None):
 
     sink = counter()
     tb = gr.top_block("gensemcom_soak")
-    tb.connect(tx, chan, rx)
+    if args.sample_rate:
+        fill = idle_fill()
+        throttle = blocks.throttle(gr.sizeof_gr_complex, args.sample_rate)
+        tb.connect(tx, fill, throttle, chan, rx)
+    else:
+        tb.connect(tx, chan, rx)
     tb.msg_connect(source, "out", tx, "in")
+    tb.msg_connect(source, "out", sink, "sent")
     tb.msg_connect(rx, "out", sink, "in")
     tb.msg_connect(rx, "report", sink, "report")
     if flow:
@@ -127,6 +167,7 @@ def main(argv=None):
 
     started = time.monotonic()
     tb.start()
+    max_lag, lag_trace = 0.0, []
     rss_warm = None
     rss_samples = []
     last_progress = 0.0
@@ -134,6 +175,10 @@ def main(argv=None):
     try:
         while True:
             time.sleep(0.5)
+            if args.sample_rate:
+                lag = args.sample_rate * (time.monotonic() - started) - throttle.nitems_written(0)
+                lag_trace.append(round(1e3 * lag / args.sample_rate, 1))
+                max_lag = max(max_lag, lag)
             with lock:
                 done = decoded["reports"]
             if rss_warm is None and done >= args.warmup:
@@ -154,10 +199,14 @@ def main(argv=None):
             if time.monotonic() - started > args.timeout_s:
                 print("soak: timed out", file=sys.stderr)
                 break
-            if source.stats["sent"] >= args.images:
+            out_of_time = args.duration_s and time.monotonic() - started > args.duration_s
+            if source.stats["sent"] >= args.images or out_of_time:
+                args.images = min(args.images, source.stats["sent"])
                 source._stop.set()     # enough images: stop feeding
     finally:
         rss_end = rss_mib()
+        stream_samples = throttle.nitems_written(0) if args.sample_rate else 0
+        stream_wall = time.monotonic() - started
         tb.stop()
         tb.wait()
     wall = time.monotonic() - started
@@ -177,6 +226,19 @@ def main(argv=None):
         "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_s": round(wall, 1),
     }
+    if args.sample_rate:
+        lat = np.asarray(latencies) if latencies else np.full(1, np.nan)
+        summary["stream"] = {
+            "sample_rate": args.sample_rate, "samples": int(stream_samples), "wall_s": round(stream_wall, 1),
+            "real_time_factor": round(stream_samples / (args.sample_rate * stream_wall), 4),
+            "max_lag_ms": round(1e3 * max_lag / args.sample_rate, 1), "radio_buffer_ms": args.radio_buffer_ms,
+            "lag_ms_every_0.5s": lag_trace,
+            "tx_starved_s": round(fill.stats["starved_s"], 3), "tx_starved_events": fill.stats["starved_events"],
+            "bursts": fill.stats["bursts"], "air_busy_fraction": round(
+                fill.stats["burst_samples"] / max(1, fill.stats["burst_samples"] + fill.stats["idle_samples"]), 4),
+            "images_per_s": round(decoded["count"] / stream_wall, 3),
+            "latency_s": {"median": round(float(np.median(lat)), 3), "p95": round(float(np.percentile(lat, 95)), 3),
+                          "max": round(float(np.max(lat)), 3), "n": len(latencies)}}
     growth = (rss_end - rss_warm) / rss_warm if rss_warm else float("nan")
     summary["rss_growth"] = round(growth, 4)
     checks = {
@@ -188,6 +250,9 @@ def main(argv=None):
     }
     if args.snr >= 15 and args.channel == "awgn" and not args.slow_decoder_s and not args.no_flow_control:
         checks["every_image_decoded"] = decoded["count"] >= args.images
+    if args.sample_rate:
+        checks["real_time"] = summary["stream"]["real_time_factor"] >= 0.99
+        checks["no_dropped_samples"] = summary["stream"]["max_lag_ms"] <= args.radio_buffer_ms
     if args.slow_decoder_s and args.snr >= 15:
         # the decoder is the bottleneck: it drops (counted) while the PHY receives everything
         checks["phy_kept_receiving"] = rx.reassembler.stats["packets"] >= 0.95 * tx.fragmenter.stats["packets"] - 2

@@ -12,18 +12,26 @@ reused unless ``--rerun``):
   robust    bpsk-1/2x4 around -5 dB (200 packets of 200 bytes at -5 dB)
   fading    qpsk-1/2 and 16qam-1/2 PER in awgn, rayleigh, rician, multipath
   backtoback  1000 packets of 1500 bytes at 30 dB AWGN
+  impairments qpsk-1/2 and 16qam-3/4 PER in AWGN with each radio impairment alone at its
+            preset value, and the combined b200-indoor preset; SNR at PER 10 % against AWGN
+            (targets: 1 dB alone, 2 dB combined)
+  doppler   qpsk-1/2 PER of walking-nlos and vehicular (Jakes Doppler) against the same
+            channel held constant over each packet, and flat Rayleigh; the coherence time
   txlevel   TX mean power and PAPR over 200 packets per MCS (TX flowgraph only)
 
 Plots go to docs/img/phy_*.png, the summary to simulations/results/summary.json.
 
     python simulations/phy_report.py                 # everything (about an hour here)
     python simulations/phy_report.py --only uncoded robust
+    python simulations/phy_report.py --only impairments doppler --jobs 2
 """
 import argparse
 import csv
 import json
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +39,8 @@ from scipy.optimize import brentq
 
 from gnuradio.gensemcom.cli.link import plot_rows
 from gnuradio.gensemcom.fileio import write_text_atomic
-from gnuradio.gensemcom.phy.mcs import MCS_TABLE
+from gnuradio.gensemcom.phy.impairments import IMPAIRMENT_PRESETS
+from gnuradio.gensemcom.phy.mcs import MCS_TABLE, frame_size
 from gnuradio.gensemcom.phy.modulation import ber_awgn, shannon_snr_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +49,9 @@ IMG = ROOT / "docs" / "img"
 GAP_TARGET_DB = 4.0
 UNCODED_GRID = {"bpsk": "2:9:1", "qpsk": "5:12:1", "16qam": "11:19:1", "64qam": "17:25:1"}
 CODED = [m for m in MCS_TABLE.values() if m.coded and m.repetition == 1]
+IMPAIRMENT_TARGET_DB = {"alone": 1.0, "combined": 2.0}
+IMPAIRMENT_GRIDS = {"qpsk-1/2": "0:6:0.5", "16qam-3/4": "9:15:0.5"}
+DOPPLER_GRID = "0:36:3"
 
 
 def link_rows(name, args, rerun):
@@ -50,14 +62,14 @@ def link_rows(name, args, rerun):
             return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
     command = [sys.executable, "-m", "gnuradio.gensemcom.cli", "link", *args, "--json",
                "--csv", str(path)]
-    print("$ gensemcom link " + " ".join(args), flush=True)
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr)
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    for row in rows:
-        print(f"  {row['snr_db']:6.2f} dB  per {row['per']:.3f}  ber {row['ber']:.3e}  "
-              f"({row['packets_ok']}/{row['packets_sent']})", flush=True)
+    lines = ["$ gensemcom link " + " ".join(args)]    # printed at once: --jobs runs several
+    lines += [f"  {row['snr_db']:6.2f} dB  per {row['per']:.3f}  ber {row['ber']:.3e}  "
+              f"({row['packets_ok']}/{row['packets_sent']})" for row in rows]
+    print("\n".join(lines), flush=True)
     return rows
 
 
@@ -132,13 +144,23 @@ def coded(args):
     return summary
 
 
+def _save(fig, name):
+    """Lay out, write docs/img/<name> atomically, close."""
+    import matplotlib.pyplot as plt
+
+    from gnuradio.gensemcom.fileio import atomic_path
+    fig.tight_layout()
+    with atomic_path(IMG / name) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
 def plot_coded(rows, summary):
     """PER curves of every LDPC MCS and each one's gap to the Shannon limit at PER 10 %."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gnuradio.gensemcom.fileio import atomic_path
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     colors = plt.get_cmap("tab20").colors
     for i, mcs in enumerate(CODED):
@@ -158,10 +180,7 @@ def plot_coded(rows, summary):
     bars.set(xlabel="gap to Shannon at PER 10 % (dB)", title="Gap to Shannon")
     bars.invert_yaxis()
     bars.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(IMG / "phy_coded_per.png") as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    _save(fig, "phy_coded_per.png")
 
 
 def robust(args):
@@ -200,7 +219,6 @@ def txlevel(args):
     from gnuradio import blocks, gr
 
     from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
-    from gnuradio.gensemcom.phy.mcs import frame_size
     from gnuradio.gensemcom.phy.ofdm_qam_tx import ofdm_qam_tx
     out = {}
     rng = np.random.default_rng(7)
@@ -225,8 +243,173 @@ def txlevel(args):
     return out
 
 
+def impairment_cases():
+    """(label, kind, link options): each impairment of b200-indoor alone at its preset value
+    (the clock offset at +-20 ppm, the CFO at 0.3 spacings, as the targets name them), then
+    the whole preset. A clock offset alone keeps the carrier: ``carrier_hz`` 0."""
+    b200 = IMPAIRMENT_PRESETS["b200-indoor"][0]
+    return (("awgn", "reference", []),
+            ("clock +20 ppm", "alone", ["--sro-ppm", "20"]),
+            ("clock -20 ppm", "alone", ["--sro-ppm=-20"]),
+            ("CFO 0.3 spacings", "alone", ["--cfo", "0.3"]),
+            (f"phase noise {b200['phase_noise_dbc_hz']:g} dBc/Hz", "alone",
+             ["--phase-noise-dbc=%g" % b200["phase_noise_dbc_hz"],
+              "--phase-noise-offset-hz", "%g" % b200["phase_noise_offset_hz"],
+              "--phase-noise-corner-hz", "%g" % b200["phase_noise_corner_hz"]]),
+            (f"IQ {b200['iq_imbalance_db']:g} dB / {b200['iq_phase_deg']:g} deg", "alone",
+             ["--iq-imbalance-db", "%g" % b200["iq_imbalance_db"], "--iq-phase-deg", "%g" % b200["iq_phase_deg"]]),
+            (f"DC {b200['dc_offset_dbc']:g} dBc", "alone", ["--dc-offset-dbc=%g" % b200["dc_offset_dbc"]]),
+            ("b200-indoor", "combined", ["--impairments", "b200-indoor"]))
+
+
+def _slug(text):
+    """A file name of a label: "clock +20 ppm" -> clock_p20_ppm, "-20" -> m20."""
+    text = re.sub(r"-(?=\d)", "m", re.sub(r"\+(?=\d)", "p", text))
+    return "_".join("".join(c if c.isalnum() else " " for c in text).lower().split())
+
+
+def _run_all(jobs, args):
+    """link_rows of every (name, options) in ``jobs``, ``args.jobs`` processes at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        return list(pool.map(lambda job: link_rows(job[0], job[1], args.rerun), jobs))
+
+
+def impairments(args):
+    cases = impairment_cases()
+    jobs = [(f"impair_{mcs.replace('/', '')}_{_slug(label)}",
+             ["--mcs", mcs, f"--sweep={grid}", "--packets", str(args.packets), "--payload-bytes", "1500",
+              "--seed", "8", *options])
+            for mcs, grid in IMPAIRMENT_GRIDS.items() for label, _, options in cases]
+    results = iter(_run_all(jobs, args))
+    summary = {}
+    for mcs in IMPAIRMENT_GRIDS:
+        curves = {label: next(results) for label, _, _ in cases}
+        at = {label: crossing([r["snr_db"] for r in rows], [r["per"] for r in rows], 0.1)
+              for label, rows in curves.items()}
+        reference = at["awgn"]
+        for label, kind, _ in cases:
+            loss = None if at[label] is None or reference is None else at[label] - reference
+            summary[f"{mcs} | {label}"] = {
+                "mcs": mcs, "impairment": label, "kind": kind, "snr_at_per_10pct": at[label], "loss_db": loss,
+                "target_db": IMPAIRMENT_TARGET_DB.get(kind),
+                "within_target": None if kind == "reference" else loss is not None
+                and loss <= IMPAIRMENT_TARGET_DB[kind]}
+        summary[f"{mcs} | curves"] = curves
+    plot_impairments(summary, cases)
+    return {k: v for k, v in summary.items() if not k.endswith("| curves")}
+
+
+def plot_impairments(summary, cases):
+    """PER curves per MCS, one line per impairment, and each one's SNR loss at PER 10 %."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(IMPAIRMENT_GRIDS) + 1, figsize=(15, 4.5))
+    colors = plt.get_cmap("tab10").colors
+    for ax, mcs in zip(axes, IMPAIRMENT_GRIDS):
+        for i, (label, _, _) in enumerate(cases):
+            rows = summary[f"{mcs} | curves"][label]
+            ax.semilogy([r["snr_db"] for r in rows], [max(r["per"], 1e-3) for r in rows], "o-" if i else "-",
+                        color=colors[i % 10] if i else "k", ms=3, lw=1.8 if not i else 1, label=label)
+        ax.axhline(0.1, color="grey", lw=0.6)
+        ax.set(xlabel="Es/N0 per data subcarrier (dB)", ylabel="PER", ylim=(1e-3, 1.1),
+               title=f"{mcs}, 1500-byte packets")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    bars = axes[-1]
+    labels = [label for label, kind, _ in cases if kind != "reference"]
+    width = 0.8 / len(IMPAIRMENT_GRIDS)
+    for j, mcs in enumerate(IMPAIRMENT_GRIDS):
+        losses = [summary[f"{mcs} | {label}"]["loss_db"] for label in labels]
+        y = np.arange(len(labels)) + j * width
+        bars.barh(y, [np.nan if v is None else v for v in losses], height=width, label=mcs)
+        for yy, v in zip(y, losses):
+            if v is None:
+                bars.text(0, yy, " beyond the grid", va="center", fontsize=7, color="r")
+    bars.set_yticks(np.arange(len(labels)) + width / 2, labels, fontsize=8)
+    bars.axvline(IMPAIRMENT_TARGET_DB["alone"], color="r", ls="--", lw=0.8, label="target alone 1 dB")
+    bars.axvline(IMPAIRMENT_TARGET_DB["combined"], color="m", ls=":", lw=0.8, label="target combined 2 dB")
+    bars.set(xlabel="SNR at PER 10 % minus AWGN's (dB)", title="Loss to each impairment")
+    bars.invert_yaxis()
+    bars.legend(fontsize=7)
+    _save(fig, "phy_impairments_per.png")
+
+
+DOPPLER_PAYLOAD_BYTES = 1500
+SHORT_PAYLOAD_BYTES = 300
+
+
+def doppler_cases():
+    """(label, link options, payload bytes) of the Doppler comparison: flat Rayleigh and each
+    Doppler preset with its channel held constant over each packet (``--doppler-hz 0
+    --coherence-samples 0``: one draw per packet), then fading continuously at the preset's
+    Doppler; vehicular also with short packets (a packet against the coherence time)."""
+    cases = [("flat rayleigh, per packet", ["--channel", "rayleigh", "--coherence-samples", "0"],
+              DOPPLER_PAYLOAD_BYTES)]
+    for preset in ("walking-nlos", "vehicular"):
+        static = ["--impairments", preset, "--doppler-hz", "0", "--coherence-samples", "0"]
+        cases.append((f"{preset}, static per packet", static, DOPPLER_PAYLOAD_BYTES))
+        cases.append((f"{preset}, {IMPAIRMENT_PRESETS[preset][0]['doppler_hz']:g} Hz Doppler",
+                      ["--impairments", preset], DOPPLER_PAYLOAD_BYTES))
+    cases.append((f"vehicular, 70 Hz Doppler, {SHORT_PAYLOAD_BYTES}-byte packets", ["--impairments", "vehicular"],
+                  SHORT_PAYLOAD_BYTES))
+    return cases
+
+
+def coherence_theory(doppler_hz, packet_s, symbol_s):
+    """What the coherence time predicts for a packet of ``packet_s`` seconds at a Doppler of
+    ``doppler_hz`` (Clarke/Jakes): T_c = 9 / (16 pi fD); the correlation J0(2 pi fD T) of the
+    channel between a packet's start and end (what an equaliser fixed at the preamble meets);
+    the signal-to-ICI ratio of OFDM symbols of ``symbol_s`` seconds, 3 / (pi fD T_sym)^2 (the
+    floor that remains however well the receiver tracks)."""
+    from scipy.special import j0
+    coherence_s = 9 / (16 * np.pi * doppler_hz)
+    return {"doppler_hz": doppler_hz, "coherence_ms": 1e3 * coherence_s, "packet_ms": 1e3 * packet_s,
+            "packet_over_coherence": packet_s / coherence_s,
+            "correlation_over_packet": float(j0(2 * np.pi * doppler_hz * packet_s)),
+            "sir_ici_db": float(10 * np.log10(3 / (np.pi * doppler_hz * symbol_s) ** 2))}
+
+
+def doppler(args):
+    from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
+    cases = doppler_cases()
+    jobs = [(f"doppler_qpsk-12_{_slug(label)}",
+             ["--mcs", "qpsk-1/2", f"--sweep={DOPPLER_GRID}", "--packets", str(args.packets), "--payload-bytes",
+              str(payload), "--seed", "9", *options]) for label, options, payload in cases]
+    curves = dict(zip([label for label, _, _ in cases], _run_all(jobs, args)))
+    at = {label: crossing([r["snr_db"] for r in rows], [r["per"] for r in rows], 0.1) for label, rows in curves.items()}
+    rate = IMPAIRMENT_PRESETS["vehicular"][0]["sample_rate_hz"]
+    nm = DEFAULT_NUMEROLOGY
+    packet_s = frame_size(DOPPLER_PAYLOAD_BYTES, "qpsk-1/2").samples / rate
+    symbol_s = nm.fft_len / rate
+    summary = {"snr_at_per_10pct": at}
+    for preset in ("walking-nlos", "vehicular"):
+        static = next(label for label in at if label.startswith(preset) and "static" in label)
+        moving = next(label for label in at if label.startswith(preset) and label.endswith("Doppler"))
+        theory = coherence_theory(IMPAIRMENT_PRESETS[preset][0]["doppler_hz"], packet_s, symbol_s)
+        shift = None if at[static] is None or at[moving] is None else at[moving] - at[static]
+        summary[preset] = {**theory, "static_snr_at_per_10pct": at[static], "doppler_snr_at_per_10pct": at[moving],
+                           "doppler_minus_static_db": shift}
+    short = f"vehicular, 70 Hz Doppler, {SHORT_PAYLOAD_BYTES}-byte packets"
+    summary["vehicular_short_packets"] = {
+        **coherence_theory(70.0, frame_size(SHORT_PAYLOAD_BYTES, "qpsk-1/2").samples / rate, symbol_s),
+        "payload_bytes": SHORT_PAYLOAD_BYTES, "doppler_snr_at_per_10pct": at[short],
+        "per_floor": min(r["per"] for r in curves[short])}
+    for preset in ("walking-nlos", "vehicular"):
+        moving = next(label for label in at if label.startswith(preset) and label.endswith("Doppler"))
+        summary[preset]["per_floor"] = min(r["per"] for r in curves[moving])
+    plot_rows(IMG / "phy_doppler_per.png", [dict(r, channel=label) for label, rows in curves.items() for r in rows],
+              "qpsk-1/2: Doppler against the same channel held constant per packet (1500 bytes unless named)")
+    return summary
+
+
 SECTIONS = {"txlevel": txlevel, "uncoded": uncoded, "coded": coded, "robust": robust, "fading": fading,
-            "backtoback": backtoback}
+            "backtoback": backtoback, "impairments": impairments, "doppler": doppler}
+
+
+def _db(value):
+    return "beyond the grid" if value is None else f"{value:.1f} dB"
 
 
 def markdown(summary):
@@ -259,6 +442,28 @@ def markdown(summary):
         lines += ["| MCS, channel | SNR at PER 10 % |", "|---|---|"]
         for name, at in summary["fading"]["snr_at_per_10pct"].items():
             lines.append(f"| {name} | {'n/a' if at is None else f'{at:.1f} dB'} |")
+        lines.append("")
+    if "impairments" in summary:
+        lines += ["| MCS | impairment | SNR at PER 10 % | loss against AWGN | target | met |",
+                  "|---|---|---|---|---|---|"]
+        for v in summary["impairments"].values():
+            at = "beyond the grid" if v["snr_at_per_10pct"] is None else f"{v['snr_at_per_10pct']:.2f} dB"
+            loss = "–" if v["loss_db"] is None else f"{v['loss_db']:+.2f} dB"
+            target = "–" if v["target_db"] is None else f"≤ {v['target_db']:g} dB"
+            met = "–" if v["within_target"] is None else ("yes" if v["within_target"] else "NO")
+            lines.append(f"| {v['mcs']} | {v['impairment']} | {at} | {loss} | {target} | {met} |")
+        lines.append("")
+    if "doppler" in summary:
+        lines += ["| preset | Doppler | coherence time | packet | channel correlation over a packet | "
+                  "signal-to-ICI | SNR at PER 10 %, static | with Doppler | difference |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for preset in ("walking-nlos", "vehicular"):
+            v = summary["doppler"][preset]
+            diff = "–" if v["doppler_minus_static_db"] is None else f"{v['doppler_minus_static_db']:+.1f} dB"
+            lines.append(f"| {preset} | {v['doppler_hz']:g} Hz | {v['coherence_ms']:.1f} ms | "
+                         f"{v['packet_ms']:.1f} ms | "
+                         f"{v['correlation_over_packet']:+.2f} | {v['sir_ici_db']:.0f} dB | "
+                         f"{_db(v['static_snr_at_per_10pct'])} | {_db(v['doppler_snr_at_per_10pct'])} | {diff} |")
     return "\n".join(lines)
 
 
@@ -267,6 +472,7 @@ def main():
     parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
     parser.add_argument("--packets", type=int, default=100, help="packets per SNR point")
     parser.add_argument("--rerun", action="store_true", help="ignore cached CSVs")
+    parser.add_argument("--jobs", type=int, default=1, help="`gensemcom link` processes at a time (default 1)")
     parser.add_argument("--markdown", action="store_true",
                         help="only print summary.json as the tables of docs/phy.md")
     args = parser.parse_args()
