@@ -128,14 +128,6 @@ def main(argv=None):
             self.message_port_register_in(pmt.intern("report"))
             self.set_msg_handler(pmt.intern("report"), self.report)
 
-            self.message_port_register_in(pmt.intern("sent"))
-            self.set_msg_handler(pmt.intern("sent"), self.sent)
-
-        def sent(self, msg):
-            with lock:
-                sent_at[pmt.to_python(pmt.dict_ref(pmt.car(msg), pmt.intern("image_id"), pmt.PMT_NIL))] = \
-                    time.monotonic()
-
         def handle(self, msg):
             meta, image = pdu_to_image(msg)
             with lock:
@@ -150,7 +142,21 @@ def main(argv=None):
             with lock:
                 decoded["reports"] += 1
 
-    sink = counter()
+    class sent_clock(gr.basic_block):
+        """When each image left the source. A block of its own: the source's ``done`` ends
+        every block it feeds, and the counter must outlive it."""
+
+        def __init__(self):
+            gr.basic_block.__init__(self, name="soak_sent_clock", in_sig=None, out_sig=None)
+            self.message_port_register_in(pmt.intern("in"))
+            self.set_msg_handler(pmt.intern("in"), self.handle)
+
+        def handle(self, msg):
+            image_id = pmt.to_python(pmt.dict_ref(pmt.car(msg), pmt.intern("image_id"), pmt.PMT_NIL))
+            with lock:
+                sent_at[image_id] = time.monotonic()
+
+    sink, clock = counter(), sent_clock()
     tb = gr.top_block("gensemcom_soak")
     if args.sample_rate:
         fill = idle_fill()
@@ -159,7 +165,7 @@ def main(argv=None):
     else:
         tb.connect(tx, chan, rx)
     tb.msg_connect(source, "out", tx, "in")
-    tb.msg_connect(source, "out", sink, "sent")
+    tb.msg_connect(source, "out", clock, "in")
     tb.msg_connect(rx, "out", sink, "in")
     tb.msg_connect(rx, "report", sink, "report")
     if flow:
