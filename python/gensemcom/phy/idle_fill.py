@@ -14,7 +14,7 @@ from gnuradio import gr
 
 from .ofdm_qam_tx import TX_LEN_TAG
 
-IDLE_CHUNK_SAMPLES = 1024   # zeros per call between bursts: a new burst waits at most this many
+IDLE_CHUNK_SAMPLES = 8192   # zeros per call between bursts: a new burst waits at most this many
 
 
 class idle_fill(gr.basic_block):
