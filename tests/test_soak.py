@@ -35,3 +35,17 @@ def test_a_slow_decoder_drops_with_a_count_and_never_blocks_the_phy(tmp_path):
     assert summary["decoder"]["dropped"] > 0
     assert summary["decoder"]["queue_high_water"] <= 4
     assert summary["packets_received"] >= summary["packets_sent"] - 2
+
+
+def test_real_time_stream_reports_pace_lag_and_latency(tmp_path):
+    """--sample-rate: a continuous stream paced at 1 Msample/s; every image decoded, the
+    throttle's pace kept over the run, a latency for every decoded image."""
+    status, summary = soak(tmp_path, "--sample-rate", "1e6", "--duration-s", "8", "--warmup", "1", "--snr", "20")
+    stream = summary["stream"]
+    assert summary["images_decoded"] >= 2 and summary["images_decoded"] == summary["images_sent"]
+    assert 0.9 <= stream["real_time_factor"] <= 1.05
+    assert stream["samples"] >= 0.9 * 1e6 * stream["wall_s"]
+    assert stream["latency_s"]["n"] == summary["images_decoded"] and stream["latency_s"]["median"] > 0
+    assert stream["bursts"] >= summary["packets_sent"] and 0 < stream["air_busy_fraction"] < 0.5
+    assert stream["max_lag_ms"] >= 0 and len(stream["lag_ms_every_0.5s"]) >= 10
+    assert summary["checks"]["real_time"] is (stream["real_time_factor"] >= 0.99)
