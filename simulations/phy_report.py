@@ -376,7 +376,7 @@ def doppler(args):
     cases = doppler_cases()
     jobs = [(f"doppler_qpsk-12_{_slug(label)}",
              ["--mcs", "qpsk-1/2", f"--sweep={DOPPLER_GRID}", "--packets", str(args.packets), "--payload-bytes",
-              str(payload), "--seed", "9", *options]) for label, options, payload in cases]
+              str(payload), "--seed", "9", "--timeout", "900", *options]) for label, options, payload in cases]
     curves = dict(zip([label for label, _, _ in cases], _run_all(jobs, args)))
     at = {label: crossing([r["snr_db"] for r in rows], [r["per"] for r in rows], 0.1) for label, rows in curves.items()}
     rate = IMPAIRMENT_PRESETS["vehicular"][0]["sample_rate_hz"]

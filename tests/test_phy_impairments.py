@@ -200,3 +200,20 @@ def test_receiver_tracks_a_frequency_selective_channel_with_doppler():
     result = run_link("qpsk-1/2", 25.0, impairment_config("vehicular", snr_db=25.0, seed=1), packets=12,
                       payload_bytes=1500, seed=1)
     assert result.packets_ok >= 6
+
+
+def test_local_noise_var_covers_what_the_preamble_did_not_see():
+    """LLR noise after a failed first pass: never below the preamble's, equal to it where the
+    symbols sit on the constellation, the local scatter where the channel moved."""
+    from gnuradio.gensemcom.phy.modulation import nearest_points
+    from gnuradio.gensemcom.phy.tracking import local_noise_var
+    rng = np.random.default_rng(4)
+    ideal = nearest_points((rng.choice([-1, 1], (40, 48)) + 1j * rng.choice([-1, 1], (40, 48))) / np.sqrt(2), "qpsk")
+    noise = np.full(ideal.shape, 1e-4)
+    assert np.allclose(local_noise_var(ideal, noise, "qpsk"), noise)
+    moved = ideal.copy()
+    moved[20:, :24] *= np.exp(0.3j)                  # a region whose channel turned since the preamble
+    local = local_noise_var(moved, noise, "qpsk")
+    assert np.all(local >= noise)
+    expected = abs(np.exp(0.3j) - 1) ** 2            # |z - decision|^2 of a 0.3 rad turn (QPSK, unit power)
+    assert np.allclose(local[30, 5], expected, rtol=0.05) and np.allclose(local[5, 40], noise[5, 40])

@@ -34,7 +34,7 @@ from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
 from .ofdm_qam_tx import as_numerology, reserve_buffer
 from .receiver import TIMING_BACKOFF, equalize, estimate_channel, track_pilots
-from .tracking import needs_tracking, track_carriers
+from .tracking import local_noise_var, needs_tracking, track_carriers
 
 CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
 LENGTH_TAG = "gsc_payload_symbols"
@@ -116,19 +116,26 @@ def decode_packet(symbols, estimate, header, numerology):
 
     First with the pilots' tracking; when that fails the CRC and the symbols scatter more than
     the noise explains (``tracking.needs_tracking``: the channel changed within the packet),
-    again with the channel tracked per carrier from decisions (``tracking.track_carriers``:
-    first those the pilots' channel gives, then forward ones), each followed by passes with
-    the symbols the LDPC decoder's output re-encodes to.
+    the same symbols with LLRs scaled by their local scatter (``tracking.local_noise_var``: no
+    over-confident bits where the channel moved), then with the channel tracked per carrier
+    from decisions (``tracking.track_carriers``: first those the pilots' channel gives, then
+    forward ones), each followed by passes with the symbols the LDPC decoder's output
+    re-encodes to.
     """
     nm = numerology
     mcs = get_mcs(header.mcs)
     first = nm.header_symbols
     pilots = track_pilots(symbols, estimate, nm, first)
     z, noise_var, _ = equalize(symbols, estimate, nm, first, pilots)
+    shape = z.shape
     z, noise_var = z.reshape(-1), noise_var.reshape(-1)
     result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
     if result.crc_ok or not needs_tracking(z, noise_var, mcs.modulation):
         return z, noise_var, result
+    honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
+    result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm)
+    if result.crc_ok:
+        return z, honest, result
     for start in (None, "forward"):
         decisions = start
         for _ in range(TRACKING_PASSES):

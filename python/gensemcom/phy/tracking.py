@@ -51,6 +51,14 @@ def needs_tracking(z, noise_var, modulation):
     return float(np.mean(error)) > EXCESS_ERROR_RATIO * float(np.mean(np.minimum(noise_var, 10.0)))
 
 
+def local_noise_var(z, noise_var, modulation):
+    """(T, carriers) noise variance for LLRs: the larger of ``noise_var`` and the scatter of the
+    equalised symbols ``z`` around their decisions, averaged over ``NOISE_AREA``. Where the
+    channel moved since the preamble, LLRs scaled by the preamble's noise are over-confident."""
+    error = np.abs(z - nearest_points(z, modulation)) ** 2
+    return np.maximum(noise_var, uniform_filter(error, NOISE_AREA, mode="nearest"))
+
+
 def delay_taps(channel, numerology):
     """Impulse-response taps that hold the channel ``channel`` (on the occupied carriers): the
     last tap above ``TAP_FLOOR`` of the strongest, plus ``TAP_MARGIN``, within the cyclic prefix.
