@@ -341,19 +341,22 @@ SHORT_PAYLOAD_BYTES = 300
 
 
 def doppler_cases():
-    """(label, link options, payload bytes) of the Doppler comparison: flat Rayleigh and each
-    Doppler preset with its channel held constant over each packet (``--doppler-hz 0
-    --coherence-samples 0``: one draw per packet), then fading continuously at the preset's
-    Doppler; vehicular also with short packets (a packet against the coherence time)."""
-    cases = [("flat rayleigh, per packet", ["--channel", "rayleigh", "--coherence-samples", "0"],
+    """(label, role, preset, link options, payload bytes) of the Doppler comparison: flat
+    Rayleigh ("reference"); each Doppler preset with its channel held constant over each packet
+    ("static": ``--doppler-hz 0 --coherence-samples 0``, one draw per packet), then fading
+    continuously at its Doppler ("moving"); vehicular also with short packets ("short": a
+    packet against the coherence time)."""
+    cases = [("flat rayleigh, per packet", "reference", None, ["--channel", "rayleigh", "--coherence-samples", "0"],
               DOPPLER_PAYLOAD_BYTES)]
     for preset in ("walking-nlos", "vehicular"):
+        hz = IMPAIRMENT_PRESETS[preset][0]["doppler_hz"]
         static = ["--impairments", preset, "--doppler-hz", "0", "--coherence-samples", "0"]
-        cases.append((f"{preset}, static per packet", static, DOPPLER_PAYLOAD_BYTES))
-        cases.append((f"{preset}, {IMPAIRMENT_PRESETS[preset][0]['doppler_hz']:g} Hz Doppler",
-                      ["--impairments", preset], DOPPLER_PAYLOAD_BYTES))
-    cases.append((f"vehicular, 70 Hz Doppler, {SHORT_PAYLOAD_BYTES}-byte packets", ["--impairments", "vehicular"],
-                  SHORT_PAYLOAD_BYTES))
+        cases.append((f"{preset}, static per packet", "static", preset, static, DOPPLER_PAYLOAD_BYTES))
+        cases.append((f"{preset}, {hz:g} Hz Doppler", "moving", preset, ["--impairments", preset],
+                      DOPPLER_PAYLOAD_BYTES))
+    hz = IMPAIRMENT_PRESETS["vehicular"][0]["doppler_hz"]
+    cases.append((f"vehicular, {hz:g} Hz Doppler, {SHORT_PAYLOAD_BYTES}-byte packets", "short", "vehicular",
+                  ["--impairments", "vehicular"], SHORT_PAYLOAD_BYTES))
     return cases
 
 
@@ -376,29 +379,26 @@ def doppler(args):
     cases = doppler_cases()
     jobs = [(f"doppler_qpsk-12_{_slug(label)}",
              ["--mcs", "qpsk-1/2", f"--sweep={DOPPLER_GRID}", "--packets", str(args.packets), "--payload-bytes",
-              str(payload), "--seed", "9", "--timeout", "900", *options]) for label, options, payload in cases]
-    curves = dict(zip([label for label, _, _ in cases], _run_all(jobs, args)))
+              str(payload), "--seed", "9", "--timeout", "900", *options]) for label, _, _, options, payload in cases]
+    curves = dict(zip([label for label, *_ in cases], _run_all(jobs, args)))
     at = {label: crossing([r["snr_db"] for r in rows], [r["per"] for r in rows], 0.1) for label, rows in curves.items()}
     rate = IMPAIRMENT_PRESETS["vehicular"][0]["sample_rate_hz"]
-    nm = DEFAULT_NUMEROLOGY
-    packet_s = frame_size(DOPPLER_PAYLOAD_BYTES, "qpsk-1/2").samples / rate
-    symbol_s = nm.fft_len / rate
+    symbol_s = DEFAULT_NUMEROLOGY.fft_len / rate
+    label_of = {(role, preset): label for label, role, preset, _, _ in cases}
     summary = {"snr_at_per_10pct": at}
-    for preset in ("walking-nlos", "vehicular"):
-        static = next(label for label in at if label.startswith(preset) and "static" in label)
-        moving = next(label for label in at if label.startswith(preset) and label.endswith("Doppler"))
-        theory = coherence_theory(IMPAIRMENT_PRESETS[preset][0]["doppler_hz"], packet_s, symbol_s)
-        shift = None if at[static] is None or at[moving] is None else at[moving] - at[static]
-        summary[preset] = {**theory, "static_snr_at_per_10pct": at[static], "doppler_snr_at_per_10pct": at[moving],
-                           "doppler_minus_static_db": shift}
-    short = f"vehicular, 70 Hz Doppler, {SHORT_PAYLOAD_BYTES}-byte packets"
-    summary["vehicular_short_packets"] = {
-        **coherence_theory(70.0, frame_size(SHORT_PAYLOAD_BYTES, "qpsk-1/2").samples / rate, symbol_s),
-        "payload_bytes": SHORT_PAYLOAD_BYTES, "doppler_snr_at_per_10pct": at[short],
-        "per_floor": min(r["per"] for r in curves[short])}
-    for preset in ("walking-nlos", "vehicular"):
-        moving = next(label for label in at if label.startswith(preset) and label.endswith("Doppler"))
-        summary[preset]["per_floor"] = min(r["per"] for r in curves[moving])
+    for label, role, preset, _, payload in cases:
+        if role not in ("moving", "short"):
+            continue
+        theory = coherence_theory(IMPAIRMENT_PRESETS[preset][0]["doppler_hz"],
+                                  frame_size(payload, "qpsk-1/2").samples / rate, symbol_s)
+        entry = {**theory, "doppler_snr_at_per_10pct": at[label], "per_floor": min(r["per"] for r in curves[label])}
+        if role == "moving":
+            static = at[label_of[("static", preset)]]
+            entry.update(static_snr_at_per_10pct=static,
+                         doppler_minus_static_db=None if static is None or at[label] is None else at[label] - static)
+            summary[preset] = entry
+        else:
+            summary["vehicular_short_packets"] = {**entry, "payload_bytes": payload}
     plot_rows(IMG / "phy_doppler_per.png", [dict(r, channel=label) for label, rows in curves.items() for r in rows],
               "qpsk-1/2: Doppler against the same channel held constant per packet (1500 bytes unless named)")
     return summary
@@ -408,8 +408,8 @@ SECTIONS = {"txlevel": txlevel, "uncoded": uncoded, "coded": coded, "robust": ro
             "backtoback": backtoback, "impairments": impairments, "doppler": doppler}
 
 
-def _db(value):
-    return "beyond the grid" if value is None else f"{value:.1f} dB"
+def _db(value, digits=1):
+    return "beyond the grid" if value is None else f"{value:.{digits}f} dB"
 
 
 def markdown(summary):
@@ -447,7 +447,7 @@ def markdown(summary):
         lines += ["| MCS | impairment | SNR at PER 10 % | loss against AWGN | target | met |",
                   "|---|---|---|---|---|---|"]
         for v in summary["impairments"].values():
-            at = "beyond the grid" if v["snr_at_per_10pct"] is None else f"{v['snr_at_per_10pct']:.2f} dB"
+            at = _db(v["snr_at_per_10pct"], 2)
             loss = "–" if v["loss_db"] is None else f"{v['loss_db']:+.2f} dB"
             target = "–" if v["target_db"] is None else f"≤ {v['target_db']:g} dB"
             met = "–" if v["within_target"] is None else ("yes" if v["within_target"] else "NO")

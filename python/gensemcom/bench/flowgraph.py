@@ -68,10 +68,10 @@ def _prompt_bytes(report) -> int:
 
 def _transmit(task, scheme, models=None, fixed_mcs=""):
     from ..flowgraphs.transmit import run_transmission
-    from ..phy.impairments import IMPAIRMENT_PRESETS
+    from ..phy.impairments import preset_channel
     scheme, _, feedback = scheme.partition("~")
     channel, impairments = channel_parts(task.channel)
-    options = {k: v for k, v in IMPAIRMENT_PRESETS[impairments][0].items() if k != "name"}
+    options = preset_channel(impairments)[1]
     image = task.load_image()
     tx = run_transmission(image, scheme, task.snr_db, channel, cpp=float(task.cpp_fraction),
                           models=models, seed=task.channel_seed, fixed_mcs=fixed_mcs, feedback=feedback or "none",

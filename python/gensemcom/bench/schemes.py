@@ -163,11 +163,11 @@ def check_channel(scheme: Scheme, channel: str):
         raise BadInputError(f"scheme {scheme.display_name} does not support channel {name!r} "
                             f"(supported: {', '.join(scheme.channels)})")
     if impairments != "none":
-        from ..phy.impairments import IMPAIRMENT_PRESETS
+        from ..phy.impairments import IMPAIRMENT_PRESETS, preset_channel
         if impairments not in IMPAIRMENT_PRESETS:
             raise BadInputError(f"channel {channel!r}: unknown impairments {impairments!r}; choose from "
                                 f"{', '.join(IMPAIRMENT_PRESETS)}")
-        own = IMPAIRMENT_PRESETS[impairments][0].get("name", name)
+        own = preset_channel(impairments)[0] or name
         if own != name:
             raise BadInputError(f"channel {channel!r}: impairments {impairments} bring channel {own}; "
                                 f"write {own}+{impairments}")

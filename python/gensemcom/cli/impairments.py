@@ -44,9 +44,9 @@ def transmission_options(args):
     """For commands that build their channel from a name and extra fields (``run_transmission``):
     sets ``args.channel`` to the preset's channel where --channel was not given, checks the
     whole configuration, and returns the fields the preset and the options set."""
-    from ..phy.impairments import IMPAIRMENT_PRESETS
-    fields = {**IMPAIRMENT_PRESETS[args.impairments][0], **impairment_overrides(args)}
-    args.channel = args.channel or fields.get("name", "awgn")
-    fields.pop("name", None)
+    from ..phy.impairments import preset_channel
+    own, fields = preset_channel(args.impairments)
+    fields.update(impairment_overrides(args))
+    args.channel = args.channel or own or "awgn"
     channel_config(args, args.snr, name=args.channel, seed=getattr(args, "seed", 0))   # bad input: exit 2 now
     return fields

@@ -80,6 +80,13 @@ DC_PHASE_RAD = np.pi / 4
 RESAMPLER_PHASES = 32
 
 
+def preset_channel(preset):
+    """(the channel preset that impairment preset ``preset`` brings, or None; its other
+    ``ChannelConfig`` fields as a new dict)."""
+    fields = dict(IMPAIRMENT_PRESETS[preset][0])
+    return fields.pop("name", None), fields
+
+
 def profile_paths(profile, sample_rate_hz):
     """(delays in samples, mean powers summing to 1) of a named ``DELAY_PROFILES`` entry."""
     delays_ns, powers_db, _ = DELAY_PROFILES[profile]
