@@ -66,7 +66,9 @@ def add_arguments(parser, name):
     parser.add_argument("--save-every", type=positive_int, default=50, help="checkpoint interval in steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling, masks and noise")
     parser.add_argument("--targets", default="", help="comma-separated module names for LoRA (default: "
-                        "query/key/value or q_proj/k_proj/v_proj; UNet to_q,to_k,to_v,to_out.0)")
+                        "query/key/value or q_proj/k_proj/v_proj; UNet to_q,to_k,to_v,to_out.0; realesrgan: a regular "
+                        "expression over the last 4 RRDB blocks and the upsampling convolutions, and one "
+                        "expression is accepted in place of names)")
     parser.add_argument("--resolution-px", type=positive_int, default=None,
                         help="generator: training image side (default: the card's, at most 512)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")

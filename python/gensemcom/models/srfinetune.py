@@ -162,7 +162,7 @@ class SuperResolutionTrainer(_Trainer):
                                            on_example)
             save_examples(cache, self.pairs, meta)
         model = load_float_model(_training_card(card)).to(self.spec.device)
-        targets = list(config.targets) if config.targets else DEFAULT_TARGETS
+        targets = lora_targets(config.targets)
         lora = LoraConfig(r=config.rank, lora_alpha=config.alpha or config.rank, target_modules=targets,
                           lora_dropout=0.0, bias="none")
         self.model = get_peft_model(model, lora)
@@ -212,6 +212,17 @@ class SuperResolutionTrainer(_Trainer):
     def save_adapter(self):
         self.model.save_pretrained(str(self.out), safe_serialization=True)
         (self.out / "README.md").unlink(missing_ok=True)   # peft's empty model-card template
+
+
+def lora_targets(names):
+    """peft ``target_modules`` of ``--targets``: module names (a list), or one regular expression
+    (a string: a single entry that is not a plain dotted name, such as ``DEFAULT_TARGETS``);
+    empty = ``DEFAULT_TARGETS``."""
+    import re
+    names = list(names or [])
+    if not names:
+        return DEFAULT_TARGETS
+    return names[0] if len(names) == 1 and not re.fullmatch(r"[\w.]+", names[0]) else names
 
 
 def first_adapted_block(net):
