@@ -13,6 +13,10 @@ A process that has not exited --grace-s seconds later is a HANG (its Python and 
 are saved with py-spy and gdb before SIGKILL); one that dies of a signal, or whose log shows a
 glibc/C++/Python fatal error, is an ABORT. Everything else must exit 0.
 
+The return link is always wired (zmq_rx publishes its reports, zmq_tx subscribes); with
+--repeat-reserve > 0 the transmitter repeats what the reports say is missing (closed loop), with
+0 it ignores them (open loop). Each run records the images written and their sections missing.
+
   GRC_BLOCKS_PATH=grc grcc -o /tmp/gen examples/zmq_*.grc
   .venv/bin/python scripts/zmq_runs.py --generated /tmp/gen --runs 100 --hogs 1 --json runs.json
 
@@ -21,6 +25,7 @@ Exit status 0 when every run delivered its images with no hang and no abort.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,7 +90,8 @@ def one_run(index, generated, images, count, work, args):
     run_dir = work / f"run{index:03d}"
     out = run_dir / "rx"
     out.mkdir(parents=True)
-    port_a, port_b = free_port(), free_port()
+    port_a, port_b, port_c = free_port(), free_port(), free_port()
+    feedback = ["-F", f"tcp://127.0.0.1:{port_c}"]
     env = dict(os.environ, PYTHONFAULTHANDLER="1")
     python = [sys.executable, "-u"]
     logs = {name: run_dir / f"{name}.log" for name in ("rx", "channel", "tx")}
@@ -93,18 +99,22 @@ def one_run(index, generated, images, count, work, args):
     started = time.monotonic()
     with open(logs["rx"], "wb") as rx_out, open(logs["channel"], "wb") as ch_out:
         procs["rx"] = subprocess.Popen(python + [str(generated / "zmq_rx.py"), "-i", str(images), "-o", str(out),
-                                                 "-a", f"tcp://127.0.0.1:{port_b}"],
+                                                 "-a", f"tcp://127.0.0.1:{port_b}", "-n", str(args.snr),
+                                                 "-b", str(args.cpp), *feedback],
                                        stdout=rx_out, stderr=subprocess.STDOUT, env=env)
         procs["channel"] = subprocess.Popen(
-            python + [str(generated / "zmq_channel.py"), "-c", "awgn", "-n", "15", "-I", f"tcp://127.0.0.1:{port_a}",
+            python + [str(generated / "zmq_channel.py"), "-c", args.channel, "-n", str(args.snr),
+                      "-I", f"tcp://127.0.0.1:{port_a}",
                       "-O", f"tcp://127.0.0.1:{port_b}", "-t", str(args.idle_s)],
             stdout=ch_out, stderr=subprocess.STDOUT, env=env)
     result = {"run": index, "mode": mode}
     try:
         time.sleep(2)
         with open(logs["tx"], "wb") as tx_out:
-            procs["tx"] = subprocess.Popen(python + [str(generated / "zmq_tx.py"), "-i", str(images), "-n", "15",
-                                                     "-b", "0.125", "-a", f"tcp://127.0.0.1:{port_a}"],
+            procs["tx"] = subprocess.Popen(python + [str(generated / "zmq_tx.py"), "-i", str(images),
+                                                     "-n", str(args.snr), "-c", args.channel, "-b", str(args.cpp),
+                                                     "-a", f"tcp://127.0.0.1:{port_a}", *feedback,
+                                                     "-R", str(args.repeat_reserve)],
                                            stdout=tx_out, stderr=subprocess.STDOUT, env=env)
         wanted = count if mode == "self" else 1
         deadline = time.monotonic() + 300
@@ -117,7 +127,13 @@ def one_run(index, generated, images, count, work, args):
         for name in ("tx", "channel", "rx"):
             grace = args.grace_s + (args.idle_s if mode == "self" and name == "channel" else 0)
             result[name], result[f"{name}_rc"] = finish(procs[name], logs[name], grace, run_dir, mode)
-        result["images"] = len(list(out.glob("*.json")))
+        closing = re.search(r"return link: (\d+) report\(s\) received, (\d+) repeat round\(s\) sent with (\d+) "
+                            r"packet\(s\)", logs["tx"].read_text(errors="replace"))
+        if closing:
+            result["reports"], result["repeat_rounds"], result["repeat_packets"] = map(int, closing.groups())
+        rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+        result["images"] = len(rows)
+        result["sections_missing"] = sum(int(r.get("sections_missing", 0)) for r in rows)
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -145,6 +161,11 @@ def main(argv=None):
     parser.add_argument("--grace-s", type=float, default=30.0, help="seconds a process has to exit (default 30)")
     parser.add_argument("--idle-s", type=float, default=10.0,
                         help="the channel emulator's -t (end when idle), added to the grace in self runs (default 10)")
+    parser.add_argument("--channel", default="awgn", help="the channel emulator's preset (default awgn)")
+    parser.add_argument("--snr", type=float, default=15.0, help="its SNR, Es/N0 in dB (default 15)")
+    parser.add_argument("--cpp", type=float, default=0.125, help="the transmitter's budget (default 0.125)")
+    parser.add_argument("--repeat-reserve", type=float, default=0.0,
+                        help="zmq_tx -R: share of each image's samples kept for repeats (0 = open loop)")
     parser.add_argument("--work", type=Path, default=None, help="folder for logs (default: a temporary one)")
     parser.add_argument("--keep-all", action="store_true", help="keep the logs of good runs too")
     parser.add_argument("--json", type=Path, default=None, help="write every run's outcome here")
@@ -175,7 +196,10 @@ def main(argv=None):
                                          for k in ("tx", "channel", "rx")),
                "missing_images": sum("images" in r and r["images"] < (count if r["mode"] == "self" else 1)
                                      for r in results),
-               "hogs": args.hogs, "logs": str(work)}
+               "sections_missing": sum(r.get("sections_missing", 0) for r in results),
+               "reports": sum(r.get("reports", 0) for r in results),
+               "repeat_packets": sum(r.get("repeat_packets", 0) for r in results),
+               "repeat_reserve": args.repeat_reserve, "hogs": args.hogs, "logs": str(work)}
     print(json.dumps(summary), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": results}, indent=1))

@@ -202,6 +202,36 @@ def test_reassembler_flushes_pending_images_when_upstream_ends():
     assert rea.stats["crc_failed"] == 1
 
 
+def test_fragmenter_lingers_for_feedback_then_ends_and_stop_when_sees_it():
+    """With linger_s the fragmenter outlives the end of its input while feedback keeps coming
+    (a closed loop's late repeats), ends once the return link has been quiet that long, and
+    ``stop_when`` ends the flowgraph then (a ZeroMQ return link's source never ends)."""
+    from gnuradio.gensemcom.blocks.run_control import stop_when
+    from gnuradio.gensemcom.transport.feedback import Feedback
+    tb = gr.top_block()
+    frag, out = fragmenter(400, "0:qpsk-1/2", linger_s=0.6), blocks.message_debug()
+    tb.msg_connect(frag, "out", out, "store")
+    return_link = blocks.message_strobe(pmt.PMT_T, 100)     # never ends (as ZeroMQ), sends garbage
+    tb.msg_connect(return_link, "strobe", frag, "feedback")
+    watcher = stop_when(tb, finished=[frag], poll_s=0.05)
+    tb.start()
+    ended = threading.Event()
+    threading.Thread(target=lambda: (tb.wait(), ended.set()), daemon=True).start()
+    started = time.monotonic()
+    post(frag, "system", pmt.cons(pmt.intern("done"), pmt.from_long(1)))
+    wait_until(frag.upstream_done.is_set)
+    report = Feedback(image_id=5, snr_db=3.0, missing=[(1, 0)]).to_bytes()   # for an image not sent here
+    for _ in range(3):                       # reports keep it alive; malformed ones do not
+        time.sleep(0.3)
+        post(frag, "feedback", pdus.make_pdu(report, {}))
+        post(frag, "feedback", pmt.cons(pmt.make_dict(), pmt.init_u8vector(3, [1, 2, 3])))
+    assert not frag.ended.is_set()
+    assert ended.wait(10), "the flowgraph did not end after the linger"
+    assert frag.ended.is_set() and watcher.reason == "finished"
+    assert time.monotonic() - started >= 0.9 + 0.6
+    assert frag.stats["feedback"] == 3
+
+
 def test_image_source_and_sink(tmp_path, astronaut):
     from PIL import Image
     (tmp_path / "in").mkdir()

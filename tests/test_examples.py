@@ -200,18 +200,20 @@ def test_closed_loop_example_repeats_what_the_receiver_reports_missing(generated
 
 
 def test_zeromq_three_processes(generated, tmp_path):
-    """TX, channel emulator and RX as three processes over ZeroMQ (scripts/zmq_runs.py): one run
-    where all three end by themselves, one where each gets SIGTERM in the middle of the run.
+    """TX, channel emulator and RX as three processes over ZeroMQ (scripts/zmq_runs.py), the return
+    link closed (the RX publishes reports, the TX repeats): one run where all three end by
+    themselves, one where each gets SIGTERM in the middle of the run.
     Fails on a hang (not exited 30 s after its end or the signal), an abort (a signal, or a
     glibc / C++ / Python fatal error in its log), any other exit status, or missing images."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "zmq_runs.py"), "--generated", str(generated),
-                           "--runs", "2", "--idle-s", "10", "--work", str(tmp_path)],
+                           "--runs", "2", "--idle-s", "10", "--work", str(tmp_path), "--repeat-reserve", "0.3"],
                           capture_output=True, text=True, timeout=900)
     runs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(tmp_path.rglob("*.txt"))
                      + sorted(tmp_path.rglob("*.log")))
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-2000:]}\n{logs}"
     assert [r["mode"] for r in runs[:2]] == ["self", "sigterm"] and all(r["ok"] for r in runs[:2])
+    assert "reports" in runs[0], runs[0]      # the transmitter ended through its return-link summary
     assert runs[-1]["hangs"] == 0 and runs[-1]["aborts"] == 0
 
 

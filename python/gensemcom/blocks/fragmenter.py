@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fragmenter (packetizer): container pieces → packets of at most ``mtu_bytes`` with an MCS each."""
+import threading
+import time
+
 import pmt
 from gnuradio import gr
 
@@ -45,7 +48,8 @@ class fragmenter(message_block):
     burst (uncoded BPSK, the PHY's filler flag; receivers drop it, meta ``filler`` True) pushes
     the image's last burst through the receiver, which delivers a packet only once a
     preamble's worth of samples followed it: in a simulated or message-driven stream nothing
-    else may follow until the next image.
+    else may follow until the next image. linger_s (closed loop): when its input has ended it
+    keeps serving feedback until none has come for ``linger_s`` seconds, then ends (0 = at once).
     """
 
     PARAMETERS = Params(
@@ -60,6 +64,8 @@ class fragmenter(message_block):
         Param("flush", "bool", True, "Filler Burst per Image",
               "a 1-byte filler burst after each image pushes its last packet through the receiver", hide="part"),
         NUMEROLOGY.with_(doc="the PHY's numerology (what repeats cost in samples)"),
+        Param("linger_s", "float", 0.0, "Linger (s)", "closed loop: after the last image, keep serving feedback "
+              "until none has come for this long, then end (0 = end at once)", lo=0, hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -82,7 +88,8 @@ channels); the reassembler drops the duplicates.
 """)
 
     def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
-                 repair=DEFAULT.repair, flush=DEFAULT.flush, numerology=DEFAULT.numerology):
+                 repair=DEFAULT.repair, flush=DEFAULT.flush, numerology=DEFAULT.numerology,
+                 linger_s=DEFAULT.linger_s):
         from ..phy.ofdm_qam_tx import as_numerology
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
@@ -90,6 +97,8 @@ channels); the reassembler drops the duplicates.
         self.set_mcs_plan(mcs_plan, repeats or {}, repair or {})
         self._sent = {}          # image_id -> {"image": SentImage, "samples_left": float}, the last few
         self.flush = bool(flush)
+        self.linger_s = self.PARAMETERS["linger_s"].check("fragmenter", linger_s)
+        self._quiet_since = time.monotonic()      # last feedback (or the end of the input)
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0, "feedback": 0, "repeat_rounds": 0,
                       "repeat_packets": 0, "repeat_skipped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
@@ -210,6 +219,7 @@ channels); the reassembler drops the duplicates.
             gr.log.warn(f"fragmenter: dropping a feedback message: {exc}")
             return
         self.stats["feedback"] += 1
+        self._quiet_since = time.monotonic()
         state = self._sent.get(report.image_id)
         if state is None or report.complete:
             return
@@ -243,3 +253,18 @@ channels); the reassembler drops the duplicates.
     def on_upstream_done(self):
         for image_id in list(self._pieces):
             self._send(image_id)
+
+    def finish(self, msg):
+        """End at once, or (``linger_s``) once the return link has been quiet that long: a timer
+        posts the ``done`` again to this block's own queue, where feedback is handled too."""
+        if self.linger_s <= 0 or getattr(self, "_lingered", False):
+            message_block.finish(self, msg)
+            return
+        self._lingered = True
+        self._quiet_since = time.monotonic()
+
+        def wait_quiet():
+            while time.monotonic() - self._quiet_since < self.linger_s:
+                time.sleep(min(0.1, self.linger_s))
+            self.to_basic_block()._post(pmt.intern("system"), msg)
+        threading.Thread(target=wait_quiet, name="gensemcom-fragmenter-linger", daemon=True).start()

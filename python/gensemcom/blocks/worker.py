@@ -36,6 +36,7 @@ class message_block(gr.basic_block):
         gr.basic_block.__init__(self, name=name, in_sig=None, out_sig=None)
         self._inputs = {}
         self.upstream_done = threading.Event()
+        self.ended = threading.Event()         # upstream done and, if it finishes, ``done`` passed on
         self.set_msg_handler(pmt.intern("system"), self._on_system)
 
     def register_input(self, port, handler):
@@ -59,7 +60,14 @@ class message_block(gr.basic_block):
         self.on_upstream_done()
         self.upstream_done.set()
         if self.finish_on_done:
-            self.system_handler(msg)
+            self.finish(msg)
+        else:
+            self.ended.set()
+
+    def finish(self, msg):
+        """End the block and pass ``done`` (the system message ``msg``) on."""
+        self.ended.set()
+        self.system_handler(msg)
 
 
 class worker_block(message_block):
