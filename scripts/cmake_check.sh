@@ -34,7 +34,7 @@ export GRC_BLOCKS_PATH="$PREFIX/share/gnuradio/grc/blocks"
 cd "$WORK"      # away from the source tree
 
 step "import the installed package"
-"$PYTHON" - "$SITE" <<'PY'
+"$PYTHON" - "$SITE" "$PREFIX" <<'PY'
 import sys
 from pathlib import Path
 from gnuradio import gensemcom
@@ -43,6 +43,13 @@ where = Path(gensemcom.__file__).resolve()
 assert str(where).startswith(str(Path(sys.argv[1]).resolve())), f"imported {where}, not the installed package"
 LinkProfile.load("default")          # data files (profiles, PER tables) installed with it
 print(f"  from gnuradio import gensemcom -> {where}")
+from gnuradio.gensemcom.models.cards import load_card
+from gnuradio.gensemcom.models.loading import resolve_adapter
+card = load_card("realesrgan-x4plus-receiver")      # a shipped card and the LoRA adapter it names
+adapter = resolve_adapter(card, card.lora[0]).resolve()
+prefix = Path(sys.argv[2]).resolve()
+assert str(card.folder.resolve()).startswith(str(prefix)) and str(adapter).startswith(str(prefix)), (card.folder, adapter)
+print(f"  shipped adapter -> {adapter}")
 PY
 step "installed command"
 "$PREFIX/bin/gensemcom" --version

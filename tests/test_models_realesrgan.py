@@ -231,3 +231,24 @@ def test_receiver_lora_trains_resumes_and_changes_the_upscale(tmp_path, monkeypa
     difference = np.abs(adapted.resolver.upscale(thumb, 192, 128).astype(float)
                         - base.resolver.upscale(thumb, 192, 128).astype(float))
     assert 0.05 < difference.mean() < 20.0
+
+
+def test_shipped_receiver_adapter_merges_into_the_card_model(backend):
+    """models/realesrgan-x4plus-receiver.yaml names the adapter shipped in models/adapters: it
+    resolves, merges into exactly the layers it was trained on (the last RRDB blocks and the
+    upsampling convolutions), and changes them by a small amount."""
+    import torch
+
+    from gnuradio.gensemcom.models.loading import resolve_adapter
+    card = models.load_card("realesrgan-x4plus-receiver")
+    folder = resolve_adapter(card, card.lora[0])
+    assert (folder / "adapter_model.safetensors").stat().st_size < 5_000_000
+    adapted = realesrgan.load_float_model(card)
+    base = backend.model.float()
+    changed = set()
+    for (name, weight), (_, reference) in zip(adapted.state_dict().items(), base.state_dict().items()):
+        if not torch.equal(weight, reference):
+            changed.add(name)
+            assert (weight - reference).norm() < 0.5 * reference.norm(), name
+    assert changed and all(n.startswith(("body.19.", "body.20.", "body.21.", "body.22.", "conv_body", "conv_up",
+                                         "conv_hr")) for n in changed), sorted(changed)[:5]
