@@ -93,6 +93,21 @@ def test_dc_offset_sits_at_its_level_below_the_signal():
     assert np.isclose(np.angle(np.mean(y)), np.pi / 4)
 
 
+def test_shadowing_spreads_the_received_power_by_its_sigma_and_depends_on_the_seed():
+    """Log-normal shadowing in the channel preset: the received power of a constant-envelope
+    signal, in dB, has the preset's standard deviation (many correlation times), changes slowly
+    (neighbouring windows agree) and is the same for the same seed."""
+    x = np.full(400_000, 0.18 + 0j)
+    config = ChannelConfig("awgn", snr_db=QUIET, seed=4, shadowing_db=6.0, shadowing_samples=1_600)
+    y = _through(make_channel(config), x)
+    power_db = 10 * np.log10(np.mean(np.abs(y[:399_800].reshape(-1, 100)) ** 2, axis=1) / 0.18 ** 2)
+    assert 4.5 < np.std(power_db) < 7.5 and abs(np.mean(power_db)) < 2.0
+    assert np.median(np.abs(np.diff(power_db))) < 1.0
+    assert np.allclose(_through(make_channel(config), x[:50_000])[:49_000], y[:49_000], atol=1e-6)
+    with pytest.raises(BadInputError):
+        ChannelConfig("awgn", shadowing_db=-1.0)
+
+
 def test_cfo_drift_walks_at_its_rate():
     """gr-channels' cfo_model: the carrier's frequency changes by cfo_drift_hz rms per second."""
     fs, drift = 1e6, 200.0

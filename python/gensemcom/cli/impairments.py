@@ -2,13 +2,13 @@
 """Radio-impairment options shared by `gensemcom link`, `transmit` and `channel`.
 
 --impairments names a preset (phy.impairments.IMPAIRMENT_PRESETS: lab-cable, b200-indoor,
-walking-nlos, vehicular); each single option overrides one of its values; options not given
+walking-nlos, vehicular, walking-shadowed); each single option overrides one of its values; options not given
 keep the preset's. The declarations are the channel preset's (phy.channel.CONFIG_PARAMETERS),
 so the flags, ranges and help are the Channel Preset block's.
 """
 OVERRIDES = ("sro_ppm", "carrier_hz", "cfo_drift_hz", "phase_noise_dbc_hz", "phase_noise_offset_hz",
              "phase_noise_corner_hz", "iq_imbalance_db", "iq_phase_deg", "dc_offset_dbc", "profile", "doppler_hz",
-             "sample_rate_hz", "coherence_samples")
+             "sample_rate_hz", "coherence_samples", "shadowing_db", "shadowing_samples")
 
 
 def add_impairment_arguments(parser):

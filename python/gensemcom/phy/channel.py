@@ -57,7 +57,7 @@ from ..grc_yaml import GrcBlock, stream
 from ..params import CFO, CHANNEL, DELAY_SAMPLES, NUMEROLOGY, SEED, SNR_DB, Param, Params
 from .config import DEFAULT_NUMEROLOGY
 from .impairments import (IMPAIRMENT_PRESETS, IMPAIRMENTS, PROFILES, clock_offset_resampler, fir_len, frontend_blocks,
-                          profile_paths, sinc_fir)
+                          profile_paths, sinc_fir, stream_seed)
 from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
 
 # The preset's parameters: ChannelConfig's fields, channel_preset's keywords, `gensemcom channel`'s options
@@ -104,6 +104,11 @@ CONFIG_PARAMETERS = Params(
           lo=-45, hi=45),
     Param("dc_offset_dbc", "float", 0.0, "DC Offset", "DC offset relative to the signal's mean power",
           unit="dBc, 0 = none", hi=0),
+    Param("shadowing_db", "float", 0.0, "Shadowing", "log-normal shadowing: standard deviation of the SNR's slow "
+          "fluctuation around snr_db (phy.shadowing)", unit="dB, 0 = none", lo=0, hi=20, hide="part"),
+    Param("shadowing_samples", "int", 200_000, "Shadowing Correlation",
+          "shadowing's correlation time: its autocorrelation falls to 1/e after that many samples",
+          unit="samples", lo=16, hide="part"),
 )
 _DEFAULT = CONFIG_PARAMETERS.defaults()
 _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
@@ -136,6 +141,8 @@ class ChannelConfig:
     iq_imbalance_db: float = _DEFAULT.iq_imbalance_db
     iq_phase_deg: float = _DEFAULT.iq_phase_deg
     dc_offset_dbc: float = _DEFAULT.dc_offset_dbc
+    shadowing_db: float = _DEFAULT.shadowing_db
+    shadowing_samples: int = _DEFAULT.shadowing_samples
 
     def __post_init__(self):
         if self.name not in CHANNELS:
@@ -154,6 +161,8 @@ class ChannelConfig:
             raise BadInputError("give the Doppler once: doppler (fD*Ts) or doppler_hz (with sample_rate_hz)")
         if self.phase_noise_dbc_hz > 0 or self.dc_offset_dbc > 0:
             raise BadInputError("phase_noise_dbc_hz and dc_offset_dbc must be <= 0 (0 = none)")
+        if self.shadowing_db < 0 or self.shadowing_samples < 16:
+            raise BadInputError("shadowing_db must be >= 0 and shadowing_samples >= 16")
         if self.phase_noise_offset_hz <= 0 or self.phase_noise_corner_hz <= 0:
             raise BadInputError("phase_noise_offset_hz and phase_noise_corner_hz must be > 0")
         self.check_cfo_range(DEFAULT_NUMEROLOGY)
@@ -368,7 +377,8 @@ to the mean signal power. Each impairment depends on the seed and the sample ind
                  cfo_drift_hz=DEFAULT.cfo_drift_hz, phase_noise_dbc_hz=DEFAULT.phase_noise_dbc_hz,
                  phase_noise_offset_hz=DEFAULT.phase_noise_offset_hz,
                  phase_noise_corner_hz=DEFAULT.phase_noise_corner_hz, iq_imbalance_db=DEFAULT.iq_imbalance_db,
-                 iq_phase_deg=DEFAULT.iq_phase_deg, dc_offset_dbc=DEFAULT.dc_offset_dbc):
+                 iq_phase_deg=DEFAULT.iq_phase_deg, dc_offset_dbc=DEFAULT.dc_offset_dbc,
+                 shadowing_db=DEFAULT.shadowing_db, shadowing_samples=DEFAULT.shadowing_samples):
         gr.hier_block2.__init__(self, "gensemcom_channel_preset",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
@@ -385,6 +395,13 @@ to the mean signal power. Each impairment depends on the seed and the sample ind
         self.model = channels.channel_model(float(np.sqrt(config.noise_var(nm))), config.total_cfo(nm) / nm.fft_len,
                                             1.0, taps, int(config.seed) & 0x7FFFFFFF or 1, True)
         chain = [self]
+        self.shadowing = None
+        if config.shadowing_db > 0:         # a slow SNR change: scales the signal before the noise
+            from .shadowing import Shadowing, shadowing
+            # a Python block: this reference keeps it alive as long as the flowgraph
+            self.shadowing = shadowing(Shadowing(config.shadowing_db, config.shadowing_samples,
+                                                 stream_seed(config.seed, 0x5AD0)))
+            chain.append(self.shadowing)
         if config.name != "awgn":
             chain.append(self._fading(config))
         if config.sro_ppm:

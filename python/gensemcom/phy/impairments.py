@@ -70,11 +70,15 @@ IMPAIRMENT_PRESETS = {
                      "walker (3 km/h at 2.45 GHz: 6.8 Hz)"),
     "vehicular": (dict(_B200_OTA, name="multipath", profile="eva", doppler_hz=70.0),
                   "b200-indoor's radios, 3GPP EVA multipath with 70 Hz Doppler (EVA70; 31 km/h at 2.45 GHz)"),
+    "walking-shadowed": (dict(_B200_OTA, name="multipath", profile="tgn-d", doppler_hz=6.8, shadowing_db=6.0,
+                              shadowing_samples=200_000),
+                         "walking-nlos with log-normal shadowing of 6 dB (a body or a wall in the path; "
+                         "3GPP TR 38.901 indoor NLOS: 8 dB) decorrelating in 0.1 s at 2 Msample/s"),
 }
 IMPAIRMENTS = Param("impairments", "str", "none", "Impairments",
                     "radio impairment preset (docs/phy.md: values and sources); single fields override it",
                     choices=tuple(IMPAIRMENT_PRESETS),
-                    choice_labels=("None", "Lab Cable", "B200 Indoor", "Walking NLOS", "Vehicular"))
+                    choice_labels=("None", "Lab Cable", "B200 Indoor", "Walking NLOS", "Vehicular", "Walking Shadowed"))
 SINC_TAIL_TAPS = 3   # FIR taps beyond the last path's delay (the sinc interpolation's tail)
 DC_PHASE_RAD = np.pi / 4
 RESAMPLER_PHASES = 32
@@ -132,7 +136,7 @@ def phase_noise_psd(noise_mag, alpha, sample_rate_hz, freq_hz):
     return 10 * np.log10(noise_mag ** 2 * alpha ** 2 / (sample_rate_hz * response))
 
 
-def _stream_seed(seed, salt):
+def stream_seed(seed, salt):
     """A seed of its own for each random impairment, a function of the channel seed."""
     return int(np.random.default_rng([int(seed) & 0x7FFFFFFF, salt]).integers(1, 2 ** 31 - 1))
 
@@ -141,7 +145,7 @@ def seeded_phase_noise(noise_mag, alpha, seed):
     """``channels.phase_noise_gen`` whose noise source is seeded by ``seed`` (it fixes 42)."""
     gen = channels.phase_noise_gen(noise_mag, alpha)
     gen.disconnect((gen.analog_noise_source_x_0, 0), (gen.filter_single_pole_iir_filter_xx_0, 0))
-    gen.analog_noise_source_x_0 = analog.noise_source_f(analog.GR_GAUSSIAN, noise_mag, _stream_seed(seed, 0x504E))
+    gen.analog_noise_source_x_0 = analog.noise_source_f(analog.GR_GAUSSIAN, noise_mag, stream_seed(seed, 0x504E))
     gen.connect((gen.analog_noise_source_x_0, 0), (gen.filter_single_pole_iir_filter_xx_0, 0))
     return gen
 
@@ -168,7 +172,7 @@ def frontend_blocks(config, symbol_power, spacing_hz, cfo_margin):
     if config.cfo_drift_hz > 0:
         bound_hz = max(cfo_margin, 0.0) * spacing_hz
         chain.append(channels.cfo_model(fs, config.cfo_drift_hz / np.sqrt(fs), bound_hz,
-                                        _stream_seed(config.seed, 0xCF0)))
+                                        stream_seed(config.seed, 0xCF0)))
     if config.phase_noise_dbc_hz < 0:
         mag, alpha, _ = phase_noise_design(config.phase_noise_dbc_hz, config.phase_noise_offset_hz,
                                            config.phase_noise_corner_hz, fs)
