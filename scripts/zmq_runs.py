@@ -44,12 +44,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_images(folder):
+def make_images(folder, count=2):
+    """``count`` small test images in ``folder`` (skimage photos at 1/4 size, then crops of them)."""
     from PIL import Image
     from skimage import data
-    Image.fromarray(data.astronaut()[::4, ::4]).save(folder / "astronaut.png")
-    Image.fromarray(data.coffee()[::4, ::4]).save(folder / "coffee.png")
-    return 2
+    photos = {"astronaut": data.astronaut()[::4, ::4], "coffee": data.coffee()[::4, ::4]}
+    for index in range(count):
+        name, photo = list(photos.items())[index % 2]
+        if index >= 2:        # more images: shifted 96x96 crops
+            y, x = (7 * index) % (photo.shape[0] - 96), (11 * index) % (photo.shape[1] - 96)
+            photo, name = photo[y:y + 96, x:x + 96], f"{name}{index:02d}"
+        Image.fromarray(photo).save(folder / f"{name}.png")
+    return count
 
 
 def stacks(pid, path):
@@ -104,6 +110,7 @@ def one_run(index, generated, images, count, work, args):
                                        stdout=rx_out, stderr=subprocess.STDOUT, env=env)
         procs["channel"] = subprocess.Popen(
             python + [str(generated / "zmq_channel.py"), "-c", args.channel, "-n", str(args.snr),
+                      "-S", str(args.shadowing_db),
                       "-I", f"tcp://127.0.0.1:{port_a}",
                       "-O", f"tcp://127.0.0.1:{port_b}", "-t", str(args.idle_s)],
             stdout=ch_out, stderr=subprocess.STDOUT, env=env)
@@ -164,6 +171,9 @@ def main(argv=None):
     parser.add_argument("--channel", default="awgn", help="the channel emulator's preset (default awgn)")
     parser.add_argument("--snr", type=float, default=15.0, help="its SNR, Es/N0 in dB (default 15)")
     parser.add_argument("--cpp", type=float, default=0.125, help="the transmitter's budget (default 0.125)")
+    parser.add_argument("--shadowing-db", type=float, default=0.0,
+                        help="the channel emulator's log-normal shadowing, dB (default 0: none)")
+    parser.add_argument("--stream-images", type=int, default=2, help="images per run (default 2)")
     parser.add_argument("--repeat-reserve", type=float, default=0.0,
                         help="zmq_tx -R: share of each image's samples kept for repeats (0 = open loop)")
     parser.add_argument("--work", type=Path, default=None, help="folder for logs (default: a temporary one)")
@@ -174,7 +184,7 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     images = work / "images"
     images.mkdir(exist_ok=True)
-    count = make_images(images)
+    count = make_images(images, args.stream_images)
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
     results = []
     try:
