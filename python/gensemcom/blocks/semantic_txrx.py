@@ -159,6 +159,7 @@ class semantic_rx(gr.hier_block2):
         reassembler.PARAMETERS["timeout_s"].with_(label="Image Timeout", hide="none"),
         QUEUE_SIZE,
         reassembler.PARAMETERS["feedback_after_s"],
+        reassembler.PARAMETERS["max_pending"].with_(hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -182,19 +183,20 @@ complete, when the next image starts, or "Image Timeout" seconds after its last 
 Closed loop: feedback = what a pending image lacks (missing fragments, erasure blocks short
 of shares, the SNR estimate), published when polled (poll: meta image_id) or "Feedback
 After" seconds after the image's last packet; connect it to Semantic TX's feedback input
-(through a return link) and the sender repeats what is missing.
+(through a return link) and the sender repeats what is missing. In a stream, where the next
+image starts at once, set "Images Pending" above 1 so that an image waits for its repeats.
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, models=DEFAULT.models, quant=DEFAULT.quant,
                  default_width=DEFAULT.default_width, default_height=DEFAULT.default_height,
                  timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size,
-                 feedback_after_s=DEFAULT.feedback_after_s):
+                 feedback_after_s=DEFAULT.feedback_after_s, max_pending=DEFAULT.max_pending):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
         self.PARAMETERS["timeout_s"].check("semantic_rx", timeout_s)
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
-        self.reassembler = reassembler(timeout_s, feedback_after_s=feedback_after_s)
+        self.reassembler = reassembler(timeout_s, max_pending=max_pending, feedback_after_s=feedback_after_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)
         for port in ("out", "report", "packets", "mask", "symbols", "feedback"):
             self.message_port_register_hier_out(port)
