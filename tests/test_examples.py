@@ -406,6 +406,13 @@ def test_watcher_ends_on_finished_blocks_and_on_idle_input():
     assert not tb.stopped.wait(0.5)              # nothing written yet: not idle, waiting
     source.items = 100
     assert tb.stopped.wait(2) and watcher.reason.startswith("input idle")
+    tb, sender, sink = FlowGraph(), Block(), Block()          # linger: finished, then quiet for linger_s
+    watcher = stop_when(tb, finished=[sender], idle_block=sink, poll_s=0.01, linger_s=0.3)
+    sender.upstream_done.set()
+    for count in range(1, 6):                                 # still sending repeats: keeps running
+        sink.items = 100 * count
+        assert not tb.stopped.wait(0.1)
+    assert tb.stopped.wait(2) and watcher.reason == "finished, then idle for 0.3 s"
 
 
 def _message_flowgraph(block, out_port="out"):

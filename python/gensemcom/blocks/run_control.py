@@ -76,8 +76,12 @@ class Watcher(threading.Thread):
                                            for block in self.finished)
 
     def _items(self):
+        """Samples the idle block has moved: written by a source or a block with outputs, read by a sink."""
         block = self.idle_block
-        return block.nitems_written(0) if block.output_signature().max_streams() != 0 else block.nitems_read(0)
+        signature = getattr(block, "output_signature", None)
+        if signature is not None and signature().max_streams() == 0:
+            return block.nitems_read(0)
+        return block.nitems_written(0)
 
     def run(self):
         items, changed = 0, time.monotonic()
