@@ -191,16 +191,20 @@ def time_decodes(image, budget, gens, runs):
     return times
 
 
-def reused_records(path, images, budgets, methods, sr_quant):
-    """Records of an earlier run's JSON (``path``) for these images, budgets and methods; the
-    Real-ESRGAN rows only if it ran the same ``sr_quant``."""
+def reused_records(path, images, budgets, methods, sr_quant, lora_card=""):
+    """Records of an earlier run's JSON (``path``) for these images, budgets and methods; rows
+    that ran Real-ESRGAN only if it ran the same ``sr_quant``, adapted ones only with the same
+    ``lora_card``."""
     try:
         earlier = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"--reuse {path}: unreadable ({exc})") from None
+    uses_sr = {"realesrgan", "realesrgan+lora"} | {m for m, g in UPSCALERS.items() if g}
     same_sr = earlier.get("sr_quant") == sr_quant
+    same_lora = (earlier.get("lora") or "") == (lora_card or "")
     keep = [r for r in earlier.get("records", []) if r["image"] in images and r["budget"] in budgets
-            and r["method"] in methods and (same_sr or r["method"] in ("bicubic", "texture", "av1"))]
+            and r["method"] in methods and (r["method"] not in uses_sr or same_sr)
+            and ("lora" not in r["method"] or same_lora)]
     log(f"--reuse {path}: {len(keep)} records kept")
     return keep
 
@@ -271,7 +275,7 @@ def main(argv=None):
     gens = generators(args.sr_quant, args.lora)
     methods = [m for m in SEMANTIC_METHODS if m in gens] + [m for m, g in UPSCALERS.items() if not g or g in gens]
     wanted = {n for n, _ in images}
-    records = reused_records(args.reuse, wanted, budgets, methods, args.sr_quant) if args.reuse else []
+    records = reused_records(args.reuse, wanted, budgets, methods, args.sr_quant, args.lora) if args.reuse else []
     done_methods = {}
     for r in records:
         done_methods.setdefault((r["image"], r["budget"]), set()).add(r["method"])

@@ -99,6 +99,7 @@ channels); the reassembler drops the duplicates.
         self.flush = bool(flush)
         self.linger_s = self.PARAMETERS["linger_s"].check("fragmenter", linger_s)
         self._quiet_since = time.monotonic()      # last feedback (or the end of the input)
+        self._lingering = False                   # the end of the input came; done is deferred
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0, "feedback": 0, "repeat_rounds": 0,
                       "repeat_packets": 0, "repeat_skipped": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
@@ -257,10 +258,10 @@ channels); the reassembler drops the duplicates.
     def finish(self, msg):
         """End at once, or (``linger_s``) once the return link has been quiet that long: a timer
         posts the ``done`` again to this block's own queue, where feedback is handled too."""
-        if self.linger_s <= 0 or getattr(self, "_lingered", False):
+        if self.linger_s <= 0 or self._lingering:
             message_block.finish(self, msg)
             return
-        self._lingered = True
+        self._lingering = True
         self._quiet_since = time.monotonic()
 
         def wait_quiet():

@@ -59,6 +59,7 @@ from .config import DEFAULT_NUMEROLOGY
 from .impairments import (IMPAIRMENT_PRESETS, IMPAIRMENTS, PROFILES, clock_offset_resampler, fir_len, frontend_blocks,
                           profile_paths, sinc_fir, stream_seed)
 from .ofdm_qam_tx import TX_LEN_TAG, as_numerology
+from .shadowing import KNOTS_PER_CORRELATION, Shadowing, shadowing
 
 # The preset's parameters: ChannelConfig's fields, channel_preset's keywords, `gensemcom channel`'s options
 CONFIG_PARAMETERS = Params(
@@ -108,7 +109,7 @@ CONFIG_PARAMETERS = Params(
           "fluctuation around snr_db (phy.shadowing)", unit="dB, 0 = none", lo=0, hi=20, hide="part"),
     Param("shadowing_samples", "int", 200_000, "Shadowing Correlation",
           "shadowing's correlation time: its autocorrelation falls to 1/e after that many samples",
-          unit="samples", lo=16, hide="part"),
+          unit="samples", lo=KNOTS_PER_CORRELATION, hide="part"),
 )
 _DEFAULT = CONFIG_PARAMETERS.defaults()
 _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
@@ -161,8 +162,8 @@ class ChannelConfig:
             raise BadInputError("give the Doppler once: doppler (fD*Ts) or doppler_hz (with sample_rate_hz)")
         if self.phase_noise_dbc_hz > 0 or self.dc_offset_dbc > 0:
             raise BadInputError("phase_noise_dbc_hz and dc_offset_dbc must be <= 0 (0 = none)")
-        if self.shadowing_db < 0 or self.shadowing_samples < 16:
-            raise BadInputError("shadowing_db must be >= 0 and shadowing_samples >= 16")
+        if self.shadowing_db < 0 or self.shadowing_samples < KNOTS_PER_CORRELATION:
+            raise BadInputError(f"shadowing_db must be >= 0 and shadowing_samples >= {KNOTS_PER_CORRELATION}")
         if self.phase_noise_offset_hz <= 0 or self.phase_noise_corner_hz <= 0:
             raise BadInputError("phase_noise_offset_hz and phase_noise_corner_hz must be > 0")
         self.check_cfo_range(DEFAULT_NUMEROLOGY)
@@ -397,7 +398,6 @@ to the mean signal power. Each impairment depends on the seed and the sample ind
         chain = [self]
         self.shadowing = None
         if config.shadowing_db > 0:         # a slow SNR change: scales the signal before the noise
-            from .shadowing import Shadowing, shadowing
             # a Python block: this reference keeps it alive as long as the flowgraph
             self.shadowing = shadowing(Shadowing(config.shadowing_db, config.shadowing_samples,
                                                  stream_seed(config.seed, 0x5AD0)))
