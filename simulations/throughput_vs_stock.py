@@ -56,7 +56,7 @@ def main():
     parser.add_argument("--payload-bytes", type=int, default=1500)
     parser.add_argument("--stock-payload-bytes", type=int, default=500)
     args = parser.parse_args()
-    sizes = (args.payload_bytes, args.stock_payload_bytes)
+    sizes = tuple(dict.fromkeys((args.payload_bytes, args.stock_payload_bytes)))   # once each
     ours = {size: [] for size in sizes}
     stock = []
     stock_packets = int(args.samples / STOCK_SAMPLES_PER_BYTE / args.stock_payload_bytes)
