@@ -9,8 +9,7 @@ from gnuradio.gensemcom.phy.channel import ChannelConfig
 from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
 from gnuradio.gensemcom.phy.link import pdu_collector, run_link, transmit
 from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size
-from gnuradio.gensemcom.phy.ofdm_qam_rx import ofdm_qam_rx, packet_decoder
-from gnuradio.gensemcom.phy.receiver import TIMING_BACKOFF
+from gnuradio.gensemcom.phy.ofdm_qam_rx import ofdm_qam_rx
 from gnuradio.gensemcom.phy.ofdm_qam_tx import ofdm_qam_tx
 
 pytestmark = [pytest.mark.flowgraph, pytest.mark.timeout(180)]
@@ -76,7 +75,7 @@ def test_noise_alone_yields_no_packets(rng):
     noise = (rng.standard_normal(3_000_000) + 1j * rng.standard_normal(3_000_000)) * 0.1
     pdus, rx = _rx_pdus(noise)
     assert pdus == []
-    assert rx.decoder.headers_ok == 0
+    assert rx.header_decoder.headers_ok == 0
 
 
 def test_corrupted_packet_is_rejected_by_crc(rng):
@@ -102,30 +101,3 @@ def test_tx_power_and_peaks(rng):
     assert abs(power_db - (-15.0)) < 0.1
     assert np.abs(x).max() < 1.0
     assert np.all(frames[:, :gap] == 0)
-
-
-def test_decoder_retries_a_trigger_inside_a_failed_header_and_ignores_one_inside_a_packet(rng):
-    """The packet decoder alone, fed the TX's bursts and a trigger stream by hand: a false
-    trigger 300 samples before a preamble (its header fails; the true trigger lies inside that
-    header's window) and one inside a payload (ignored) cost nothing."""
-    payloads = [rng.integers(0, 256, 300, dtype=np.uint8).tobytes() for _ in range(3)]
-    x = _tx_samples(payloads, "qpsk-1/2").astype(np.complex64)
-    nm = DEFAULT_NUMEROLOGY
-    burst = frame_size(300, "qpsk-1/2").samples
-    starts = [k * burst + nm.gap_len - TIMING_BACKOFF for k in range(3)] + [3 * burst + nm.gap_len - TIMING_BACKOFF]
-    trigger = np.zeros(x.size, np.uint8)
-    trigger[starts] = 1
-    trigger[starts[1] - 300] = 1
-    trigger[starts[0] + 3000] = 1
-    tb = gr.top_block()
-    decoder = packet_decoder(nm)
-    store = blocks.message_debug()
-    tb.connect(blocks.vector_source_c(x.tolist()), (decoder, 0))
-    tb.connect(blocks.vector_source_b(trigger.tolist()), (decoder, 1))
-    tb.connect(blocks.vector_source_f([0.0] * x.size), (decoder, 2))
-    tb.msg_connect(decoder, "out", store, "store")
-    tb.run()
-    pdus = [store.get_message(i) for i in range(store.num_messages())]
-    assert [pmt.to_python(pmt.car(m))["seq"] for m in pdus] == [0, 1, 2]
-    assert [bytes(pmt.u8vector_elements(pmt.cdr(m))) for m in pdus] == payloads
-    assert (decoder.headers_ok, decoder.headers_failed) == (4, 1)     # 3 packets and the filler

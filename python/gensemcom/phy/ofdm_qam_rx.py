@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """OFDM/QAM + LDPC receiver: complex baseband in, one PDU per decoded packet out.
 
-Sample-rate work (detection, CFO correction) runs in GNU Radio blocks; per-packet work
-(FFTs, channel estimation, header and payload decoding) in one Python block, vectorised per
-packet, that copies samples only from a trigger to the end of its packet::
+Sample-rate work runs in GNU Radio blocks; per-packet work (channel estimation, header and
+payload decoding) in two Python blocks, vectorised per packet::
 
   x --> fir_filter_ccc (matched filter on one preamble symbol) = y
         y * conj(delay(y, L)) --> moving_average_cc over L-vectors (sum at lags 0, L, ...
@@ -11,9 +10,10 @@ packet, that copies samples only from a trigger to the end of its packet::
         |P| / moving_average(|x|^2, R L) = metric --> gate (threshold) --> peak_detector2_fb
             = trigger (one 1 per packet, at the end of the preamble)
         arg(P) --> sample_and_hold(trigger) --> frequency_modulator_fc = CFO correction
-  x --> delay(one preamble) --> multiply(CFO correction) --\
-        trigger ---------------------------------------------> packet_decoder --> PDU out
-        arg(P) ----------------------------------------------/
+        P x trigger --> corr_est_cc (tags arg(P) where non-zero) --> tag_share onto the data
+  x --> delay(one preamble) --> multiply(CFO correction) --> tag_share --> header_payload_demux
+        header port: fft_vcc --> header_decoder --(payload length, channel)--> demux
+        payload port: fft_vcc --> payload_decoder --> PDU out
 
 L = fft_len + cp_len, R = preamble repeats. The detection metric is ~SNR/(1+SNR) (per-sample
 SNR) at the end of the preamble and ~1/(sqrt(R-1) L) on noise or data; the phase of P is
@@ -23,24 +23,92 @@ import sys
 
 import numpy as np
 import pmt
-from gnuradio import analog, blocks
+from gnuradio import analog, blocks, digital, fft
 from gnuradio import filter as gr_filter
 from gnuradio import gr
 
 from ..grc_yaml import GrcBlock, message, stream
 from ..params import NUMEROLOGY, Param, Params
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
-from .mcs import frame_size, get_mcs
+from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
-from .ofdm_qam_tx import as_numerology
+from .ofdm_qam_tx import as_numerology, reserve_buffer
 from .receiver import TIMING_BACKOFF, equalize, estimate_channel, track_pilots
 from .tracking import local_noise_var, needs_tracking, track_carriers
 
+CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
+LENGTH_TAG = "gsc_payload_symbols"
+PACKET_TAG = "gsc_packet"
+HANDOFF_LIMIT = 256
 EVM_SYMBOLS = 1024
 CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols`` port
 DETECTION_THRESHOLD = 0.09
 GIL_SWITCH_INTERVAL_S = 0.0005
 TRACKING_PASSES = 3   # decodes per start of the per-carrier tracking (its decisions, then the LDPC's)
+
+
+class header_decoder(gr.sync_block):
+    """Decode headers; answer the demux on message port ``header_data``.
+
+    Input: fft_len vectors (unshifted FFTs), per packet the preamble symbols then the header
+    symbols. Output message: PMT_F when the header fails, else a dict whose entries become
+    tags on the payload's first symbol: ``gsc_payload_symbols`` (length) and ``gsc_packet``
+    (key of the packet's header, channel estimate and CFO in ``handoff``, a dict shared
+    with the payload decoder: Python objects, no PMT conversion per packet).
+    """
+
+    def __init__(self, numerology):
+        nm = self.numerology = numerology
+        gr.sync_block.__init__(self, name="gensemcom_header_decoder",
+                               in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
+        self.message_port_register_out(pmt.intern("header_data"))
+        self._per_packet = nm.preamble_repeats + nm.header_symbols
+        self._pending = []
+        self._cfo = 0.0
+        self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
+        self.handoff = {}
+        self._key = 0
+        self.headers_ok = 0
+        self.headers_failed = 0
+
+    def work(self, input_items, output_items):
+        items = input_items[0]
+        for tag in self.get_tags_in_window(0, 0, len(items), pmt.intern(CFO_TAG)):
+            self._cfo = pmt.to_double(tag.value) * self._step_to_spacings
+        self._pending.append(items.copy())
+        buffered = sum(len(p) for p in self._pending)
+        if buffered >= self._per_packet:
+            stacked = np.concatenate(self._pending)
+            while len(stacked) >= self._per_packet:
+                try:
+                    self._decode(stacked[:self._per_packet])
+                except Exception as exc:  # never leave the demux waiting
+                    self.logger.error(f"header decoding failed: {exc!r}")
+                    self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
+                stacked = stacked[self._per_packet:]
+            self._pending = [stacked] if len(stacked) else []
+        return len(items)
+
+    def _decode(self, vectors):
+        nm = self.numerology
+        reps = nm.preamble_repeats
+        estimate = estimate_channel(vectors[:reps], nm)
+        z, noise_var, offset = equalize(vectors[reps:], estimate, nm, first_symbol=0)
+        header = decode_header_llr(demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk"))
+        if header is None:
+            self.headers_failed += 1
+            self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
+            return
+        self.headers_ok += 1
+        size = frame_size(header.payload_len, header.mcs, nm)
+        estimate.phase_offset = offset
+        self._key += 1
+        self.handoff[self._key] = (header, estimate, self._cfo + estimate.phase_step * self._step_to_spacings)
+        while len(self.handoff) > HANDOFF_LIMIT:   # payloads that never came (end of stream)
+            self.handoff.pop(next(iter(self.handoff)))
+        msg = pmt.dict_add(pmt.make_dict(), pmt.intern(LENGTH_TAG), pmt.from_long(size.payload_ofdm_symbols))
+        msg = pmt.dict_add(msg, pmt.intern(PACKET_TAG), pmt.from_long(self._key))
+        self.message_port_pub(pmt.intern("header_data"), msg)
 
 
 def decode_packet(symbols, estimate, header, numerology):
@@ -80,124 +148,73 @@ def decode_packet(symbols, estimate, header, numerology):
     return z, noise_var, result
 
 
-class packet_decoder(gr.sync_block):
-    """Find, decode and publish packets: one PDU per packet on message port ``out``.
+class payload_decoder(gr.sync_block):
+    """Decode payloads; publish one PDU per packet on message port ``out``.
 
-    Inputs (aligned streams): 0 complex64 samples, CFO-corrected and delayed so that a packet's
-    first preamble sample (less ``TIMING_BACKOFF``) sits at its trigger; 1 uint8 trigger (1 at
-    a detected preamble); 2 float32 arg(P), the preamble correlation's phase (its value at the
-    trigger is the coarse CFO, rad per ``symbol_len``).
-
-    Per trigger: the preamble and header symbols (cyclic prefixes dropped, FFT) give the channel
-    estimate and the header; a failed header resumes the search one sample after its trigger, a
-    decoded one takes the payload's symbols and resumes after them (triggers inside a packet are
-    ignored). Samples are copied only from a trigger until its packet is complete. PDU meta: mcs,
-    seq, flags, payload_len, crc_ok, snr_db, evm_db, cfo (subcarrier spacings), cfo_hz,
-    ldpc_failed_codewords. ``emit_failed``: also publish packets whose CRC failed (for BER).
-    Counters: headers_ok, headers_failed, packets_ok, packets_failed.
+    Input: fft_len vectors of payload symbols, the first of each packet tagged by the demux
+    with the header decoder's dict (``handoff``: the header decoder's dict of packets).
+    PDU meta: mcs, seq, flags, payload_len, crc_ok, snr_db,
+    evm_db, cfo (subcarrier spacings), cfo_hz, ldpc_failed_codewords. ``emit_failed``:
+    also publish packets whose CRC failed (for BER measurement).
     """
 
-    def __init__(self, numerology, samp_rate=20e6, emit_failed=True):
+    def __init__(self, numerology, handoff, samp_rate=20e6, emit_failed=True):
         nm = self.numerology = numerology
-        gr.sync_block.__init__(self, name="gensemcom_packet_decoder",
-                               in_sig=[np.complex64, np.uint8, np.float32], out_sig=None)
+        self.handoff = handoff
+        gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
+                               in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
         self._symbols_port = pmt.intern("symbols")
         self.message_port_register_out(self._symbols_port)
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
-        self._header_samples = (nm.preamble_repeats + nm.header_symbols) * nm.symbol_len
-        self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
-        self._resume = 0          # absolute index from which the next trigger counts
-        self._packet = None       # the packet being gathered (see ``_begin``)
-        self.headers_ok = self.headers_failed = 0
-        self.packets_ok = self.packets_failed = 0
+        self._packet = None
+        self._chunks = []
+        self._have = 0
+        self.packets_ok = 0
+        self.packets_failed = 0
 
     def work(self, input_items, output_items):
-        samples, trigger, phase = input_items
-        count = len(samples)
+        items = input_items[0]
         base = self.nitems_read(0)
+        starts = {tag.offset - base: pmt.to_long(tag.value)
+                  for tag in self.get_tags_in_window(0, 0, len(items), pmt.intern(PACKET_TAG))}
         pos = 0
-        while pos < count:
+        while pos < len(items):
             if self._packet is None:
-                hits = np.flatnonzero(trigger[max(pos, self._resume - base):])
-                if not hits.size:
+                later = sorted(i for i in starts if i >= pos)
+                if not later:
                     break
-                pos = max(pos, self._resume - base) + int(hits[0])
-                self._begin(base + pos, float(phase[pos]))
-            packet = self._packet
-            take = min(count - pos, packet["need"] - packet["have"])
-            packet["chunks"].append(samples[pos:pos + take].copy())
-            if packet["header"] is None:   # triggers after a header that fails are tried in turn
-                later = np.flatnonzero(trigger[pos:pos + take])
-                packet["triggers"].extend((base + pos + int(i), float(phase[pos + int(i)])) for i in later
-                                          if base + pos + int(i) > packet["start"])
-            packet["have"] += take
+                pos = later[0]
+                self._start(starts[pos])
+            take = min(len(items) - pos, self._packet["symbols"] - self._have)
+            self._chunks.append(items[pos:pos + take].copy())
+            self._have += take
             pos += take
-            if packet["have"] == packet["need"]:
-                self._step()
-        return count
+            if self._have == self._packet["symbols"]:
+                try:
+                    self._finish()
+                except Exception as exc:  # a bad packet must not stop the flowgraph
+                    self.logger.error(f"payload decoding failed: {exc!r}")
+        return len(items)
 
-    def _begin(self, start, phase, chunks=(), triggers=()):
-        have = sum(len(c) for c in chunks)
-        self._packet = {"start": start, "cfo": phase * self._step_to_spacings, "chunks": list(chunks),
-                        "have": have, "need": self._header_samples, "header": None, "triggers": list(triggers)}
+    def _start(self, key):
+        header, estimate, cfo = self.handoff.pop(key)
+        symbols = frame_size(header.payload_len, header.mcs, self.numerology).payload_ofdm_symbols
+        self._packet = {"symbols": symbols, "header": header, "estimate": estimate, "cfo": cfo}
+        self._chunks, self._have = [], 0
 
-    def _step(self):
-        """A packet's header or payload samples are complete: decode them."""
-        packet = self._packet
-        gathered = np.concatenate(packet["chunks"])
-        packet["chunks"] = [gathered]
-        if packet["header"] is not None:
-            self._packet = None
-            self._resume = packet["start"] + packet["need"] - 1
-            try:
-                self._publish(gathered[self._header_samples:], packet)
-            except Exception as exc:  # a bad packet must not stop the flowgraph
-                self.logger.error(f"payload decoding failed: {exc!r}")
-            return
-        try:
-            self._decode_header(gathered, packet)
-        except Exception as exc:
-            self.logger.error(f"header decoding failed: {exc!r}")
-            packet["header"] = None
-        if packet["header"] is not None:
-            return
-        self._packet = None
-        self._resume = packet["start"] + 1
-        if packet["triggers"]:   # the next trigger's samples are here already (fewer than a header)
-            (start, phase), rest = packet["triggers"][0], packet["triggers"][1:]
-            self._resume = start
-            self._begin(start, phase, [gathered[start - packet["start"]:]], rest)
-
-    def _ffts(self, samples):
-        nm = self.numerology
-        return np.fft.fft(samples.reshape(-1, nm.symbol_len)[:, nm.cp_len:], axis=1)
-
-    def _decode_header(self, samples, packet):
-        nm = self.numerology
-        reps = nm.preamble_repeats
-        vectors = self._ffts(samples[:self._header_samples])
-        estimate = estimate_channel(vectors[:reps], nm)
-        z, noise_var, offset = equalize(vectors[reps:], estimate, nm, first_symbol=0)
-        header = decode_header_llr(demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk"))
-        if header is None:
-            self.headers_failed += 1
-            return
-        self.headers_ok += 1
-        estimate.phase_offset = offset
-        payload_symbols = frame_size(header.payload_len, header.mcs, nm).payload_ofdm_symbols
-        packet.update(header=header, estimate=estimate, need=self._header_samples + payload_symbols * nm.symbol_len,
-                      cfo=packet["cfo"] + estimate.phase_step * self._step_to_spacings)
-
-    def _publish(self, samples, packet):
+    def _finish(self):
+        packet, self._packet = self._packet, None
+        symbols = np.concatenate(self._chunks)
+        self._chunks, self._have = [], 0
         header = packet["header"]
         if header.flags & FLAG_FILLER:
             return
         nm = self.numerology
         mcs = get_mcs(header.mcs)
-        z, noise_var, result = decode_packet(self._ffts(samples), packet["estimate"], header, nm)
+        z, noise_var, result = decode_packet(symbols, packet["estimate"], header, nm)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
         if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
             shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
@@ -293,8 +310,8 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
         self.message_port_register_hier_out("symbols")
-        # With Python's default 5 ms thread switch interval the decoder can hold the GIL that
-        # long, and other Python blocks (the TX's encoder, a PDU sink) wait behind it.
+        # The demux waits for the header decoder on every packet; with Python's default 5 ms
+        # thread switch interval the payload decoder can hold the GIL that long.
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         sym, reps = nm.symbol_len, nm.preamble_repeats
@@ -326,7 +343,29 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         correction = analog.frequency_modulator_fc(-1.0 / sym)
         delay = blocks.delay(gr.sizeof_gr_complex, reps * sym - 1 + TIMING_BACKOFF)
         derotate = blocks.multiply_cc()
-        self.decoder = packet_decoder(nm, samp_rate, emit_failed)
+        # the CFO estimate at the trigger becomes a tag on the data stream: P x trigger is
+        # non-zero at one sample, where corr_est_cc tags its phase; tag_share moves the tag
+        trigger_float = blocks.char_to_float(1, 1.0)
+        trigger_complex = blocks.float_to_complex(1)
+        picked = blocks.multiply_cc()
+        marker = digital.corr_est_cc([1.0 + 0j], 1, 0, 1e-20, digital.THRESHOLD_ABSOLUTE)
+        tagged = blocks.tag_share(gr.sizeof_gr_complex, gr.sizeof_gr_complex)
+        self.demux = digital.header_payload_demux(
+            reps + nm.header_symbols, nm.fft_len, nm.cp_len, LENGTH_TAG, "", True,
+            gr.sizeof_gr_complex, "", 1.0, [], 0)
+        header_fft = fft.fft_vcc(nm.fft_len, True, (), False)
+        payload_fft = fft.fft_vcc(nm.fft_len, True, (), False)
+        self.header_decoder = header_decoder(nm)
+        self.payload_decoder = payload_decoder(nm, self.header_decoder.handoff, samp_rate,
+                                               emit_failed)
+
+        longest = largest_frame(nm)
+        reserve_buffer(tagged, longest.burst_samples + 2 * sym)
+        marker.set_log_level("warn")
+        reserve_buffer(self.peaks, longest.burst_samples + 2 * sym)
+        # the demux asks for a whole payload of space on both of its outputs; its info line
+        # on every failed header ("Parser returned #f") is silenced too
+        reserve_buffer(self.demux, longest.payload_ofdm_symbols + 1)
 
         self.connect(self, matched)
         self.connect(matched, delayed_y)
@@ -342,11 +381,17 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         self.connect(hold, correction)
         self.connect(self, delay, (derotate, 0))
         self.connect(correction, (derotate, 1))
-        self.connect(derotate, (self.decoder, 0))
-        self.connect(self.peaks, (self.decoder, 1))
-        self.connect(angle, (self.decoder, 2))
-        self.msg_connect(self.decoder, "out", self, "out")
-        self.msg_connect(self.decoder, "symbols", self, "symbols")
+        self.connect(self.peaks, trigger_float, trigger_complex, (picked, 1))
+        self.connect(to_stream, (picked, 0))
+        self.connect(picked, marker, (tagged, 1))
+        self.connect(derotate, (tagged, 0))
+        self.connect(tagged, (self.demux, 0))
+        self.connect(self.peaks, (self.demux, 1))
+        self.connect((self.demux, 0), header_fft, self.header_decoder)
+        self.connect((self.demux, 1), payload_fft, self.payload_decoder)
+        self.msg_connect(self.header_decoder, "header_data", self.demux, "header_data")
+        self.msg_connect(self.payload_decoder, "out", self, "out")
+        self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
 
     def set_threshold(self, threshold):
         """Change the detection threshold while running (see ``PARAMETERS``)."""
