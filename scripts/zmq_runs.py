@@ -9,7 +9,9 @@ modes in turn (--modes):
            has been idle for --idle-s
   sigterm  SIGTERM to all three as soon as the receiver has written its first image, in the
            middle of the run (Ctrl-C, a supervisor, GRC's stop button)
-A process that has not exited --grace-s seconds later is a HANG (its Python and native stacks
+A receiver still waiting for missing images --grace-s seconds after the others ended (self runs)
+gets SIGTERM; ending then is WAITING (images missing), not ending is a HANG. Any other process
+that has not exited --grace-s seconds later is a HANG (its Python and native stacks
 are saved with py-spy and gdb before SIGKILL); one that dies of a signal, or whose log shows a
 glibc/C++/Python fatal error, is an ABORT. Everything else must exit 0.
 
@@ -70,13 +72,27 @@ def stacks(pid, path):
                 out.write(f"{cmd[0]}: {exc}\n")
 
 
-def finish(proc, log, grace_s, keep, mode):
+def finish(proc, log, grace_s, keep, mode, nudge=False):
     """Wait ``grace_s`` for ``proc``; classify it as ok / error / abort / hang. In a sigterm run a
     process that ended by itself just before the signal can die of it during interpreter exit
-    (Python restores the default handlers then): rc -15 with a clean log counts as ok."""
+    (Python restores the default handlers then): rc -15 with a clean log counts as ok.
+    ``nudge`` (a receiver still waiting for images that will not come): SIGTERM after the grace,
+    then as long again; ending then is "waiting" (images missing, not a hang)."""
     try:
         rc = proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
+        rc = None
+        if nudge:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                rc = None
+        if rc is not None:
+            text = log.read_text(errors="replace")
+            if not any(marker in text for marker in FATAL_MARKERS) and rc in (0, -signal.SIGTERM):
+                return "waiting", rc
+            return "abort", rc
         stacks(proc.pid, Path(keep) / f"{log.stem}.stacks.txt")
         proc.kill()
         proc.wait(timeout=30)
@@ -121,11 +137,13 @@ def one_run(index, generated, images, count, work, args):
             procs["tx"] = subprocess.Popen(python + [str(generated / "zmq_tx.py"), "-i", str(images),
                                                      "-n", str(args.snr), "-c", args.channel, "-b", str(args.cpp),
                                                      "-a", f"tcp://127.0.0.1:{port_a}", *feedback,
-                                                     "-R", str(args.repeat_reserve)],
+                                                     "-R", str(args.repeat_reserve), "-r", str(args.sample_rate)],
                                            stdout=tx_out, stderr=subprocess.STDOUT, env=env)
         wanted = count if mode == "self" else 1
         deadline = time.monotonic() + 300
         while len(list(out.glob("*.json"))) < wanted and time.monotonic() < deadline:
+            if mode == "self" and procs["tx"].poll() is not None and procs["channel"].poll() is not None:
+                break            # nothing more can arrive: the receiver gets its grace, then a nudge
             time.sleep(0.1)
         if mode == "sigterm":        # in the middle of the run: the transmitter may still be sending
             for name in ("tx", "channel", "rx"):
@@ -133,11 +151,22 @@ def one_run(index, generated, images, count, work, args):
                     procs[name].send_signal(signal.SIGTERM)
         for name in ("tx", "channel", "rx"):
             grace = args.grace_s + (args.idle_s if mode == "self" and name == "channel" else 0)
-            result[name], result[f"{name}_rc"] = finish(procs[name], logs[name], grace, run_dir, mode)
+            result[name], result[f"{name}_rc"] = finish(procs[name], logs[name], grace, run_dir, mode,
+                                                        nudge=mode == "self" and name == "rx")
         closing = re.search(r"return link: (\d+) report\(s\) received, (\d+) repeat round\(s\) sent with (\d+) "
                             r"packet\(s\)", logs["tx"].read_text(errors="replace"))
         if closing:
             result["reports"], result["repeat_rounds"], result["repeat_packets"] = map(int, closing.groups())
+        silence = re.search(r"(\d+) image\(s\) acknowledged, (\d+) round\(s\) for silence",
+                            logs["tx"].read_text(errors="replace"))
+        if silence:
+            result["acknowledged"], result["silent_rounds"] = map(int, silence.groups())
+        heard = re.search(r"receiver: (\d+) packet\(s\), (\d+) image\(s\) emitted, (\d+) report\(s\) and (\d+) "
+                          r"acknowledgement\(s\) sent, (\d+) late packet\(s\), (\d+) image\(s\) dropped",
+                          logs["rx"].read_text(errors="replace"))
+        if heard:
+            keys = ("rx_packets", "rx_images_emitted", "rx_reports", "rx_acknowledgements", "rx_late", "rx_dropped")
+            result.update(zip(keys, map(int, heard.groups())))
         rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
         result["images"] = len(rows)
         result["sections_missing"] = sum(int(r.get("sections_missing", 0)) for r in rows)
@@ -176,6 +205,8 @@ def main(argv=None):
     parser.add_argument("--stream-images", type=int, default=2, help="images per run (default 2)")
     parser.add_argument("--repeat-reserve", type=float, default=0.0,
                         help="zmq_tx -R: share of each image's samples kept for repeats (0 = open loop)")
+    parser.add_argument("--sample-rate", type=float, default=0.0,
+                        help="zmq_tx -r: a radio's continuous stream at this rate, Hz (default 0: bursts only)")
     parser.add_argument("--work", type=Path, default=None, help="folder for logs (default: a temporary one)")
     parser.add_argument("--keep-all", action="store_true", help="keep the logs of good runs too")
     parser.add_argument("--json", type=Path, default=None, help="write every run's outcome here")
@@ -200,6 +231,7 @@ def main(argv=None):
             hog.wait()
     summary = {"runs": len(results), "ok": sum(r["ok"] for r in results),
                "hangs": sum(r.get(k) == "hang" for r in results for k in ("tx", "channel", "rx")),
+               "receivers_waiting": sum(r.get("rx") == "waiting" for r in results),
                "aborts": sum(r.get(k) == "abort" for r in results for k in ("tx", "channel", "rx")),
                "errors": sum(r.get(k) == "error" for r in results for k in ("tx", "channel", "rx")),
                "killed_during_exit": sum(r.get(f"{k}_rc") == -signal.SIGTERM for r in results
@@ -209,7 +241,10 @@ def main(argv=None):
                "sections_missing": sum(r.get("sections_missing", 0) for r in results),
                "reports": sum(r.get("reports", 0) for r in results),
                "repeat_packets": sum(r.get("repeat_packets", 0) for r in results),
-               "repeat_reserve": args.repeat_reserve, "hogs": args.hogs, "logs": str(work)}
+               "acknowledged": sum(r.get("acknowledged", 0) for r in results),
+               "silent_rounds": sum(r.get("silent_rounds", 0) for r in results),
+               "repeat_reserve": args.repeat_reserve, "sample_rate": args.sample_rate, "hogs": args.hogs,
+               "logs": str(work)}
     print(json.dumps(summary), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": results}, indent=1))

@@ -270,3 +270,57 @@ def test_block_parameters_are_validated(tmp_path):
         image_sink(tmp_path / "nope")
     with pytest.raises(ValueError, match="queue_size"):
         semantic_decoder("jpeg", queue_size=0)
+
+
+def test_silence_is_a_loss_and_an_acknowledgement_ends_the_loop():
+    """Closed loop with the fragmenter's report timer and the reassembler's acknowledgements:
+    image 1 loses every packet of its first round (the receiver cannot know it exists, so only
+    the sender's timer can save it: a silent round sends it again, it arrives, it is
+    acknowledged); image 2 arrives whole and is acknowledged (no silent round); image 3 loses
+    everything always and gets exactly ``SILENT_ROUNDS`` silent rounds, then the sender gives it up."""
+    from gnuradio.gensemcom.blocks.fragmenter import SILENT_ROUNDS
+    from gnuradio.gensemcom.blocks.worker import message_block
+    from gnuradio.gensemcom.transport.container import Container, Section, SectionType, framed_pieces
+
+    class lossy_channel(message_block):
+        def __init__(self):
+            message_block.__init__(self, "test_lossy_channel")
+            self.message_port_register_out(pmt.intern("out"))
+            self.register_input("in", self.handle)
+
+        def handle(self, msg):
+            meta, payload = pdus.split_pdu(msg)
+            first_round = "round" not in meta
+            if meta.get("filler") or meta["image_id"] == 3 or (meta["image_id"] == 1 and first_round):
+                return
+            self.message_port_pub(pmt.intern("out"), pdus.make_pdu(payload.tobytes(), {"crc_ok": True, "snr_db": 9.0}))
+
+    tb = gr.top_block()
+    frag = fragmenter(120, "0:bpsk-1/2,2:qpsk-1/2", report_timeout_s=0.4)
+    chan, rea, out = lossy_channel(), reassembler(timeout_s=5, max_pending=4, feedback_after_s=0.2), blocks.message_debug()
+    tb.msg_connect(frag, "out", chan, "in")
+    tb.msg_connect(chan, "out", rea, "in")
+    tb.msg_connect(rea, "feedback", frag, "feedback")
+    tb.msg_connect(rea, "out", out, "store")
+    tb.start()
+    try:
+        for image_id in (1, 2, 3):
+            container = Container(image_id, 32, 32, [Section(SectionType.PROMPT, b"p" * 90),
+                                                     Section(SectionType.KEY, bytes(range(200)) * 2)])
+            pieces = framed_pieces(container)
+            for index, code, framed in pieces:
+                post(frag, "in", pdus.make_pdu(framed, {
+                    "image_id": image_id, "section_index": index, "code": code, "pieces": len(pieces),
+                    "mtu_bytes": 120, "mcs": "qpsk-1/2", "samples_budget": 10_000_000}))
+        wait_until(lambda: out.num_messages() == 2, 30)
+        wait_until(lambda: frag.stats["silent_rounds"] == 1 + SILENT_ROUNDS, 30)
+        wait_until(lambda: frag.awaiting_reports() == 0, 30)
+        time.sleep(1.0)                                   # more than the timer: nothing more happens
+    finally:
+        tb.stop()
+        tb.wait()
+    delivered = {pdus.split_pdu(out.get_message(i))[0]["image_id"]: pdus.split_pdu(out.get_message(i))[0]
+                 for i in range(out.num_messages())}
+    assert sorted(delivered) == [1, 2] and all(meta["complete"] for meta in delivered.values())
+    assert frag.stats["silent_rounds"] == 1 + SILENT_ROUNDS and frag.stats["acknowledged"] == 2
+    assert rea.stats["acknowledgements"] >= 2

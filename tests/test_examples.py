@@ -217,6 +217,23 @@ def test_zeromq_three_processes(generated, tmp_path):
     assert runs[-1]["hangs"] == 0 and runs[-1]["aborts"] == 0
 
 
+def test_zeromq_continuous_stream_with_acknowledgements(generated, tmp_path):
+    """zmq_tx -r: a radio's continuous stream (zeros between bursts, Idle Fill) throttled to
+    1 Msample/s, the loop closed: the receiver acknowledges each complete image and the sender hears
+    the acknowledgements; the transmitter ends once its bursts are over although zeros kept
+    flowing, and all three processes end by themselves."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "zmq_runs.py"), "--generated", str(generated),
+                           "--runs", "1", "--modes", "self", "--idle-s", "5", "--work", str(tmp_path),
+                           "--repeat-reserve", "0.3", "--sample-rate", "1e6", "--stream-images", "3"],
+                          capture_output=True, text=True, timeout=600)
+    runs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(tmp_path.rglob("*.log")))
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr[-2000:]}\n{logs}"
+    run = runs[0]
+    assert run["ok"] and run["images"] == 3, run
+    assert run["rx_acknowledgements"] >= 3 and run["acknowledged"] >= 3, run
+
+
 def test_zmq_receiver_records_scheme_snr_cpp(generated, images, tmp_path):
     """zmq_rx's JSON and lines record the scheme and the SNR and cpp given on its command line."""
     zmq_rx = load(generated, "zmq_rx").zmq_rx

@@ -76,3 +76,25 @@ def test_receiver_decodes_packets_from_a_throttled_continuous_stream(snr_db):
     assert collector.ok == len(payloads)
     assert samples >= 0.8 * rate * wall
     assert fill.stats["idle_samples"] > fill.stats["burst_samples"]
+
+
+def test_bursts_only_mode_passes_the_bursts_and_ends_with_its_input_and_stop_when_ignores_zeros():
+    """idle_chunk=0: no zeros, the stream ends when the TX's does (a simulation's pace); and
+    ``stop_when`` watches an idle_fill's burst samples, not its zeros (``busy_items``)."""
+    from gnuradio.gensemcom.blocks.run_control import Watcher
+    rng = np.random.default_rng(4)
+    payloads = [rng.integers(0, 256, 200, dtype=np.uint8).tobytes() for _ in range(2)]
+    tb = gr.top_block()
+    tx, fill, sink = ofdm_qam_tx("qpsk-1/2"), idle_fill(idle_chunk=0), blocks.vector_sink_c()
+    tb.connect(tx, fill, sink)
+    for seq, payload in enumerate(payloads):
+        tx.post(payload, seq=seq)
+    tx.post_done()
+    tb.run()                                            # ends by itself
+    expected = 2 * frame_size(200, "qpsk-1/2").samples + frame_size(1, "bpsk").samples   # + the filler
+    assert len(sink.data()) == expected and fill.stats["idle_samples"] == 0
+    zeros = idle_fill(idle_chunk=64)
+    zeros.stats["idle_samples"] = 10_000                 # zeros moved, no burst
+    assert Watcher(None, idle_block=zeros)._items() == 0
+    zeros.stats["burst_samples"] = 7
+    assert Watcher(None, idle_block=zeros)._items() == 7

@@ -17,6 +17,7 @@ _LAZY = {
     "ofdm_qam_tx": "phy.ofdm_qam_tx",
     "ofdm_qam_rx": "phy.ofdm_qam_rx",
     "channel_preset": "phy.channel",
+    "idle_fill": "phy.idle_fill",
     "image_display": "blocks.image_display",
     "image_source": "blocks.image_source",
     "image_sink": "blocks.image_sink",

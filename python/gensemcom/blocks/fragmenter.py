@@ -18,6 +18,7 @@ from .worker import message_block
 RECENT_IMAGES = 8                 # images whose packets are kept for repeats
 REPEAT_PER_TARGET = 0.05          # repeats use the fastest MCS this safe at the reported SNR less a margin
 REPEAT_MARGIN_DB = 1.0
+SILENT_ROUNDS = 2                 # rounds a sender answers silence with before it gives an image up
 
 
 class fragmenter(message_block):
@@ -49,7 +50,15 @@ class fragmenter(message_block):
     the image's last burst through the receiver, which delivers a packet only once a
     preamble's worth of samples followed it: in a simulated or message-driven stream nothing
     else may follow until the next image. linger_s (closed loop): when its input has ended it
-    keeps serving feedback until none has come for ``linger_s`` seconds, then ends (0 = at once).
+    keeps serving feedback until none has come for ``linger_s`` seconds and no image awaits a
+    report, then ends (0 = at once). report_timeout_s (closed loop, > 0): silence is a loss. The
+    receiver acknowledges a complete image with an empty report; an image that heard nothing
+    (neither report nor acknowledgement) for a timeout after a round gets another round within
+    its samples: the last report's repeats again, or, when none came, every packet (a receiver
+    that lost them all cannot know the image exists), most important first, at most
+    ``SILENT_ROUNDS`` times. The timeout
+    is TCP's (RFC 6298) on the measured report latency, smoothed latency + 4 x its deviation, and
+    never less than ``report_timeout_s`` (``report_timeout()``; stats report_latency_s: the last).
     """
 
     PARAMETERS = Params(
@@ -66,6 +75,9 @@ class fragmenter(message_block):
         NUMEROLOGY.with_(doc="the PHY's numerology (what repeats cost in samples)"),
         Param("linger_s", "float", 0.0, "Linger (s)", "closed loop: after the last image, keep serving feedback "
               "until none has come for this long, then end (0 = end at once)", lo=0, hide="part"),
+        Param("report_timeout_s", "float", 0.0, "Report Timeout (s)", "closed loop: an image that heard no report "
+              "(nor its acknowledgement) this long after a round is sent again within its samples (0 = never)",
+              lo=0, hide="part"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -89,7 +101,7 @@ channels); the reassembler drops the duplicates.
 
     def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
                  repair=DEFAULT.repair, flush=DEFAULT.flush, numerology=DEFAULT.numerology,
-                 linger_s=DEFAULT.linger_s):
+                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s):
         from ..phy.ofdm_qam_tx import as_numerology
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
@@ -100,12 +112,27 @@ channels); the reassembler drops the duplicates.
         self.linger_s = self.PARAMETERS["linger_s"].check("fragmenter", linger_s)
         self._quiet_since = time.monotonic()      # last feedback (or the end of the input)
         self._lingering = False                   # the end of the input came; done is deferred
+        self.report_timeout_s = self.PARAMETERS["report_timeout_s"].check("fragmenter", report_timeout_s)
+        self._watching = threading.Event()
+        self._latency_s = None                    # smoothed report latency and its deviation (RFC 6298)
+        self._latency_dev_s = 0.0
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0, "feedback": 0, "repeat_rounds": 0,
-                      "repeat_packets": 0, "repeat_skipped": 0}
+                      "repeat_packets": 0, "repeat_skipped": 0, "acknowledged": 0, "silent_rounds": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
         self.register_input("feedback", self.handle_feedback)
+        self.register_input("silence", self.handle_silence)    # the report timer's own port
+
+    def start(self):
+        if self.report_timeout_s > 0:
+            self._watching.set()
+            threading.Thread(target=self._watch_reports, name="gensemcom-fragmenter-reports", daemon=True).start()
+        return True
+
+    def stop(self):
+        self._watching.clear()
+        return True
 
     def set_mcs_plan(self, mcs_plan, repeats=None, repair=None):
         """Change the plan (and, when given, the copies and erasure code per class) for the next image."""
@@ -167,7 +194,8 @@ channels); the reassembler drops the duplicates.
             from ..transport.arq import SentImage
             used = sum(self._samples(packet, group) * group[1] for _, group, packet in packets)
             self._sent[image_id] = {"image": SentImage(image_id, data_packets, packets, repair_of_group),
-                                    "samples_left": float(entry["samples_budget"]) - used}
+                                    "samples_left": float(entry["samples_budget"]) - used,
+                                    "awaiting_s": time.monotonic(), "silent_rounds": 0, "last_report": None}
             while len(self._sent) > RECENT_IMAGES:
                 self._sent.pop(next(iter(self._sent)))
         self.stats["pieces"] += len(entry["pieces"])      # counted last: all their packets are out
@@ -210,8 +238,6 @@ channels); the reassembler drops the duplicates.
     def handle_feedback(self, msg):
         """Repeat what a ``Feedback`` says the image lacks, within the image's samples (closed loop)."""
         from ..errors import CorruptDataError
-        from ..link.per import best_mcs
-        from ..link.protection import filler_samples
         from ..transport.feedback import Feedback
         try:
             _, payload = split_pdu(msg)
@@ -222,10 +248,44 @@ channels); the reassembler drops the duplicates.
         self.stats["feedback"] += 1
         self._quiet_since = time.monotonic()
         state = self._sent.get(report.image_id)
-        if state is None or report.complete:
+        if state is None:
             return
-        # the report itself came over the reverse link, and the round ends with a filler burst
+        if state["awaiting_s"] is not None:
+            self._measure_latency(time.monotonic() - state["awaiting_s"])
+        state["awaiting_s"] = None
+        # the report came over the reverse link, an acknowledgement too
         self.charge_feedback(report.image_id, report)
+        if report.complete:
+            self.stats["acknowledged"] += 1
+            state["complete"] = True
+            return
+        state["last_report"] = report
+        self._answer(report.image_id, state, report)
+
+    def handle_silence(self, msg):
+        """The report timer: no report for an image since its last round; answer the silence."""
+        from ..transport.feedback import ALL_FRAGMENTS, Feedback
+        image_id = pmt.to_long(msg)
+        state = self._sent.get(image_id)
+        if state is None or state.get("complete") or state["awaiting_s"] is None \
+                or state["silent_rounds"] >= SILENT_ROUNDS:
+            return
+        state["awaiting_s"] = None
+        state["silent_rounds"] += 1
+        self.stats["silent_rounds"] += 1
+        report = state["last_report"]
+        if report is None:      # nothing of the image arrived, or nothing the receiver could say
+            image = state["image"]
+            sections = {section for held in image.contents for section, _ in held}
+            sections |= {section for block in image.blocks.values() for section, _ in block["fragments"]}
+            report = Feedback(image_id, missing=[(section, ALL_FRAGMENTS) for section in sorted(sections)])
+        self._quiet_since = time.monotonic()
+        self._answer(image_id, state, report)
+
+    def _answer(self, image_id, state, report):
+        """One repeat round for ``report`` within the image's samples (then a filler burst)."""
+        from ..link.per import best_mcs
+        from ..link.protection import filler_samples
         state["samples_left"] -= filler_samples(self.numerology)
         mcs = None
         if report.snr_db is not None:
@@ -238,7 +298,7 @@ channels); the reassembler drops the duplicates.
                 self.stats["repeat_skipped"] += 1
                 continue
             state["samples_left"] -= cost
-            out = {"image_id": report.image_id, "importance": importance, "round": report.round}
+            out = {"image_id": image_id, "importance": importance, "round": report.round}
             if chosen:
                 out["mcs"] = chosen
             self.message_port_pub(pmt.intern("out"), make_pdu(packet, out))
@@ -247,9 +307,42 @@ channels); the reassembler drops the duplicates.
             sent += 1
         if sent:
             self.stats["repeat_rounds"] += 1
-            self._filler(report.image_id)
+            self._filler(image_id)
+            state["awaiting_s"] = time.monotonic()
         else:
             state["samples_left"] += filler_samples(self.numerology)     # no round: no filler
+
+    def _measure_latency(self, latency_s):
+        if self._latency_s is None:
+            self._latency_s, self._latency_dev_s = latency_s, latency_s / 2
+        else:
+            self._latency_dev_s = 0.75 * self._latency_dev_s + 0.25 * abs(self._latency_s - latency_s)
+            self._latency_s = 0.875 * self._latency_s + 0.125 * latency_s
+        self.stats["report_latency_s"] = round(latency_s, 3)
+
+    def report_timeout(self) -> float:
+        """Seconds of silence after a round that count as a loss (see the class docstring)."""
+        if self._latency_s is None:
+            return self.report_timeout_s
+        return max(self.report_timeout_s, self._latency_s + 4 * self._latency_dev_s)
+
+    def awaiting_reports(self) -> int:
+        """Images whose last round heard nothing yet and that may still get a round for silence."""
+        if self.report_timeout_s <= 0:
+            return 0
+        return sum(1 for state in list(self._sent.values())
+                   if state.get("awaiting_s") is not None and state["silent_rounds"] < SILENT_ROUNDS)
+
+    def _watch_reports(self):
+        posted = set()
+        while self._watching.is_set():
+            time.sleep(min(0.1, self.report_timeout_s / 4))
+            now = time.monotonic()
+            for image_id, state in list(self._sent.items()):
+                since = state.get("awaiting_s")
+                if since is not None and now - since > self.report_timeout() and (image_id, since) not in posted:
+                    posted.add((image_id, since))
+                    self.to_basic_block()._post(pmt.intern("silence"), pmt.from_long(image_id))
 
     def on_upstream_done(self):
         for image_id in list(self._pieces):
@@ -265,7 +358,7 @@ channels); the reassembler drops the duplicates.
         self._quiet_since = time.monotonic()
 
         def wait_quiet():
-            while time.monotonic() - self._quiet_since < self.linger_s:
+            while time.monotonic() - self._quiet_since < self.linger_s or self.awaiting_reports():
                 time.sleep(min(0.1, self.linger_s))
             self.to_basic_block()._post(pmt.intern("system"), msg)
         threading.Thread(target=wait_quiet, name="gensemcom-fragmenter-linger", daemon=True).start()

@@ -66,6 +66,9 @@ class reassembler(message_block):
     ``feedback`` what the image still lacks (``transport.feedback.Feedback``: missing
     fragments, erasure blocks short of shares, the mean SNR estimate of its packets); so does
     a pending image ``feedback_after_s`` seconds after its last packet (0 = only when polled).
+    With ``feedback_after_s`` > 0 a complete image is acknowledged at once (an empty report), and
+    again when late copies of it still come (its acknowledgement was lost; at most once per
+    ``feedback_after_s``): a sender that hears nothing can then take silence for a loss.
     The sender (``fragmenter``'s ``feedback`` port) repeats what is missing.
     """
 
@@ -103,6 +106,7 @@ stream ends.
         self._rounds = {}           # image_id -> feedback rounds sent
         self._pending = {}          # image_id -> _Pending, insertion order = arrival order
         self._emitted = collections.deque(maxlen=RECENT_IMAGES)
+        self._acknowledged = {}     # image_id -> (Feedback, monotonic time) of the recent complete images
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = None
@@ -169,6 +173,7 @@ stream ends.
             pending = self._pending.get(info.image_id)
             if pending is None and info.image_id in self._emitted:
                 self.stats["late"] += 1
+                self._acknowledge_locked(info.image_id)
                 return
             if pending is None:
                 pending = self._pending[info.image_id] = _Pending(info.image_id)
@@ -195,9 +200,28 @@ stream ends.
             return
         self._emitted.append(image_id)
         self.stats["images"] += 1
+        if reason == "complete" and self.feedback_after_s > 0:
+            from ..transport.feedback import Feedback
+            snr = sum(pending.snr_db) / len(pending.snr_db) if pending.snr_db else None
+            self._acknowledged[image_id] = (Feedback(image_id, self._rounds.get(image_id, 0), snr, pending.received),
+                                            float("-inf"))
+            while len(self._acknowledged) > RECENT_IMAGES:
+                self._acknowledged.pop(next(iter(self._acknowledged)))
+            self._acknowledge_locked(image_id)
         meta = {"image_id": image_id, "fragments": len(pending.packets),
                 "complete": reason == "complete", "reason": reason}
         self.message_port_pub(pmt.intern("out"), make_pdu(pack_bundle(pending.packets), meta))
+
+    def _acknowledge_locked(self, image_id):
+        """Publish a complete image's acknowledgement (not twice within ``feedback_after_s``)."""
+        report, last_s = self._acknowledged.get(image_id, (None, 0.0))
+        now = time.monotonic()
+        if report is None or now - last_s < self.feedback_after_s:
+            return
+        self._acknowledged[image_id] = (report, now)
+        self.stats["acknowledgements"] = self.stats.get("acknowledgements", 0) + 1
+        self.message_port_pub(pmt.intern("feedback"), make_pdu(report.to_bytes(), {
+            "image_id": image_id, "round": report.round, "missing": 0, "blocks": 0}))
 
     def handle_poll(self, msg):
         try:
@@ -236,6 +260,11 @@ stream ends.
 
     def on_upstream_done(self):
         self.flush()
+
+    def knows(self, image_id) -> bool:
+        """Whether any packet of ``image_id`` arrived (it is pending or was emitted lately)."""
+        with self._lock:
+            return image_id in self._pending or image_id in self._emitted
 
     def pending_images(self):
         with self._lock:

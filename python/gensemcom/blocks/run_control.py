@@ -76,8 +76,11 @@ class Watcher(threading.Thread):
                                            for block in self.finished)
 
     def _items(self):
-        """Samples the idle block has moved: written by a source or a block with outputs, read by a sink."""
+        """Samples the idle block has moved: written by a source or a block with outputs, read by a
+        sink; a block with ``busy_items()`` (``phy.idle_fill``: its zeros are not activity) says itself."""
         block = self.idle_block
+        if hasattr(block, "busy_items"):
+            return block.busy_items()
         signature = getattr(block, "output_signature", None)
         if signature is not None and signature().max_streams() == 0:
             return block.nitems_read(0)

@@ -64,6 +64,7 @@ class semantic_tx(gr.hier_block2):
               "closed loop: share of each image's samples kept for repeats after feedback (0 = open loop)",
               lo=0, hi=0.9, hide="part"),
         fragmenter.PARAMETERS["linger_s"],
+        fragmenter.PARAMETERS["report_timeout_s"],
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -95,7 +96,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
                  channel=DEFAULT.channel, cpp=DEFAULT.cpp, budget_bytes=DEFAULT.budget_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
                  fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size, repeat_reserve=DEFAULT.repeat_reserve,
-                 linger_s=DEFAULT.linger_s):
+                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
@@ -110,7 +111,8 @@ planning SNR can change while the flowgraph runs (from the next image on).
                                      reserve)
         first = self.planner.plans()[0]
         self.fragmenter = fragmenter(first.mtu_bytes, first.mcs_plan, first.copies, first.repair,
-                                     numerology=self.profile.numerology_object(), linger_s=linger_s)
+                                     numerology=self.profile.numerology_object(), linger_s=linger_s,
+                                     report_timeout_s=report_timeout_s)
         self.encoder = semantic_encoder(scheme, budget_bytes=0, mtu_bytes=first.mtu_bytes, key_fraction=key_fraction,
                                         codec=codec, models=models, quant=quant, queue_size=queue_size,
                                         planner=self.planner)

@@ -282,12 +282,20 @@ def _settled(counter, quiet_s=0.3, timeout_s=STAGE_TIMEOUT_S):
 
 def _repeat_rounds(tx, rx, back, counter, image_id, max_rounds, timeout_s):
     """Closed loop after the first round: poll the receiver's report; the sender repeats what is
-    missing while its samples last; stop when nothing is missing or nothing more is sent."""
+    missing while its samples last; stop when nothing is missing or nothing more is sent. A
+    receiver that got nothing of the image cannot report it: the sender's report timer takes
+    the silence for a loss (``fragmenter.handle_silence``: every packet again, within the samples)."""
     from ..phy.pdus import make_pdu
     frag = tx.fragmenter
     for round_ in range(1, max_rounds + 1):
         _settled(counter, timeout_s=timeout_s)
         report = rx.reassembler.feedback(image_id, round_)
+        if report is None and not rx.reassembler.knows(image_id):
+            sent = frag.stats["repeat_rounds"]
+            frag.handle_silence(pmt.from_long(image_id))
+            if frag.stats["repeat_rounds"] == sent:
+                return
+            continue
         if report is None or report.complete or not frag.room_for_a_round(image_id, len(report.to_bytes())):
             return
         heard, lost, sent = frag.stats["feedback"], back.stats["lost"], frag.stats["repeat_rounds"]

@@ -12,6 +12,8 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from ..grc_yaml import GrcBlock, stream
+from ..params import Param, Params
 from .ofdm_qam_tx import TX_LEN_TAG
 
 IDLE_CHUNK_SAMPLES = 8192   # zeros per call between bursts: a new burst waits at most this many
@@ -27,20 +29,49 @@ class idle_fill(gr.basic_block):
     waits is counted (``stats["starved_s"]``: what a radio would report as an underflow).
     Untagged input is passed through as it comes.
 
-    stats: bursts, burst_samples, idle_samples, starved_events, starved_s.
+    ``idle_chunk`` 0: no zeros at all (the bursts pass as they come: a flowgraph that streams
+    only when it has something to send, as a simulation does).
+
+    stats: bursts, burst_samples, idle_samples, starved_events, starved_s. ``busy_items()``:
+    burst samples passed on (what ``run_control.stop_when`` watches: zeros are not activity).
     """
 
-    def __init__(self, idle_chunk=IDLE_CHUNK_SAMPLES):
+    PARAMETERS = Params(
+        Param("idle_chunk", "int", IDLE_CHUNK_SAMPLES, "Zeros per Call",
+              "zeros per call between bursts; a new burst waits at most this many (0 = no zeros: bursts only)",
+              unit="samples", lo=0),
+    )
+    DEFAULT = PARAMETERS.defaults()
+    GRC = GrcBlock(
+        label="Idle Fill", category="[GenSemCom]/PHY", inputs=(stream(),), outputs=(stream(),),
+        documentation="""
+A radio's continuous stream from a bursty transmitter: OFDM QAM TX's bursts whole and in
+order, zeros whenever no burst is waiting (as a radio's DAC sends between bursts).
+
+Put it after OFDM QAM TX (or Semantic TX) and pace it with a Throttle or a radio sink:
+the channel and the receiver then see time pass while the transmitter is quiet (fading
+and shadowing move on, the receiver decodes noise between packets), as over the air.
+
+Zeros per Call: at most that many zeros per call (a burst that arrives waits at most that
+long); 0 passes the bursts only, with no zeros (simulation pace).
+""")
+
+    def __init__(self, idle_chunk=DEFAULT.idle_chunk):
         gr.basic_block.__init__(self, name="gensemcom_idle_fill", in_sig=[np.complex64], out_sig=[np.complex64])
         self.set_tag_propagation_policy(gr.TPP_DONT)
-        self.idle_chunk = max(1, int(idle_chunk))
+        self.idle_chunk = self.PARAMETERS["idle_chunk"].check("idle_fill", idle_chunk)
         self._key = pmt.intern(TX_LEN_TAG)
         self._remaining = 0          # samples of the current burst still to pass on
         self._starved_since = None
         self.stats = {"bursts": 0, "burst_samples": 0, "idle_samples": 0, "starved_events": 0, "starved_s": 0.0}
 
     def forecast(self, noutput_items, ninputs):
-        return [0] * ninputs         # called without input too: that is when zeros go out
+        # called without input too: that is when zeros go out (bursts only: wait for input)
+        return [0 if self.idle_chunk else 1] * ninputs
+
+    def busy_items(self):
+        """Burst samples passed on so far."""
+        return self.stats["burst_samples"]
 
     def general_work(self, input_items, output_items):
         inp, out = input_items[0], output_items[0]
@@ -59,6 +90,8 @@ class idle_fill(gr.basic_block):
             self._remaining -= count
             self.stats["burst_samples"] += count
             return count
+        if not self.idle_chunk:
+            return 0
         count = min(len(out), self.idle_chunk)
         out[:count] = 0
         self.stats["idle_samples"] += count
