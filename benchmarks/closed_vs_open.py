@@ -14,7 +14,7 @@ as a share of the image's sample budget: equal channel time means both stay with
     gensemcom bench --images IMGS --schemes semantic,av1 --snr 0,5,10 --channel multipath+walking-shadowed \\
         --cpp 1/48 --feedback none --out out/closed
     gensemcom bench ... --feedback ack --out out/closed
-    python benchmarks/closed_vs_open.py out/closed --json out/closed/closed_vs_open.json
+    python benchmarks/closed_vs_open.py out/closed --json out/closed/closed_vs_open.json --figure closed.png
 """
 from __future__ import annotations
 
@@ -77,10 +77,44 @@ def cell(entry, fmt):
     return f"**{text}**" if not math.isnan(half) and abs(mean) > half else text
 
 
+def figure(report, path):
+    """Closed − open against SNR with 95 % intervals: one panel per metric (PSNR, VSI, key PSNR,
+    delivered), a line per scheme and feedback mode; filled markers where the interval excludes 0."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = (("psnr", "Δ PSNR (dB)"), ("vsi", "Δ VSI"), ("key_psnr", "Δ key-region PSNR (dB)"),
+              ("delivered", "Δ delivered (share)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
+    lines = sorted({(r["scheme"], r["feedback"], r["channel"], r["cpp"]) for r in report})
+    for ax, (metric, label) in zip(axes, panels):
+        for index, key in enumerate(lines):
+            rows = sorted((r for r in report if (r["scheme"], r["feedback"], r["channel"], r["cpp"]) == key),
+                          key=lambda r: r["snr_db"])
+            points = [(r["snr_db"] + 0.25 * (index - len(lines) / 2), *r[metric][:2]) for r in rows if r[metric][2]]
+            if not points:
+                continue
+            x, mean, half = zip(*points)
+            half = [0.0 if math.isnan(h) else h for h in half]
+            bar = ax.errorbar(x, mean, yerr=half, capsize=3, marker="o", mfc="none", label=f"{key[0]} {key[1]}")
+            wins = [(xi, m) for xi, m, h in zip(x, mean, half) if h and abs(m) > h]
+            if wins:
+                ax.plot(*zip(*wins), "o", color=bar[0].get_color())
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.set_xlabel("mean SNR (dB)")
+        ax.set_title(label, fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("closed − open loop at equal channel time, paired, 95 % intervals", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="benchmark folder holding both the open and the closed runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--figure", type=Path, default=None, help="also plot the differences against SNR here (PNG)")
     args = parser.parse_args(argv)
     from gnuradio.gensemcom.bench.store import read_results
     if not (args.folder / "results.csv").is_file():
@@ -103,6 +137,8 @@ def main(argv=None):
                        "images": len(rows), **{k: list(v) for k, v in numbers.items()}})
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
+    if args.figure:
+        figure(report, args.figure)
     return 0
 
 

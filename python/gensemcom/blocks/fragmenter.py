@@ -18,7 +18,7 @@ from .worker import message_block
 RECENT_IMAGES = 8                 # images whose packets are kept for repeats
 REPEAT_PER_TARGET = 0.05          # repeats use the fastest MCS this safe at the reported SNR less a margin
 REPEAT_MARGIN_DB = 1.0
-SILENT_ROUNDS = 2                 # rounds a sender answers silence with before it gives an image up
+SILENT_ROUNDS = 4       # rounds a sender answers silence with before it gives an image up (or its samples run out)
 
 
 class fragmenter(message_block):
