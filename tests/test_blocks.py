@@ -297,7 +297,8 @@ def test_silence_is_a_loss_and_an_acknowledgement_ends_the_loop():
 
     tb = gr.top_block()
     frag = fragmenter(120, "0:bpsk-1/2,2:qpsk-1/2", report_timeout_s=0.4)
-    chan, rea, out = lossy_channel(), reassembler(timeout_s=5, max_pending=4, feedback_after_s=0.2), blocks.message_debug()
+    chan, out = lossy_channel(), blocks.message_debug()
+    rea = reassembler(timeout_s=5, max_pending=4, feedback_after_s=0.2)
     tb.msg_connect(frag, "out", chan, "in")
     tb.msg_connect(chan, "out", rea, "in")
     tb.msg_connect(rea, "feedback", frag, "feedback")

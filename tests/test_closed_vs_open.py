@@ -27,7 +27,7 @@ def test_pairs_intervals_json_and_figure(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--json", str(tmp_path / "out.json"),
                            "--figure", str(tmp_path / "fig.png")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("| semantic | ack"))
+    line = next(text for text in proc.stdout.splitlines() if text.startswith("| semantic | ack"))
     assert "| 4 |" in line and "**+1.02 ± " in line and "0.90 / 0.80" in line      # a win: bold
     assert "+0.0000 ± 0.0000" in line and "**+0.0000" not in line                    # a tie is not bold
     report = json.loads((tmp_path / "out.json").read_text())

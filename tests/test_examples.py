@@ -333,7 +333,7 @@ def test_grc_check_fails_when_blocks_are_not_found():
     assert any(line.endswith("loopback.grc: block 'gensemcom_semantic_tx' (gensemcom_semantic_tx_0) not found in "
                              "GRC's block library") for line in lines), proc.stderr
     assert any("zmq_tx.grc: block 'gensemcom_image_source'" in line for line in lines)
-    assert any("zmq_tx.grc: invalid: zeromq_push_sink_0: Sink - in(0): Port is not connected" in line
+    assert any("zmq_tx.grc: invalid: blocks_throttle_0: Sink - in(0): Port is not connected" in line
                for line in lines)
     assert lines[-1].startswith("gensemcom grc-check: ") and "GRC_BLOCKS_PATH" in lines[-1]
     assert "Traceback" not in proc.stderr
