@@ -78,28 +78,28 @@ def finish(proc, log, grace_s, keep, mode, nudge=False):
     (Python restores the default handlers then): rc -15 with a clean log counts as ok.
     ``nudge`` (a receiver still waiting for images that will not come): SIGTERM after the grace,
     then as long again; ending then is "waiting" (images missing, not a hang)."""
+    nudged = False
     try:
         rc = proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         rc = None
         if nudge:
             proc.send_signal(signal.SIGTERM)
+            nudged = True
             try:
                 rc = proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                rc = None
-        if rc is not None:
-            text = log.read_text(errors="replace")
-            if not any(marker in text for marker in FATAL_MARKERS) and rc in (0, -signal.SIGTERM):
-                return "waiting", rc
-            return "abort", rc
-        stacks(proc.pid, Path(keep) / f"{log.stem}.stacks.txt")
-        proc.kill()
-        proc.wait(timeout=30)
-        return "hang", None
-    text = log.read_text(errors="replace")
+                pass
+        if rc is None:
+            stacks(proc.pid, Path(keep) / f"{log.stem}.stacks.txt")
+            proc.kill()
+            proc.wait(timeout=30)
+            return "hang", None
+    fatal = any(marker in log.read_text(errors="replace") for marker in FATAL_MARKERS)
+    if nudged:
+        return ("waiting" if not fatal and rc in (0, -signal.SIGTERM) else "abort"), rc
     terminated = mode == "sigterm" and rc == -signal.SIGTERM
-    if any(marker in text for marker in FATAL_MARKERS) or (rc < 0 and not terminated):
+    if fatal or (rc < 0 and not terminated):
         return "abort", rc
     if rc == -signal.SIGTERM:
         return "ok", rc

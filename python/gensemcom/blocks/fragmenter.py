@@ -56,9 +56,9 @@ class fragmenter(message_block):
     (neither report nor acknowledgement) for a timeout after a round gets another round within
     its samples: the last report's repeats again, or, when none came, every packet (a receiver
     that lost them all cannot know the image exists), most important first, at most
-    ``SILENT_ROUNDS`` times. The timeout
-    is TCP's (RFC 6298) on the measured report latency, smoothed latency + 4 x its deviation, and
-    never less than ``report_timeout_s`` (``report_timeout()``; stats report_latency_s: the last).
+    ``SILENT_ROUNDS`` times. The timeout is TCP's (RFC 6298) on the measured report latency,
+    smoothed latency + 4 x its deviation, and never less than ``report_timeout_s``
+    (``report_timeout()``; stats report_latency_s: the last).
     """
 
     PARAMETERS = Params(
