@@ -162,7 +162,7 @@ def one_run(index, generated, images, count, work, args):
         if silence:
             result["acknowledged"], result["silent_rounds"] = map(int, silence.groups())
         heard = re.search(r"receiver: (\d+) packet\(s\), (\d+) image\(s\) emitted, (\d+) report\(s\) and (\d+) "
-                          r"acknowledgement\(s\) sent, (\d+) late packet\(s\), (\d+) image\(s\) dropped",
+                          r"acknowledgement\(s\) sent, (\d+) late fragment\(s\), (\d+) image\(s\) dropped",
                           logs["rx"].read_text(errors="replace"))
         if heard:
             keys = ("rx_packets", "rx_images_emitted", "rx_reports", "rx_acknowledgements", "rx_late", "rx_dropped")
