@@ -82,6 +82,9 @@ def main(argv=None):
                         help="stream for this long instead of a number of images (needs --sample-rate)")
     parser.add_argument("--radio-buffer-ms", type=float, default=50.0,
                         help="real time: lag the radio's buffers absorb; more counts as dropped (default 50)")
+    parser.add_argument("--executor", choices=("thread", "process"), default="thread",
+                        help="where the models run: a thread of this process, or child processes at low CPU "
+                             "priority (what keeps a radio's stream in real time; default thread)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args(argv)
     if args.duration_s and not args.sample_rate:
@@ -104,10 +107,12 @@ def main(argv=None):
     flow = 0 if args.no_flow_control else max(1, args.max_in_flight)
     source = image_source(folder, args.interval_s, repeat, max_in_flight=flow, ack_timeout_s=20)
     tx = semantic_tx(args.scheme, "default", args.plan_snr if args.plan_snr is not None else args.snr,
-                     args.channel, args.cpp)
+                     args.channel, args.cpp, executor=args.executor)
     chan = channel_preset(args.channel, args.snr, seed=7)
-    rx = semantic_rx(args.scheme, timeout_s=2.0)
+    rx = semantic_rx(args.scheme, timeout_s=2.0, executor=args.executor)
     if args.slow_decoder_s > 0:
+        if args.executor == "process":
+            parser.error("--slow-decoder-s slows the decoder thread: use it with --executor thread")
         decode = rx.decoder.process
 
         def slow(msg):
@@ -222,7 +227,7 @@ def main(argv=None):
         "decoder_reports": decoded["reports"], "bad_size": decoded["bad_size"],
         "scheme": args.scheme, "channel": args.channel, "snr_db": args.snr, "cpp": args.cpp,
         "plan_snr_db": args.plan_snr if args.plan_snr is not None else args.snr, "size_px": args.size,
-        "max_in_flight": flow,
+        "max_in_flight": flow, "executor": args.executor,
         "packets_sent": tx.fragmenter.stats["packets"], "packets_received": rx.reassembler.stats["packets"],
         "packets_crc_failed": rx.reassembler.stats["crc_failed"],
         "encoder": dict(tx.encoder.stats), "decoder": dict(rx.decoder.stats),

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Layer-3 message blocks: PDU conventions, worker queues, fragmenter/reassembler, sinks."""
 import json
+import os
 import threading
 import time
 
@@ -16,9 +17,10 @@ from gnuradio.gensemcom.blocks.image_source import expand_images, image_source
 from gnuradio.gensemcom.blocks.reassembler import pack_bundle, reassembler, unpack_bundle
 from gnuradio.gensemcom.blocks.semantic_decoder import semantic_decoder
 from gnuradio.gensemcom.blocks.semantic_encoder import semantic_encoder
-from gnuradio.gensemcom.blocks.worker import worker_block
+from gnuradio.gensemcom.blocks.worker import CHILD_NICE, worker_block
 from gnuradio.gensemcom.errors import BadInputError, CorruptDataError
 from gnuradio.gensemcom.link.mcsplan import mcs_for_class, parse_mcs_plan
+from gnuradio.gensemcom.phy.pdus import make_pdu, split_pdu
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -126,6 +128,71 @@ def test_worker_queue_is_bounded_and_counts_drops():
     assert [pmt.to_long(sink.get_message(i)) for i in range(sink.num_messages())] == [0, 1, 2]
 
 
+class _Reverser(worker_block):
+    """Test worker: the payload reversed plus ``suffix``; meta says which process and priority ran it."""
+
+    CHILD_STATE = ("last_length",)
+
+    def __init__(self, fail_load=False, executor="thread"):
+        worker_block.__init__(self, "test_reverser", queue_size=8, executor=executor)
+        self.fail_load = fail_load
+        self.last_length = None
+        self.suffix = b""
+        self.stats["bytes"] = 0
+        self.message_port_register_out(pmt.intern("out"))
+
+    def child_arguments(self):
+        return {"fail_load": self.fail_load}
+
+    def load(self):
+        if self.fail_load:
+            raise OSError("no weights here")
+
+    def process(self, msg):
+        meta, payload = split_pdu(msg)
+        self.last_length = payload.size
+        self.stats["bytes"] += payload.size
+        yield "out", make_pdu(payload[::-1].tobytes() + self.suffix, dict(meta, pid=os.getpid(), nice=os.nice(0)))
+
+
+def test_process_executor_gives_the_thread_executors_outputs_from_a_low_priority_child():
+    big = bytes(range(200)) * 500
+    runs = {}
+    for executor in ("thread", "process"):
+        tb = gr.top_block()
+        worker, sink = _Reverser(executor=executor), blocks.message_debug()
+        tb.msg_connect(worker, "out", sink, "store")
+        tb.start()
+        post(worker, "in", make_pdu(b"abc", {"image_id": 1}))
+        wait_until(lambda: sink.num_messages() == 1)
+        worker.set_child_attributes(suffix=b"!")        # reaches the child's copy while it runs
+        post(worker, "in", make_pdu(big, {"image_id": 2}))
+        wait_until(lambda: sink.num_messages() == 2)
+        tb.stop()
+        tb.wait()
+        runs[executor] = worker, [split_pdu(sink.get_message(i)) for i in range(2)]
+    for executor, (worker, outputs) in runs.items():
+        assert [payload.tobytes() for _, payload in outputs] == [b"cba", big[::-1] + b"!"]
+        assert [meta["image_id"] for meta, _ in outputs] == [1, 2]
+        assert worker.last_length == len(big) and worker.stats["bytes"] == 3 + len(big)   # the child's state came back
+        assert worker.stats["processed"] == 2 and worker.stats["errors"] == 0
+    own_nice = os.nice(0)
+    thread_metas = [meta for meta, _ in runs["thread"][1]]
+    process_metas = [meta for meta, _ in runs["process"][1]]
+    assert all(m["pid"] == os.getpid() and m["nice"] == own_nice for m in thread_metas)
+    assert process_metas[0]["pid"] == process_metas[1]["pid"] != os.getpid()
+    assert all(m["nice"] == min(19, own_nice + CHILD_NICE) for m in process_metas)
+    assert runs["process"][0]._child is None                 # stopped with the flowgraph
+
+
+def test_process_executor_fails_at_start_when_the_child_cannot_load():
+    worker = _Reverser(fail_load=True, executor="process")
+    with pytest.raises(RuntimeError, match="could not load: OSError: no weights here"):
+        worker.start()
+    with pytest.raises(ValueError, match="executor must be one of thread, process"):
+        _Reverser(executor="fork")
+
+
 def _chain(scheme, budget_bytes, drop_every=0):
     """encoder → fragmenter → (lossy) → reassembler → decoder, message ports only."""
     tb = gr.top_block()
@@ -146,8 +213,10 @@ def test_encoder_to_decoder_survives_loss_and_reordering(coffee):
     tb.start()
     post(enc, "in", pdus.image_to_pdu(coffee, image_id=3, name="coffee"))
     wait_until(lambda: enc.stats["processed"] == 1 and frag.stats["pieces"] == enc.stats["pieces_out"])
+    # each image ends with the PHY's filler burst (once the last piece's packets are out)
+    wait_until(lambda: packets.num_messages() and pdus.split_pdu(
+        packets.get_message(packets.num_messages() - 1))[0].get("filler"))
     sent = [packets.get_message(i) for i in range(packets.num_messages())]
-    assert pdus.split_pdu(sent[-1])[0]["filler"]          # each image ends with the PHY's filler burst
     sent = sent[:-1]
     metas = [pdus.split_pdu(m)[0] for m in sent]
     assert metas[0]["importance"] == 0                      # header and prompt leave first

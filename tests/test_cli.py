@@ -30,3 +30,14 @@ def test_unknown_command_is_one_line_exit_2():
     assert proc.stderr.count("\n") == 1
     assert "unknown command 'frobnicate'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_radio_endpoints_run_the_models_in_a_child_process_by_default():
+    """tx/rx --executor: a child process for uhd:/soapy: (real time), a thread otherwise."""
+    txrx, parser = cli.command_parser("rx")
+    for endpoint, expected in (("uhd:type=b200", "process"), ("soapy:driver=rtlsdr", "process"),
+                               ("zmq:tcp://127.0.0.1:5556", "thread"), ("sigmf:capture", "thread")):
+        args = parser.parse_args(["--from", endpoint, "--out", "."])
+        assert txrx._executor(args, endpoint) == expected
+    args = parser.parse_args(["--from", "uhd:", "--out", ".", "--executor", "thread"])
+    assert txrx._executor(args, "uhd:") == "thread"

@@ -38,10 +38,13 @@ def test_a_slow_decoder_drops_with_a_count_and_never_blocks_the_phy(tmp_path):
 
 
 def test_real_time_stream_reports_pace_lag_and_latency(tmp_path):
-    """--sample-rate: a continuous stream paced at 1 Msample/s; every image decoded, the
-    throttle's pace kept over the run, a latency for every decoded image."""
-    status, summary = soak(tmp_path, "--sample-rate", "1e6", "--duration-s", "8", "--warmup", "1", "--snr", "20")
+    """--sample-rate: a continuous stream paced at 1 Msample/s, the models in child processes;
+    every image decoded, the throttle's pace kept over the run, a latency for every decoded image."""
+    status, summary = soak(tmp_path, "--sample-rate", "1e6", "--duration-s", "8", "--warmup", "1", "--snr", "20",
+                           "--executor", "process")
     stream = summary["stream"]
+    assert summary["executor"] == "process"
+    assert summary["encoder"]["processed"] == summary["images_sent"] and summary["encoder"]["pieces_out"] > 0
     assert summary["images_decoded"] >= 2 and summary["images_decoded"] == summary["images_sent"]
     assert 0.9 <= stream["real_time_factor"] <= 1.05
     assert stream["samples"] >= 0.9 * 1e6 * stream["wall_s"]

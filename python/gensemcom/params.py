@@ -250,6 +250,10 @@ KEY_FRACTION = Param("key_fraction", "float", 0.0, "Key-Area Fraction", "target 
 QUEUE_SIZE = Param("queue_size", "int", 4, "Queue Size",
                    "images waiting for the worker thread at most; more are dropped (counted)",
                    unit="images", lo=1, hide="part")
+EXECUTOR = Param("executor", "str", "thread", "Model Executor",
+                 "where the models run: a thread of this process, or a child process at low CPU priority "
+                 "(keeps a radio's sample stream in real time while images are coded)",
+                 choices=("thread", "process"), choice_labels=("Thread", "Child Process"), hide="part")
 DEFAULT_WIDTH = Param("default_width", "int", 0, "Width if Header Lost",
                       "image width when the container header was lost (0 = the last image's)",
                       unit="px", lo=0, hi=MAX_IMAGE_SIDE_PX, hide="part")

@@ -6,7 +6,7 @@ import numpy as np
 import pmt
 
 from ..grc_yaml import GrcBlock, message
-from ..params import DEFAULT_HEIGHT, DEFAULT_WIDTH, MODELS, QUANT, QUEUE_SIZE, SCHEME, Param, Params
+from ..params import DEFAULT_HEIGHT, DEFAULT_WIDTH, EXECUTOR, MODELS, QUANT, QUEUE_SIZE, SCHEME, Param, Params
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.reassembly import reassemble
 from .image_codecs import make_codec
@@ -33,6 +33,7 @@ class semantic_decoder(worker_block):
                       size of the last image decoded; with neither, the image is reported lost)
       seed            generator seed (-1: the image id)
       queue_size      bundles waiting at most; more are dropped (counted)
+      executor        "thread" or "process" (``worker.worker_block``: the generator in a child process)
     """
 
     PARAMETERS = Params(
@@ -43,6 +44,7 @@ class semantic_decoder(worker_block):
         DEFAULT_HEIGHT,
         Param("seed", "int", -1, "Generator Seed", "seed of the generator", unit="-1 = image id", lo=-1, hide="part"),
         QUEUE_SIZE,
+        EXECUTOR,
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -60,14 +62,16 @@ Outputs
   mask: the key mask as received (for key-region metrics at the receiver).
 
 Models: the generator of this card loads once at start and runs in a worker thread with
-a bounded queue. For a baseline scheme a missing or damaged file gives a mid-grey image
-with delivered = false.
+a bounded queue; Model Executor "Child Process" runs it in a process of its own at low
+CPU priority, so that a radio's sample stream keeps real time while images decode.
+For a baseline scheme a missing or damaged file gives a mid-grey image with
+delivered = false.
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, models=DEFAULT.models, quant=DEFAULT.quant,
                  default_width=DEFAULT.default_width, default_height=DEFAULT.default_height, seed=DEFAULT.seed,
-                 queue_size=DEFAULT.queue_size):
-        worker_block.__init__(self, "gensemcom_semantic_decoder", queue_size=queue_size)
+                 queue_size=DEFAULT.queue_size, executor=DEFAULT.executor):
+        worker_block.__init__(self, "gensemcom_semantic_decoder", queue_size=queue_size, executor=executor)
         self.scheme, self.models, self.quant = scheme, models, quant
         checked = self.PARAMETERS.check("semantic_decoder", default_width=default_width,
                                         default_height=default_height, seed=seed)
@@ -80,6 +84,11 @@ with delivered = false.
         self.message_port_register_out(pmt.intern("report"))
         self.message_port_register_out(pmt.intern("mask"))
         make_codec(scheme, models, quant)   # validate names now; load at start
+
+    def child_arguments(self):
+        width, height = self.default_size or (0, 0)
+        return {"scheme": self.scheme, "models": self.models, "quant": self.quant, "default_width": width,
+                "default_height": height, "seed": self.seed, "queue_size": self.queue_size}
 
     def load(self):
         self.codec = make_codec(self.scheme, self.models, self.quant)

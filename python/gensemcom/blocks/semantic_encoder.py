@@ -8,7 +8,8 @@ import pmt
 from ..constants import BASELINE_SCHEMES, FRAGMENT_HEADER_BYTES
 from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message
-from ..params import BUDGET_BYTES, CODEC, KEY_FRACTION, MODELS, MTU_BYTES, QUANT, QUEUE_SIZE, SCHEME, Param, Params
+from ..params import (BUDGET_BYTES, CODEC, EXECUTOR, KEY_FRACTION, MODELS, MTU_BYTES, QUANT, QUEUE_SIZE, SCHEME, Param,
+                      Params)
 from ..phy.pdus import make_pdu
 from ..semantic.config import BudgetTooSmallError
 from ..transport.budget import Budget
@@ -16,7 +17,6 @@ from ..transport.container import framed_pieces
 from .image_codecs import make_codec
 from .pdus import pdu_to_image
 from .worker import worker_block
-
 
 _MASK_CODEC = {}
 KEY_MASK_CACHE_ENV = "GENSEMCOM_KEYMASK_CACHE"
@@ -92,6 +92,7 @@ class semantic_encoder(worker_block):
       key_fraction   target key-area share (0 = automatic); codec: key-stream codec
       models, quant  semantic model stack (``gensemcom models list``)
       queue_size     images waiting at most; more are dropped (counted) so the PHY never blocks
+      executor       "thread" or "process" (``worker.worker_block``: the models in a child process)
     An image whose budget cannot hold even a minimal container under any plan sends nothing:
     its report says ``fits: false`` with the reason, and ``stats["too_small"]`` counts it.
     """
@@ -107,6 +108,7 @@ class semantic_encoder(worker_block):
         Param("band_bytes", "int", 0, "Key Band Size", "key-stream bytes per independently decodable band",
               unit="bytes, 0 = auto", lo=0, hide="part"),
         QUEUE_SIZE,
+        EXECUTOR,
         Param("planner", "raw", None, "Planner", "link.senders.SenderPlanner: protection and sample budget",
               grc=False),
     )
@@ -133,7 +135,9 @@ Scheme: Semantic (key regions + structured prompt + hints) or a whole-image base
 Packet Size: the fragmenter's, so that rate control counts the packets it will send.
 Models: a model card ("offline" = the default stack; see `gensemcom models list`).
 Models load once at flowgraph start; encoding runs in a worker thread with a bounded
-queue (Queue Size): when it is full, the oldest image is dropped and counted.
+queue (Queue Size): when it is full, the oldest image is dropped and counted. Model
+Executor "Child Process" runs the models in a process of their own at low CPU priority,
+so that a radio's sample stream keeps real time while images are coded.
 Key Band Size: bytes per independently decodable key band the link prefers (0 = the
 encoder's default, one band per 8 KB of budget). Over fading channels use about one
 packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet loses one band, not all.
@@ -141,8 +145,9 @@ packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet
 
     def __init__(self, scheme=DEFAULT.scheme, budget_bytes=DEFAULT.budget_bytes, mtu_bytes=DEFAULT.mtu_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
-                 queue_size=DEFAULT.queue_size, planner=DEFAULT.planner, band_bytes=DEFAULT.band_bytes):
-        worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size)
+                 queue_size=DEFAULT.queue_size, planner=DEFAULT.planner, band_bytes=DEFAULT.band_bytes,
+                 executor=DEFAULT.executor):
+        worker_block.__init__(self, "gensemcom_semantic_encoder", queue_size=queue_size, executor=executor)
         checked = self.PARAMETERS.check("semantic_encoder", budget_bytes=budget_bytes, mtu_bytes=mtu_bytes,
                                         key_fraction=key_fraction, band_bytes=band_bytes)
         budget_bytes, mtu_bytes = checked.budget_bytes, checked.mtu_bytes
@@ -163,6 +168,18 @@ packet's payload (packet size - {FRAGMENT_HEADER_BYTES}), so that a faded packet
         for port in ("sections", "mask", "report"):
             self.message_port_register_out(pmt.intern(port))
         make_codec(scheme, models, quant, codec=codec)   # validate names now, load at start
+
+    CHILD_STATE = ("last_report",)
+
+    def child_arguments(self):
+        return {"scheme": self.scheme, "budget_bytes": self.budget_bytes, "mtu_bytes": self.mtu_bytes,
+                "key_fraction": self.key_fraction, "codec": self.codec_name, "models": self.models,
+                "quant": self.quant, "queue_size": self.queue_size, "planner": self.planner,
+                "band_bytes": self.band_bytes}
+
+    def set_planner(self, planner):
+        """Use ``planner`` from the next image on (in the child process too)."""
+        self.set_child_attributes(planner=planner)
 
     def load(self):
         self.codec = make_codec(self.scheme, self.models, self.quant, codec=self.codec_name,

@@ -16,7 +16,8 @@ from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message, stream
 from ..link.profile import LinkProfile
 from ..link.senders import SenderPlanner
-from ..params import CPP, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT, QUEUE_SIZE, SCHEME, Param, Params
+from ..params import (CPP, EXECUTOR, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT, QUEUE_SIZE, SCHEME,
+                      Param, Params)
 from ..phy.mcs import MCS_PARAMETER
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
 from ..phy.ofdm_qam_tx import ofdm_qam_tx
@@ -60,6 +61,7 @@ class semantic_tx(gr.hier_block2):
               choices=("",) + MCS_PARAMETER.choices, choice_labels=("(plan per class)",) + MCS_PARAMETER.choices,
               free_text=True, hide="part"),
         QUEUE_SIZE,
+        EXECUTOR,
         Param("repeat_reserve", "float", 0.0, "Repeat Reserve",
               "closed loop: share of each image's samples kept for repeats after feedback (0 = open loop)",
               lo=0, hi=0.9, hide="part"),
@@ -96,7 +98,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
                  channel=DEFAULT.channel, cpp=DEFAULT.cpp, budget_bytes=DEFAULT.budget_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
                  fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size, repeat_reserve=DEFAULT.repeat_reserve,
-                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s):
+                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s, executor=DEFAULT.executor):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
@@ -115,7 +117,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
                                      report_timeout_s=report_timeout_s)
         self.encoder = semantic_encoder(scheme, budget_bytes=0, mtu_bytes=first.mtu_bytes, key_fraction=key_fraction,
                                         codec=codec, models=models, quant=quant, queue_size=queue_size,
-                                        planner=self.planner)
+                                        planner=self.planner, executor=executor)
         self.phy = ofdm_qam_tx(first.mcs_plan[min(first.mcs_plan)], self.profile.numerology_object())
         for port in ("in", "feedback"):
             self.message_port_register_hier_in(port)
@@ -134,7 +136,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
         """Re-plan the protection for a new planning SNR (takes effect for the next image)."""
         snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
         self.planner = self.planner.at_snr(snr_db)
-        self.encoder.planner = self.planner
+        self.encoder.set_planner(self.planner)
 
 
 class semantic_rx(gr.hier_block2):
@@ -149,6 +151,7 @@ class semantic_rx(gr.hier_block2):
       scheme, profile, models, quant   as the transmitter's
       default_width, default_height    image size to assume when the container header is lost
       timeout_s                        an image is decoded this long after its last packet
+      executor                         "process": the decoder's models run in a child process
     """
 
     PARAMETERS = Params(
@@ -160,6 +163,7 @@ class semantic_rx(gr.hier_block2):
         semantic_decoder.PARAMETERS["default_height"],
         reassembler.PARAMETERS["timeout_s"].with_(label="Image Timeout", hide="none"),
         QUEUE_SIZE,
+        EXECUTOR,
         reassembler.PARAMETERS["feedback_after_s"],
         reassembler.PARAMETERS["max_pending"].with_(hide="part"),
     )
@@ -192,14 +196,16 @@ image starts at once, set "Images Pending" above 1 so that an image waits for it
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, models=DEFAULT.models, quant=DEFAULT.quant,
                  default_width=DEFAULT.default_width, default_height=DEFAULT.default_height,
                  timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size,
-                 feedback_after_s=DEFAULT.feedback_after_s, max_pending=DEFAULT.max_pending):
+                 feedback_after_s=DEFAULT.feedback_after_s, max_pending=DEFAULT.max_pending,
+                 executor=DEFAULT.executor):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
         self.PARAMETERS["timeout_s"].check("semantic_rx", timeout_s)
         self.phy = ofdm_qam_rx(self.profile.numerology_object())
         self.reassembler = reassembler(timeout_s, max_pending=max_pending, feedback_after_s=feedback_after_s)
-        self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size)
+        self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size,
+                                        executor=executor)
         for port in ("out", "report", "packets", "mask", "symbols", "feedback"):
             self.message_port_register_hier_out(port)
         self.message_port_register_hier_in("poll")

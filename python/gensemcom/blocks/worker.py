@@ -14,8 +14,17 @@ not mean that every input has ended.
 ``worker_block``: runs slow work (model inference) in a worker thread. The scheduler thread
 only enqueues: a full queue drops a message (the oldest or the new one, by policy) and
 counts it, so a slow model never blocks the PHY. Models load once, in ``start()``.
+With ``executor="process"`` the work runs in a child process of its own at nice
+``CHILD_NICE``: the models then hold neither the GIL of the flowgraph's Python blocks nor
+the CPU when a radio's sample stream needs it. The child rebuilds the block from
+``child_arguments()``; PDUs cross the pipe as (meta dict, payload array) pairs pickled by the
+two processes of this program (bytes from the air are carried, never unpickled); the
+attributes named in ``CHILD_STATE`` and the block's own stats come back after each message,
+and ``set_child_attributes`` changes the child's block while it runs.
 """
 import collections
+import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -23,8 +32,44 @@ import time
 import pmt
 from gnuradio import gr
 
+from ..phy.pdus import make_pdu, split_pdu
+
 DROP_POLICIES = ("drop_oldest", "drop_newest")
+EXECUTORS = ("thread", "process")
+CHILD_NICE = 19          # the models yield the CPU to the radio's stream
+CHILD_START_TIMEOUT_S = 300.0
 DONE = pmt.intern("done")
+BASE_STATS = ("received", "processed", "dropped", "errors", "queue_high_water")
+
+
+def _serve(cls, arguments, nice, conn):
+    """Child process: rebuild the block, load its models, answer messages until ``None``."""
+    try:
+        os.nice(nice)
+        block = cls(**arguments)
+        block.load()
+    except Exception as exc:   # the parent raises it at start
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        request = conn.recv()
+        if request is None:
+            return
+        kind, data = request
+        if kind == "set":
+            for name, value in data.items():
+                setattr(block, name, value)
+            conn.send("ok")
+            continue
+        try:
+            outputs = [(port, *split_pdu(out)) for port, out in block.process(make_pdu(*data)) or ()]
+            error = None
+        except Exception as exc:
+            outputs, error = [], f"{type(exc).__name__}: {exc}"
+        state = {name: getattr(block, name, None) for name in cls.CHILD_STATE}
+        stats = {k: v for k, v in block.stats.items() if k not in BASE_STATS}
+        conn.send((outputs, error, state, stats))
 
 
 class message_block(gr.basic_block):
@@ -78,14 +123,23 @@ class worker_block(message_block):
 
     queue_size   messages waiting at most (>= 1)
     drop_policy  "drop_oldest" or "drop_newest" when the queue is full
+    executor     "thread": ``process`` runs in a thread of this process; "process": in a child
+                 process (see the module docstring; subclasses implement ``child_arguments``)
     """
 
-    def __init__(self, name, queue_size=8, drop_policy="drop_oldest"):
+    CHILD_STATE = ()   # attributes the child's ``process`` sets that the parent reads
+
+    def __init__(self, name, queue_size=8, drop_policy="drop_oldest", executor="thread"):
         message_block.__init__(self, name)
         if int(queue_size) < 1:
             raise ValueError(f"{name}: queue_size must be >= 1, got {queue_size}")
         if drop_policy not in DROP_POLICIES:
             raise ValueError(f"{name}: drop_policy must be one of {', '.join(DROP_POLICIES)}, got {drop_policy!r}")
+        if executor not in EXECUTORS:
+            raise ValueError(f"{name}: executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        self.executor = executor
+        self._child = self._conn = None
+        self._pipe_lock = threading.Lock()
         self.queue_size = int(queue_size)
         self.drop_policy = drop_policy
         self._queue = queue.Queue(maxsize=self.queue_size)
@@ -106,6 +160,10 @@ class worker_block(message_block):
     def process(self, msg):
         """Handle one message; return an iterable of (port_name, pmt message)."""
         raise NotImplementedError
+
+    def child_arguments(self):
+        """Keyword arguments that rebuild this block in a child process (executor "process")."""
+        raise NotImplementedError(f"{type(self).__name__} cannot run in a child process")
 
     def on_upstream_done(self):
         self.wait_idle()
@@ -129,7 +187,10 @@ class worker_block(message_block):
         self.stats["queue_high_water"] = max(self.stats["queue_high_water"], self._queue.qsize())
 
     def start(self):
-        if not self._loaded:
+        if self.executor == "process":
+            if self._child is None:
+                self._start_child()
+        elif not self._loaded:
             self.load()
             self._loaded = True
         self._running.set()
@@ -141,7 +202,60 @@ class worker_block(message_block):
         self._running.clear()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._child is not None:
+            try:
+                with self._pipe_lock:
+                    self._conn.send(None)
+            except OSError:
+                pass
+            self._child.join(timeout=10)
+            if self._child.is_alive():
+                self._child.kill()
+                self._child.join()
+            self._conn.close()
+            self._child = self._conn = None
         return True
+
+    def _start_child(self):
+        """Spawn the child (a fresh interpreter: no fork of a process with running threads)
+        and wait until its models are loaded."""
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_end = context.Pipe()
+        self._child = context.Process(target=_serve, name=f"{self.name()}-child", daemon=True,
+                                      args=(type(self), {**self.child_arguments(), "executor": "thread"},
+                                            CHILD_NICE, child_end))
+        self._child.start()
+        child_end.close()
+        if not self._conn.poll(CHILD_START_TIMEOUT_S):
+            self._child.kill()
+            raise RuntimeError(f"{self.name()}: the child process did not load within {CHILD_START_TIMEOUT_S:.0f} s")
+        status, detail = self._conn.recv()
+        if status != "ready":
+            self._child.join()
+            raise RuntimeError(f"{self.name()}: the child process could not load: {detail}")
+
+    def set_child_attributes(self, **values):
+        """Set attributes of this block and, when it runs, of its child's copy."""
+        for name, value in values.items():
+            setattr(self, name, value)
+        if self._child is not None:
+            with self._pipe_lock:
+                self._conn.send(("set", values))
+                self._conn.recv()
+
+    def _process_in_child(self, msg):
+        """``process`` in the child: the outputs, after the child's state came back."""
+        with self._pipe_lock:
+            meta, payload = split_pdu(msg)
+            self._conn.send(("process", (payload, meta)))
+            outputs, error, state, stats = self._conn.recv()
+        for name, value in state.items():
+            setattr(self, name, value)
+        for key, value in stats.items():     # the child's running totals (Counter.update would add)
+            self.stats[key] = value
+        if error:
+            raise RuntimeError(error)
+        return [(port, make_pdu(payload, meta)) for port, meta, payload in outputs]
 
     # -- worker side ----------------------------------------------------------------
     def _run(self):
@@ -153,7 +267,8 @@ class worker_block(message_block):
             with self._idle:
                 self._busy = True
             try:
-                for port, out in self.process(msg) or ():
+                handle = self._process_in_child if self.executor == "process" else self.process
+                for port, out in handle(msg) or ():
                     self.message_port_pub(pmt.intern(port), out)
                 self.stats["processed"] += 1
             except Exception as exc:  # one bad message must not kill the block

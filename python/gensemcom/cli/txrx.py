@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from ..errors import BadInputError
-from ..params import (BUDGET_BYTES, CPP, DEFAULT_HEIGHT, DEFAULT_WIDTH, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE,
-                      SCHEME)
+from ..params import (BUDGET_BYTES, CPP, DEFAULT_HEIGHT, DEFAULT_WIDTH, EXECUTOR, PLANNING_CHANNEL, PLANNING_SNR_DB,
+                      PROFILE, SCHEME)
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db
 from .models import add_stack_arguments
 
@@ -65,6 +65,17 @@ def add_arguments(parser, name):
         DEFAULT_HEIGHT.add_to(parser, "--height", type=nonnegative_int)
     _radio_arguments(parser)
     add_stack_arguments(parser)
+    parser.add_argument("--executor", choices=EXECUTOR.choices, default=None,
+                        help="where the models run: thread, or process (a child process at low CPU priority, so that "
+                             "a radio's sample stream keeps real time while images are coded); default: process for "
+                             "uhd:/soapy: endpoints, thread otherwise")
+
+
+def _executor(args, endpoint):
+    """--executor, or the default for ``endpoint``: a child process for a radio's real-time stream."""
+    if args.executor:
+        return args.executor
+    return "process" if endpoint.startswith(("uhd:", "soapy:")) else "thread"
 
 
 def run(args):
@@ -86,7 +97,8 @@ def run_tx(args):
     cpp = args.cpp if args.cpp is not None else (0.0 if args.budget_bytes else CPP.default)
     source = image_source(args.images, args.interval_s, args.repeat, max_in_flight=1)
     tx = semantic_tx(args.scheme, args.profile, args.snr, args.plan_channel, cpp, args.budget_bytes or 0,
-                     models=args.models or "offline", quant=args.quant or "none", fixed_mcs=args.mcs)
+                     models=args.models or "offline", quant=args.quant or "none", fixed_mcs=args.mcs,
+                     executor=_executor(args, args.to))
     sink = make_sink(args.to, args.rate, args.freq, args.gain,
                      description=f"gensemcom tx: scheme {args.scheme}, profile {args.profile}, "
                                  f"planning SNR {args.snr} dB")
@@ -116,7 +128,7 @@ def run_rx(args):
         raise BadInputError(f"--out folder does not exist: {args.out} (create it first)")
     source = make_source(args.source, args.rate, args.freq, args.gain)
     rx = semantic_rx(args.scheme, args.profile, models=args.models or "offline", quant=args.quant or "none",
-                     default_width=args.width, default_height=args.height)
+                     default_width=args.width, default_height=args.height, executor=_executor(args, args.source))
     sink = image_sink(args.out, print_each=False)     # this command prints its own progress
     tb = gr.top_block("gensemcom_rx")
     tb.connect(source, rx)
