@@ -119,8 +119,9 @@ def decode_packet(symbols, estimate, header, numerology):
     the same symbols with LLRs scaled by their local scatter (``tracking.local_noise_var``: no
     over-confident bits where the channel moved), then with the channel tracked per carrier
     from decisions (``tracking.track_carriers``: first those the pilots' channel gives, then
-    forward ones), each followed by passes with the symbols the LDPC decoder's output
-    re-encodes to.
+    forward ones of the power-weighted impulse-response fit, then forward ones averaged over
+    neighbouring carriers: each recovers packets where the others slip), each followed by
+    passes with the symbols the LDPC decoder's output re-encodes to.
     """
     nm = numerology
     mcs = get_mcs(header.mcs)
@@ -136,7 +137,7 @@ def decode_packet(symbols, estimate, header, numerology):
     result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm)
     if result.crc_ok:
         return z, honest, result
-    for start in (None, "forward"):
+    for start in (None, "forward", "forward-local"):
         decisions = start
         for _ in range(TRACKING_PASSES):
             z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
