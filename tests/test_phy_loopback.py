@@ -101,3 +101,20 @@ def test_tx_power_and_peaks(rng):
     assert abs(power_db - (-15.0)) < 0.1
     assert np.abs(x).max() < 1.0
     assert np.all(frames[:, :gap] == 0)
+
+
+def _shared_memory_mappings():
+    """Mappings of GNU Radio's POSIX shared-memory buffers in this process (tests/conftest.py
+    chooses that factory): two per stream buffer, gone when the buffer is freed."""
+    with open("/proc/self/maps") as maps:
+        return sum("/dev/shm/" in line for line in maps)
+
+
+def test_a_finished_link_run_releases_most_of_its_buffers():
+    """run_link releases the hier blocks (ofdm_qam_tx.release): of the 72 buffer mappings of a
+    TX -> channel -> RX flowgraph, 14 stay; without the release all 72 did."""
+    run_link("qpsk-1/2", 30.0, "awgn", 2, 100)          # buffers of the first run's singletons
+    before = _shared_memory_mappings()
+    for _ in range(3):
+        assert run_link("qpsk-1/2", 30.0, "awgn", 3, 100).per == 0.0
+    assert 0 <= _shared_memory_mappings() - before <= 3 * 20

@@ -132,6 +132,12 @@ planning SNR can change while the flowgraph runs (from the next image on).
         self.msg_connect(self.fragmenter, "out", self, "packets")
         self.connect(self.phy, self)
 
+    def release(self):
+        """Drop the internal connections, the PHY's too, once the flowgraph has ended
+        (``phy.ofdm_qam_tx.release``)."""
+        self.phy.release()
+        self.disconnect_all()
+
     def set_snr_db(self, snr_db):
         """Re-plan the protection for a new planning SNR (takes effect for the next image)."""
         snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
@@ -219,3 +225,9 @@ image starts at once, set "Images Pending" above 1 so that an image waits for it
         self.msg_connect(self.decoder, "mask", self, "mask")
         self.msg_connect(self.phy, "out", self, "packets")
         self.msg_connect(self.phy, "symbols", self, "symbols")
+
+    def release(self):
+        """Drop the internal connections, the PHY's too, once the flowgraph has ended
+        (``phy.ofdm_qam_tx.release``)."""
+        self.phy.release()
+        self.disconnect_all()

@@ -62,7 +62,7 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     from ..phy.channel import ChannelConfig, make_channel
     from ..phy.framing import FLAG_FILLER
     from ..phy.ofdm_qam_rx import ofdm_qam_rx
-    from ..phy.ofdm_qam_tx import ofdm_qam_tx
+    from ..phy.ofdm_qam_tx import ofdm_qam_tx, release
     from ..phy.shadowing import Shadowing, shadowing
 
     if not 1 <= packets <= 65536 or feedback_delay < 0 or not 0.0 <= feedback_loss < 1.0:
@@ -140,6 +140,7 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     finally:
         tx.post_done(filler=True)
         tb.wait()
+        release(tx, chan, rx)
     results = [outcomes.get(seq, (False, float("nan")))[0] for seq in range(packets)]
     lost = packets - sum(results)
     bits = sum(8 * payload_bytes for ok in results if ok)

@@ -156,6 +156,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     from ..blocks.pdus import image_to_pdu, pdu_to_image
     from ..blocks.semantic_txrx import semantic_rx, semantic_tx
     from ..phy.channel import ChannelConfig, make_channel
+    from ..phy.ofdm_qam_tx import release
 
     image = np.ascontiguousarray(image, dtype=np.uint8)
     height, width = image.shape[:2]
@@ -229,6 +230,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     finally:
         tb.stop()
         tb.wait()
+        release(tx, chan, rx)
     wall_s = time.perf_counter() - started
     progress("done")
 

@@ -26,7 +26,7 @@ from .channel import ChannelConfig, make_channel
 from .framing import MAX_SEQ
 from .mcs import check_payload_bytes, frame_size, get_mcs
 from .ofdm_qam_rx import ofdm_qam_rx
-from .ofdm_qam_tx import as_numerology, ofdm_qam_tx
+from .ofdm_qam_tx import as_numerology, ofdm_qam_tx, release
 from .pdus import drain, is_done
 
 IN_FLIGHT_SAMPLES = 2_000_000
@@ -150,6 +150,7 @@ def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None)
     wall = time.perf_counter() - start
     stop.set()
     feeder.join(1)
+    release(tx, chan, rx)
     return collector, int(counter.nitems_read(0)), wall
 
 

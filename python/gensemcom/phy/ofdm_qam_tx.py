@@ -37,6 +37,20 @@ def as_numerology(numerology):
     return Numerology.from_dict(numerology)
 
 
+def release(*blocks):
+    """After a flowgraph has ended for good: drop the internal connections of these hier blocks
+    (``release()`` where they have one, else ``disconnect_all()``). A hier block whose message
+    port is connected inside it is held by that connection, and with it every block inside and
+    their stream buffers, after the flowgraph itself is gone: ``run_link`` left 72 System V
+    shared memory segments per run (14 released), and a process has 4096. The blocks cannot run
+    again afterwards; their counters and attributes stay readable."""
+    for block in blocks:
+        if hasattr(block, "release"):
+            block.release()
+        elif isinstance(block, gr.hier_block2):
+            block.disconnect_all()
+
+
 def reserve_buffer(block, items):
     """``set_min_output_buffer`` without GNU Radio's info line about it."""
     block.set_log_level("warn")
@@ -173,6 +187,10 @@ Samples per packet: gensemcom.phy.mcs.frame_size(payload_bytes, mcs).samples.
     def set_mcs(self, mcs):
         """Change the default MCS (PDUs may still override it with meta ``mcs``)."""
         self.encoder.set_mcs(mcs)
+
+    def release(self):
+        """Drop the internal connections once the flowgraph has ended (see ``release``)."""
+        self.disconnect_all()
 
     def post(self, payload, **meta):
         """Queue one payload (bytes) for transmission; meta as for the ``in`` port."""
