@@ -189,6 +189,7 @@ def test_process_executor_fails_at_start_when_the_child_cannot_load():
     worker = _Reverser(fail_load=True, executor="process")
     with pytest.raises(RuntimeError, match="could not load: OSError: no weights here"):
         worker.start()
+    assert worker._child is None and worker._conn is None      # nothing left behind: a retry spawns anew
     with pytest.raises(ValueError, match="executor must be one of thread, process"):
         _Reverser(executor="fork")
 

@@ -227,11 +227,18 @@ class worker_block(message_block):
         self._child.start()
         child_end.close()
         if not self._conn.poll(CHILD_START_TIMEOUT_S):
-            self._child.kill()
-            raise RuntimeError(f"{self.name()}: the child process did not load within {CHILD_START_TIMEOUT_S:.0f} s")
-        status, detail = self._conn.recv()
+            status, detail = "failed", f"nothing within {CHILD_START_TIMEOUT_S:.0f} s"
+        else:
+            try:
+                status, detail = self._conn.recv()
+            except EOFError:               # it died without a word (killed, out of memory)
+                self._child.join()
+                status, detail = "failed", f"the process ended with exit code {self._child.exitcode}"
         if status != "ready":
+            self._child.kill()
             self._child.join()
+            self._conn.close()
+            self._child = self._conn = None
             raise RuntimeError(f"{self.name()}: the child process could not load: {detail}")
 
     def set_child_attributes(self, **values):
