@@ -203,12 +203,15 @@ class worker_block(message_block):
         if self._thread is not None:
             self._thread.join(timeout=30)
         if self._child is not None:
-            try:
-                with self._pipe_lock:
+            # a message still in the child (a long inference) holds the pipe: then kill it
+            if self._pipe_lock.acquire(timeout=5):
+                try:
                     self._conn.send(None)
-            except OSError:
-                pass
-            self._child.join(timeout=10)
+                except OSError:
+                    pass
+                finally:
+                    self._pipe_lock.release()
+                self._child.join(timeout=10)
             if self._child.is_alive():
                 self._child.kill()
                 self._child.join()
