@@ -59,6 +59,7 @@ def make_images(folder, size):
 
 
 def main(argv=None):
+    from gnuradio.gensemcom.params import EXECUTOR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=100, help="images to send (default 100)")
     parser.add_argument("--size", type=int, default=192, help="long side of the test images, px (default 192)")
@@ -82,9 +83,7 @@ def main(argv=None):
                         help="stream for this long instead of a number of images (needs --sample-rate)")
     parser.add_argument("--radio-buffer-ms", type=float, default=50.0,
                         help="real time: lag the radio's buffers absorb; more counts as dropped (default 50)")
-    parser.add_argument("--executor", choices=("thread", "process"), default="thread",
-                        help="where the models run: a thread of this process, or child processes at low CPU "
-                             "priority (what keeps a radio's stream in real time; default thread)")
+    EXECUTOR.add_to(parser)
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args(argv)
     if args.duration_s and not args.sample_rate:

@@ -20,14 +20,24 @@ from ..params import (CPP, EXECUTOR, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, 
                       Param, Params)
 from ..phy.mcs import MCS_PARAMETER
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
-from ..phy.ofdm_qam_tx import ofdm_qam_tx
+from ..phy.ofdm_qam_tx import ofdm_qam_tx, release
 from .fragmenter import fragmenter
 from .reassembler import reassembler
 from .semantic_decoder import semantic_decoder
 from .semantic_encoder import semantic_encoder
 
 
-class semantic_tx(gr.hier_block2):
+class _releases_phy:
+    """``release()`` of a hier block that holds a PHY hier block (``self.phy``)."""
+
+    def release(self):
+        """Drop the internal connections, the PHY's too, once the flowgraph has ended
+        (``phy.ofdm_qam_tx.release``)."""
+        release(self.phy)
+        self.disconnect_all()
+
+
+class semantic_tx(_releases_phy, gr.hier_block2):
     """Semantic transmitter: image PDUs in (message port ``in``), complex64 bursts out.
 
     Message outputs: ``mask`` (sender's key mask per image), ``report`` (encoder report),
@@ -132,12 +142,6 @@ planning SNR can change while the flowgraph runs (from the next image on).
         self.msg_connect(self.fragmenter, "out", self, "packets")
         self.connect(self.phy, self)
 
-    def release(self):
-        """Drop the internal connections, the PHY's too, once the flowgraph has ended
-        (``phy.ofdm_qam_tx.release``)."""
-        self.phy.release()
-        self.disconnect_all()
-
     def set_snr_db(self, snr_db):
         """Re-plan the protection for a new planning SNR (takes effect for the next image)."""
         snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
@@ -145,7 +149,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
         self.encoder.set_planner(self.planner)
 
 
-class semantic_rx(gr.hier_block2):
+class semantic_rx(_releases_phy, gr.hier_block2):
     """Semantic receiver: complex64 samples in, decoded image PDUs out (message port ``out``).
 
     Message outputs: ``out`` (image PDU per image, meta: image_id, delivered,
@@ -225,9 +229,3 @@ image starts at once, set "Images Pending" above 1 so that an image waits for it
         self.msg_connect(self.decoder, "mask", self, "mask")
         self.msg_connect(self.phy, "out", self, "packets")
         self.msg_connect(self.phy, "symbols", self, "symbols")
-
-    def release(self):
-        """Drop the internal connections, the PHY's too, once the flowgraph has ended
-        (``phy.ofdm_qam_tx.release``)."""
-        self.phy.release()
-        self.disconnect_all()

@@ -255,8 +255,8 @@ class worker_block(message_block):
 
     def _process_in_child(self, msg):
         """``process`` in the child: the outputs, after the child's state came back."""
+        meta, payload = split_pdu(msg)
         with self._pipe_lock:
-            meta, payload = split_pdu(msg)
             self._conn.send(("process", (payload, meta)))
             outputs, error, state, stats = self._conn.recv()
         for name, value in state.items():

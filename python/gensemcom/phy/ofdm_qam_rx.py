@@ -394,10 +394,6 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         self.msg_connect(self.payload_decoder, "out", self, "out")
         self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
 
-    def release(self):
-        """Drop the internal connections once the flowgraph has ended (``ofdm_qam_tx.release``)."""
-        self.disconnect_all()
-
     def set_threshold(self, threshold):
         """Change the detection threshold while running (see ``PARAMETERS``)."""
         threshold = self.PARAMETERS["threshold"].check("ofdm_qam_rx", threshold)

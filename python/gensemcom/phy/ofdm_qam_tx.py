@@ -188,10 +188,6 @@ Samples per packet: gensemcom.phy.mcs.frame_size(payload_bytes, mcs).samples.
         """Change the default MCS (PDUs may still override it with meta ``mcs``)."""
         self.encoder.set_mcs(mcs)
 
-    def release(self):
-        """Drop the internal connections once the flowgraph has ended (see ``release``)."""
-        self.disconnect_all()
-
     def post(self, payload, **meta):
         """Queue one payload (bytes) for transmission; meta as for the ``in`` port."""
         self.encoder.to_basic_block()._post(pmt.intern("in"), make_pdu(payload, **meta))
