@@ -9,7 +9,13 @@ coherence time, log-normal shadowing σ = 6 dB with a correlation time of 200,00
 SNR 0 / 5 / 10 dB). Printed per run: measured PER against the target, the outer loop's final
 offset, goodput (payload bits per channel sample, the filler bursts and the feedback's effect
 on the sender all included) and the MCS it used. Runs: the outer loop at targets 0.01, 0.1 and
-0.3; the feedback delay 0, 1 and 10 packets; 0 %, 20 % and 50 % of reports lost; open loop.
+0.3; the feedback delay 0, 1 and 10 packets; 0 %, 20 % and 50 % of reports lost; open loop;
+and a sender that waits (``defer``: probes instead of data while even the robust mode would miss
+the target; the probes' share of the channel time is printed), from an outer-loop offset of
+0 dB and warm-started ("wait+") at the planning model's fading margin.
+
+``--only defer`` runs just the waiting sender's rows (``warm``: those with ``warm_start``); with
+``--json`` the rows of an existing file are kept and those run again are replaced.
 """
 import argparse
 import json
@@ -25,6 +31,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=1, help="runs per setting (different channel seeds)")
     parser.add_argument("--json", type=Path, help="write every run as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer settings (a smoke run)")
+    parser.add_argument("--only", choices=("all", "defer", "warm"), default="all",
+                        help="which rows to run: all, the waiting sender's, or its warm-started ones (default all)")
     args = parser.parse_args(argv)
     from gnuradio.gensemcom.flowgraphs.closed_loop import run_closed_loop
     settings = []
@@ -37,11 +45,20 @@ def main(argv=None):
         settings.append(dict(snr_db=10.0, adapt=True, target=0.1, feedback_delay=delay, feedback_loss=0.0))
     for loss in (0.2, 0.5):
         settings.append(dict(snr_db=10.0, adapt=True, target=0.1, feedback_delay=1, feedback_loss=loss))
+    settings = [{**setting, "defer": False, "warm_start": False} for setting in settings]
+    waiting = []
+    for warm in (False, True):
+        waiting += [dict(snr_db=snr, adapt=True, target=0.1, feedback_delay=1, feedback_loss=0.0, defer=True,
+                         warm_start=warm) for snr in (0.0, 5.0, 10.0)]
+        waiting.append(dict(snr_db=10.0, adapt=True, target=0.01, feedback_delay=1, feedback_loss=0.0, defer=True,
+                            warm_start=warm))
+    settings = {"all": settings + waiting, "defer": waiting,
+                "warm": [row for row in waiting if row["warm_start"]]}[args.only]
     if args.quick:
         settings = settings[:2]
     runs = []
     print(f"{'mean SNR':>8} {'loop':>6} {'target':>6} {'delay':>5} {'fb lost':>7} {'PER':>6} {'offset dB':>9} "
-          f"{'bits/sample':>11} {'s':>5}  MCS used")
+          f"{'bits/sample':>11} {'probes':>6} {'s':>5}  MCS used")
     for setting in settings:
         for seed in range(args.seeds):
             started = time.perf_counter()
@@ -50,12 +67,21 @@ def main(argv=None):
             wall = time.perf_counter() - started
             runs.append({**setting, "seed": seed, **result.to_dict(), "wall_s": round(wall, 1)})
             top = ", ".join(f"{m} {n}" for m, n in sorted(result.mcs_used.items(), key=lambda kv: -kv[1])[:3])
-            print(f"{setting['snr_db']:>8g} {'closed' if setting['adapt'] else 'open':>6} {setting['target']:>6g} "
+            loop = ("wait+" if setting["warm_start"] else "wait") if setting["defer"] else \
+                "closed" if setting["adapt"] else "open"
+            print(f"{setting['snr_db']:>8g} {loop:>6} {setting['target']:>6g} "
                   f"{setting['feedback_delay']:>5d} {setting['feedback_loss']:>7.0%} {result.per:>6.3f} "
-                  f"{result.offset_db:>9.2f} {result.goodput_bits_per_sample:>11.4f} {wall:>5.0f}  {top}", flush=True)
+                  f"{result.offset_db:>9.2f} {result.goodput_bits_per_sample:>11.4f} {result.probe_share:>6.0%} "
+                  f"{wall:>5.0f}  {top}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(runs, indent=1))
+        fields = ("snr_db", "adapt", "target", "feedback_delay", "feedback_loss", "defer", "warm_start", "seed")
+
+        def key(run):
+            return tuple(run.get(name, False) for name in fields)
+        new = {key(run) for run in runs}
+        kept = [run for run in (json.loads(args.json.read_text()) if args.json.exists() else []) if key(run) not in new]
+        args.json.write_text(json.dumps(kept + runs, indent=1))
     return 0
 
 

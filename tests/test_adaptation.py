@@ -71,6 +71,44 @@ def test_a_short_closed_loop_on_the_real_phy():
     assert result.packets == 120 and 0 <= result.lost <= 120
     assert len(result.mcs_used) > 1                      # it adapts
     assert result.samples > 0 and result.goodput_bits_per_sample > 0
+    assert result.probes == 0 and result.report_timeouts == 0      # every outcome known from the receiver
+
+
+def test_a_sender_that_may_wait_gets_no_mcs_below_the_robust_modes_reach():
+    from gnuradio.gensemcom.link.per import best_mcs, packet_error_rate
+    from gnuradio.gensemcom.phy.mcs import ROBUST_MCS
+    assert best_mcs(-20.0, "awgn", 0.1) == ROBUST_MCS
+    assert best_mcs(-20.0, "awgn", 0.1, fallback=None) is None
+    assert best_mcs(30.0, "awgn", 0.1, fallback=None) == best_mcs(30.0, "awgn", 0.1) != ROBUST_MCS
+    edge = next(snr for snr in np.arange(-12.0, 0.0, 0.25) if packet_error_rate(ROBUST_MCS, snr, "awgn") <= 0.1)
+    assert best_mcs(edge - 0.25, "awgn", 0.1, fallback=None) is None and best_mcs(edge, "awgn", 0.1, fallback=None)
+    # the warm start of an outer loop that plans with AWGN curves on a fading channel
+    from gnuradio.gensemcom.link.per import fading_margin_db
+    margins = [fading_margin_db(ROBUST_MCS, "rayleigh", target) for target in (0.3, 0.1, 0.01)]
+    assert fading_margin_db(ROBUST_MCS, "awgn", 0.1) == pytest.approx(0.0, abs=0.02)
+    assert 0.0 < margins[0] < margins[1] < margins[2]
+    # Rayleigh: PER ≈ 1 − exp(−threshold/SNR), so 0.1 → 0.01 costs about 10 dB more
+    assert margins[2] - margins[1] == pytest.approx(10.0, abs=1.0)
+
+
+@pytest.mark.flowgraph
+def test_a_waiting_sender_probes_and_every_sample_is_charged():
+    """Deep shadowing: the deferring sender sends probes while the robust mode would fail, the
+    receiver reports every burst (no timeouts), and the channel samples are exactly those of the
+    data packets, the probes and their fillers."""
+    from gnuradio.gensemcom.flowgraphs.closed_loop import run_closed_loop
+    from gnuradio.gensemcom.phy.mcs import frame_size
+    result = run_closed_loop(packets=30, payload_bytes=100, snr_db=-3.0, channel="awgn", shadowing_db=6.0,
+                             target=0.1, defer=True, probe_samples=16384, seed=3)
+    assert result.probes > 0 and 0.0 < result.probe_share < 1.0 and result.report_timeouts == 0
+    flush = frame_size(1, "bpsk").samples
+    data = sum(count * (frame_size(100, mcs).samples + flush) for mcs, count in result.mcs_used.items())
+    assert 16384 - 80 <= result.probe_samples <= 16384 + 80
+    # the channel's filters keep back a few samples of the end-of-stream filler
+    assert 0 <= data + result.probes * result.probe_samples + flush - result.samples < 80
+    assert result.lost < 30 * 0.5
+    with pytest.raises(BadInputError, match="defer needs adapt"):
+        run_closed_loop(packets=1, adapt=False, defer=True)
 
 
 # ---- image-level closed loop: feedback, selective repeat, incremental redundancy ---------------

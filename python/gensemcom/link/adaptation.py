@@ -72,12 +72,15 @@ class AdaptiveLink:
     snr_db      the initial planning SNR (before any report)
     targets     {importance class: target PER}
     smoothing   weight of the newest SNR report in the running estimate (0 < a <= 1)
+    limits_db   each class's offset stays within these (dB); a sender that may wait for a better
+                channel (instead of falling back to the robust mode) needs a higher ceiling
     """
 
     snr_db: float
     targets: dict
     smoothing: float = 0.3
     step_db: float = 0.5
+    limits_db: tuple = (-10.0, 20.0)
     loops: dict = field(default_factory=dict)
     reports: int = 0
 
@@ -86,7 +89,7 @@ class AdaptiveLink:
             raise BadInputError(f"smoothing must be in (0, 1], got {self.smoothing}")
         self.estimate_db = float(self.snr_db)
         for cls, target in self.targets.items():
-            self.loops.setdefault(int(cls), OuterLoop(float(target), self.step_db))
+            self.loops.setdefault(int(cls), OuterLoop(float(target), self.step_db, tuple(self.limits_db)))
 
     def report(self, snr_db=None, acks=(), nacks=()):
         """Feedback: the receiver's SNR estimate (dB, or None) and the classes of the packets it
@@ -103,7 +106,7 @@ class AdaptiveLink:
         cls = int(cls)
         if cls not in self.loops:
             nearest = max((c for c in self.loops if c <= cls), default=min(self.loops))
-            self.loops[cls] = OuterLoop(self.loops[nearest].target, self.step_db)
+            self.loops[cls] = OuterLoop(self.loops[nearest].target, self.step_db, tuple(self.limits_db))
         return self.loops[cls]
 
     def planning_snr_db(self, cls=2) -> float:

@@ -63,13 +63,28 @@ def packet_error_rate(mcs, snr_db, channel="awgn"):
     return float(np.interp(effective, snrs, pers, left=1.0, right=0.0).mean())
 
 
-def best_mcs(snr_db, channel="awgn", per_target=0.01):
+def best_mcs(snr_db, channel="awgn", per_target=0.01, fallback="robust"):
     """Fastest coded MCS whose planning PER at ``snr_db`` on ``channel`` is <= ``per_target``;
-    the robust mode when none qualifies. (Subtract a margin from ``snr_db`` to plan for an
-    SNR that may be lower than expected.)"""
+    when none qualifies, ``fallback``: "robust" gives the robust mode, None gives None (a
+    sender that may wait for a better channel). (Subtract a margin from ``snr_db`` to plan for
+    an SNR that may be lower than expected.)"""
     from ..phy.mcs import MCS_TABLE, ROBUST_MCS
     usable = [name for name in per_curves()
               if MCS_TABLE[name].coded and packet_error_rate(name, snr_db, channel) <= per_target]
     if not usable:
-        return ROBUST_MCS
+        return ROBUST_MCS if fallback == "robust" else fallback
     return max(usable, key=lambda name: MCS_TABLE[name].spectral_efficiency)
+
+
+def fading_margin_db(mcs, channel, per_target):
+    """How much more SNR (dB) ``mcs`` needs on ``channel`` than on AWGN for a planning PER of
+    ``per_target``: where an outer loop that plans with the AWGN curves starts its offset."""
+    def needed(name):
+        low, high = -30.0, 60.0
+        if packet_error_rate(mcs, high, name) > per_target:
+            return high
+        while high - low > 0.01:
+            middle = (low + high) / 2
+            low, high = (low, middle) if packet_error_rate(mcs, middle, name) <= per_target else (middle, high)
+        return high
+    return needed(channel) - needed("awgn")

@@ -342,7 +342,9 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         angle = blocks.complex_to_arg()
         hold = blocks.sample_and_hold_ff()
         correction = analog.frequency_modulator_fc(-1.0 / sym)
-        delay = blocks.delay(gr.sizeof_gr_complex, reps * sym - 1 + TIMING_BACKOFF)
+        self.data_delay_samples = reps * sym - 1 + TIMING_BACKOFF
+        self._samples_done = 0
+        delay = blocks.delay(gr.sizeof_gr_complex, self.data_delay_samples)
         derotate = blocks.multiply_cc()
         # the CFO estimate at the trigger becomes a tag on the data stream: P x trigger is
         # non-zero at one sample, where corr_est_cc tags its phase; tag_share moves the tag
@@ -393,6 +395,16 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         self.msg_connect(self.header_decoder, "header_data", self.demux, "header_data")
         self.msg_connect(self.payload_decoder, "out", self, "out")
         self.msg_connect(self.payload_decoder, "symbols", self, "symbols")
+
+    def samples_done(self):
+        """Input samples (counted from the flowgraph's start) that the receiver is done with:
+        every burst that ended before this index has been decoded and its PDU posted, or was
+        not detected. A sender that must know whether a burst was lost (not just late) waits
+        for this, plus the time a posted message takes to arrive."""
+        read = self.demux.nitems_read(0)
+        if self.payload_decoder.nitems_read(0) >= self.demux.nitems_written(1):
+            self._samples_done = max(self._samples_done, read - self.data_delay_samples)
+        return self._samples_done
 
     def set_threshold(self, threshold):
         """Change the detection threshold while running (see ``PARAMETERS``)."""
