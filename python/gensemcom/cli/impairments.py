@@ -2,8 +2,8 @@
 """Radio-impairment options shared by `gensemcom link`, `transmit` and `channel`.
 
 --impairments names a preset (phy.impairments.IMPAIRMENT_PRESETS: lab-cable, b200-indoor,
-walking-nlos, vehicular, walking-shadowed); each single option overrides one of its values; options not given
-keep the preset's. The declarations are the channel preset's (phy.channel.CONFIG_PARAMETERS),
+walking-nlos, vehicular, walking-shadowed, vehicular-shadowed); each single option overrides one of its values;
+options not given keep the preset's. The declarations are the channel preset's (phy.channel.CONFIG_PARAMETERS),
 so the flags, ranges and help are the Channel Preset block's.
 """
 OVERRIDES = ("sro_ppm", "carrier_hz", "cfo_drift_hz", "phase_noise_dbc_hz", "phase_noise_offset_hz",

@@ -74,11 +74,16 @@ IMPAIRMENT_PRESETS = {
                               shadowing_samples=200_000),
                          "walking-nlos with log-normal shadowing of 6 dB (a body or a wall in the path; "
                          "3GPP TR 38.901 indoor NLOS: 8 dB) decorrelating in 0.1 s at 2 Msample/s"),
+    "vehicular-shadowed": (dict(_B200_OTA, name="multipath", profile="eva", doppler_hz=70.0, shadowing_db=6.0,
+                                shadowing_samples=3_000_000),
+                           "vehicular with log-normal shadowing of 6 dB decorrelating in 1.5 s at 2 Msample/s "
+                           "(3GPP TR 38.901 UMi NLOS: 13 m at 31 km/h)"),
 }
 IMPAIRMENTS = Param("impairments", "str", "none", "Impairments",
                     "radio impairment preset (docs/phy.md: values and sources); single fields override it",
                     choices=tuple(IMPAIRMENT_PRESETS),
-                    choice_labels=("None", "Lab Cable", "B200 Indoor", "Walking NLOS", "Vehicular", "Walking Shadowed"))
+                    choice_labels=("None", "Lab Cable", "B200 Indoor", "Walking NLOS", "Vehicular", "Walking Shadowed",
+                                   "Vehicular Shadowed"))
 SINC_TAIL_TAPS = 3   # FIR taps beyond the last path's delay (the sinc interpolation's tail)
 DC_PHASE_RAD = np.pi / 4
 RESAMPLER_PHASES = 32
