@@ -15,8 +15,7 @@ With ``defer`` (closed loop only) the sender sends no data while even the most r
 misses the target at its planning SNR: it waits about ``probe_samples`` samples (as a filler
 burst, which the receiver drops undecoded, so that the channel's clock runs on), then sends a
 probe, a 1-byte packet of seq >= ``PROBE_SEQ_BASE`` that the receiver reports with its SNR (a
-sounding burst),
-and decides again when that report is due. Waiting is paid in channel time: the probes'
+sounding burst), and decides again when that report is due. Waiting is paid in channel time: the probes'
 samples are charged to the goodput like every other sample.
 
 ``warm_start`` starts the outer loop's offset at the planning model's fading margin (the SNR the
@@ -78,7 +77,7 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     """Run the loop (see module docstring); ``snr_db`` is the mean SNR (Es/N0 per data carrier)."""
     from gnuradio import blocks, gr
 
-    from ..link.adaptation import AdaptiveLink
+    from ..link.adaptation import OFFSET_LIMITS_DB, AdaptiveLink
     from ..link.per import best_mcs, fading_margin_db
     from ..link.profile import LinkProfile
     from ..phy.channel import ChannelConfig, make_channel
@@ -136,7 +135,7 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     tb.connect(chan, counter)
     tb.msg_connect(rx, "out", reports, "in")
 
-    loop = AdaptiveLink(float(snr_db), {0: target}, limits_db=DEFER_LIMITS_DB if defer else (-10.0, 20.0))
+    loop = AdaptiveLink(float(snr_db), {0: target}, limits_db=DEFER_LIMITS_DB if defer else OFFSET_LIMITS_DB)
     if warm_start:
         loop.loops[0].offset_db = min(fading_margin_db(ROBUST_MCS, channel, target), loop.limits_db[1])
     sent_mcs, timeouts = [], []
@@ -158,21 +157,23 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
                 arrived.wait(0.005)
             return outcomes.get(t, (False, float("nan")))
 
-    def send(payload, wait=False, **meta):
-        """Post one burst (after a wait filler with ``wait``) and its filler; returns the
-        transmission number."""
+    def send(payload, mcs, seq=None):
+        """Post data packet ``seq``, or with seq None a wait filler and a probe, then a filler;
+        returns the transmission number."""
+        probe = seq is None
         with arrived:
             t = len(kinds)
-            kinds.append("probe" if meta["seq"] >= PROBE_SEQ_BASE else "data")
-            if kinds[-1] == "probe":
-                probe_tx[meta["seq"]] = t
+            kinds.append("probe" if probe else "data")
+            if probe:
+                seq = PROBE_SEQ_BASE + t % PROBE_SEQ_BASE
+                probe_tx[seq] = t
             else:
-                data_tx[meta["seq"]] = t
-            lead = wait_each if wait else 0
-            ends.append((ends[-1] + flush if ends else 0) + lead + frame_size(len(payload), meta["mcs"], nm).samples)
-        if wait:
+                data_tx[seq] = t
+            lead = wait_each if probe else 0
+            ends.append((ends[-1] + flush if ends else 0) + lead + frame_size(len(payload), mcs, nm).samples)
+        if probe:
             tx.post(bytes(wait_bytes), mcs="bpsk", flags=FLAG_FILLER)
-        tx.post(payload, **meta)
+        tx.post(payload, seq=seq, mcs=mcs)
         tx.post(b"\0", mcs="bpsk", flags=FLAG_FILLER)            # pushes the burst through the receiver
         return t
 
@@ -195,11 +196,10 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
             planning = loop.planning_snr_db(0) if adapt else float(snr_db)
             mcs = best_mcs(planning, "awgn" if adapt else channel, target, fallback=None if defer else "robust")
             if mcs is None:
-                t = len(kinds)
-                send(b"\0", wait=True, mcs="bpsk", seq=PROBE_SEQ_BASE + t % PROBE_SEQ_BASE)
+                send(b"\0", "bpsk")
                 continue
             sent_mcs.append(mcs)
-            t = send(payloads[data], seq=data, mcs=mcs)
+            t = send(payloads[data], mcs, seq=data)
             if on_progress and data % 50 == 0:
                 on_progress(data, packets)
             data += 1

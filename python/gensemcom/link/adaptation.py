@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from ..errors import BadInputError
 
+OFFSET_LIMITS_DB = (-10.0, 20.0)   # an outer loop's offset range (dB) when the sender falls back to the robust mode
+
 
 @dataclass
 class OuterLoop:
@@ -33,7 +35,7 @@ class OuterLoop:
 
     target: float
     step_db: float = 0.5
-    limits_db: tuple = (-10.0, 20.0)
+    limits_db: tuple = OFFSET_LIMITS_DB
     offset_db: float = 0.0
     acks: int = 0
     nacks: int = 0
@@ -80,7 +82,7 @@ class AdaptiveLink:
     targets: dict
     smoothing: float = 0.3
     step_db: float = 0.5
-    limits_db: tuple = (-10.0, 20.0)
+    limits_db: tuple = OFFSET_LIMITS_DB
     loops: dict = field(default_factory=dict)
     reports: int = 0
 
