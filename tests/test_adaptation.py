@@ -91,6 +91,40 @@ def test_a_sender_that_may_wait_gets_no_mcs_below_the_robust_modes_reach():
     assert margins[2] - margins[1] == pytest.approx(10.0, abs=1.0)
 
 
+def test_a_probe_on_a_channel_faster_than_the_image_informs_only_its_slow_part():
+    """The spread a fade puts on an SNR estimate (Rayleigh: 10·log10 of an exponential, mean
+    −γ·10/ln 10 = −2.51 dB and spread 10/ln 10·π/√6 = 5.57 dB; less with frequency diversity), the
+    coherence time, the combination of prior and probe, and which statistics the loop plans with."""
+    from gnuradio.gensemcom.flowgraphs.transmit import closed_loop_statistics
+    from gnuradio.gensemcom.link.adaptation import snr_from_probe
+    from gnuradio.gensemcom.phy.channel import ChannelConfig, wideband_gain_db
+    from gnuradio.gensemcom.phy.impairments import preset_channel
+    flat = wideband_gain_db(ChannelConfig(name="rayleigh"), draws=8000)
+    assert flat.mean() == pytest.approx(-2.51, abs=0.2) and flat.std() == pytest.approx(5.57, abs=0.2)
+    selective = wideband_gain_db(ChannelConfig(name="multipath", taps=8, rms_delay_samples=3.0), draws=8000)
+    assert selective.std() < flat.std() / 2 and np.all(wideband_gain_db(ChannelConfig(), draws=5) == 0)
+    assert ChannelConfig(name="rayleigh", doppler_hz=70.0, sample_rate_hz=2e6).coherence_time_samples \
+        == pytest.approx(0.423 * 2e6 / 70.0)
+    assert ChannelConfig(name="rayleigh", coherence_samples=4096).coherence_time_samples == 4096
+    assert ChannelConfig().coherence_time_samples == float("inf")
+    # no shadowing: the probe says nothing about the image's channel; no fading: it says all
+    assert snr_from_probe(5.0, -8.0, 0.0, flat) == (5.0, 0.0)
+    assert snr_from_probe(5.0, -8.0, 6.0, [1.0, 1.0]) == (-9.0, 0.0)
+    estimate, spread = snr_from_probe(5.0, -3.0, 6.0, selective)
+    weight = 36.0 / (36.0 + selective.var())
+    assert estimate == pytest.approx(5.0 + weight * (-3.0 - selective.mean() - 5.0)) and -3.0 < estimate < 5.0
+    assert 0.0 < spread < min(6.0, selective.std())
+    with pytest.raises(BadInputError):
+        snr_from_probe(5.0, 0.0, 6.0, [])
+    planner = SenderPlanner("default", "av1", 5.0, "multipath", cpp=1 / 24)
+    fast = ChannelConfig(name="multipath", **preset_channel("vehicular")[1])
+    slow = ChannelConfig(name="multipath", **preset_channel("walking-nlos")[1])
+    assert fast.coherence_time_samples < planner.samples_for(768, 512) < slow.coherence_time_samples
+    assert closed_loop_statistics(fast, planner, 768, 512) == "multipath"
+    assert closed_loop_statistics(slow, planner, 768, 512) == "awgn"
+    assert closed_loop_statistics(fast, planner, 32, 32) == "awgn"      # a small image outlasts no fade
+
+
 @pytest.mark.flowgraph
 def test_a_waiting_sender_probes_and_every_sample_is_charged():
     """Deep shadowing: the deferring sender sends probes while the robust mode would fail, the

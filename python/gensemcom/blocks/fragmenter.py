@@ -108,6 +108,9 @@ channels); the reassembler drops the duplicates.
         self.numerology = as_numerology(numerology)
         self.set_mcs_plan(mcs_plan, repeats or {}, repair or {})
         self._sent = {}          # image_id -> {"image": SentImage, "samples_left": float}, the last few
+        # the statistics repeats are planned with at the reported SNR: "awgn" when the channel
+        # holds still for an image, the fading preset's name when it changes within one
+        self.repeat_channel = "awgn"
         self.flush = bool(flush)
         self.linger_s = self.PARAMETERS["linger_s"].check("fragmenter", linger_s)
         self._quiet_since = time.monotonic()      # last feedback (or the end of the input)
@@ -289,7 +292,7 @@ channels); the reassembler drops the duplicates.
         state["samples_left"] -= filler_samples(self.numerology)
         mcs = None
         if report.snr_db is not None:
-            mcs = best_mcs(report.snr_db - REPEAT_MARGIN_DB, "awgn", REPEAT_PER_TARGET)
+            mcs = best_mcs(report.snr_db - REPEAT_MARGIN_DB, self.repeat_channel, REPEAT_PER_TARGET)
         sent = 0
         for importance, group, packet in state["image"].repeats(report):
             chosen = mcs or (group[0] if isinstance(group[0], str) else None)

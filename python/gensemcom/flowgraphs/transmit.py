@@ -26,6 +26,7 @@ Outcome:
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ PROBE_PAYLOAD = b"gensemcom probe."
 PROBE_FLAG = 0x10                 # PHY header flag of a channel probe (receivers pass it on, blocks ignore it)
 FILLER_FLAG = 0x20
 PROBE_MARGIN_DB = 1.0             # the sender plans this far below the probe's SNR estimate
+GAIN_DRAWS = 2000                 # fading draws behind the spread of a probe's SNR estimate
 
 
 @dataclass
@@ -198,8 +200,10 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     started = time.perf_counter()
     tb.start()
     try:
+        statistics = closed_loop_statistics(config, planner, width, height)
+        tx.fragmenter.repeat_channel = statistics
         if feedback in ("csi", "full"):
-            _probe(tx, rx_log, counter, planner, link, width, height, timeout_s)
+            _probe(tx, rx_log, counter, planner, link, config, statistics, timeout_s)
         progress("planning and encoding")
         tx.encoder.to_basic_block()._post(pmt.intern("in"), image_to_pdu(image, image_id=int(seed) % 65536))
         _wait(lambda: tx.encoder.stats["processed"] + tx.encoder.stats["errors"] >= 1, timeout_s, "encoding")
@@ -311,12 +315,29 @@ def _repeat_rounds(tx, rx, back, counter, image_id, max_rounds, timeout_s):
             return                                      # nothing more to send (or no samples left)
 
 
-def _probe(tx, rx_log, counter, planner, link, width, height, timeout_s):
+def closed_loop_statistics(config, planner, width, height):
+    """The channel statistics a closed loop plans with at a reported SNR: "awgn" when the channel
+    holds still for the image (its coherence time at least the image's samples: the report's
+    fade is the image's), else the planner's own (fading) statistics."""
+    from ..constants import FADING_CHANNELS
+    samples = planner.samples_for(width, height) or math.inf
+    if planner.channel not in FADING_CHANNELS or config.coherence_time_samples >= samples:
+        return "awgn"
+    return planner.channel
+
+
+def _probe(tx, rx_log, counter, planner, link, config, statistics, timeout_s):
     """Channel state before the image: a short robust probe; the receiver's SNR estimate of it
-    comes back and the sender plans at that SNR (AWGN statistics: the fade it measured). The
-    probe and the report are charged to the image."""
+    comes back and the sender plans at that SNR. On a channel that holds still for the image
+    (``statistics`` "awgn") the probe's fade is the image's: the sender plans with AWGN
+    statistics at it. On one that changes within the image only the slow part carries over:
+    the sender plans with the fading statistics at the local mean the probe suggests
+    (``link.adaptation.snr_from_probe``, from the mean SNR it knew, the shadowing and the
+    fading's spread). The probe and the report are charged to the image."""
+    from ..link.adaptation import snr_from_probe
     from ..link.protection import packet_samples
     from ..link.senders import SenderPlanner
+    from ..phy.channel import wideband_gain_db
     from ..phy.mcs import ROBUST_MCS
     numerology = link.numerology_object()
     before = len(rx_log.items)
@@ -327,9 +348,12 @@ def _probe(tx, rx_log, counter, planner, link, width, height, timeout_s):
     cost = (2 * packet_samples(len(PROBE_PAYLOAD), ROBUST_MCS, numerology)
             + packet_samples(1, "bpsk", numerology))
     if heard:
-        estimate = float(heard[-1]["snr_db"]) - PROBE_MARGIN_DB
-        planner = SenderPlanner(planner.profile, planner.scheme, estimate, "awgn", planner.cpp, planner.budget_bytes,
-                                planner.fixed_mcs, planner.repeat_reserve)
+        probe_db = float(heard[-1]["snr_db"])
+        if statistics != "awgn":
+            probe_db, _ = snr_from_probe(planner.snr_db, probe_db, config.shadowing_db,
+                                         wideband_gain_db(config, numerology, draws=GAIN_DRAWS))
+        planner = SenderPlanner(planner.profile, planner.scheme, probe_db - PROBE_MARGIN_DB, statistics, planner.cpp,
+                                planner.budget_bytes, planner.fixed_mcs, planner.repeat_reserve)
     planner.overhead_samples = cost
     tx.planner = tx.encoder.planner = planner
 

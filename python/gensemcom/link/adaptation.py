@@ -127,3 +127,28 @@ class AdaptiveLink:
         adapted = type(profile)(**{**profile.to_dict(), "margins_db": self.margins_db()})
         return SenderPlanner(adapted, base.scheme, self.estimate_db, base.channel, base.cpp, base.budget_bytes,
                              base.fixed_mcs)
+
+
+def snr_from_probe(prior_db, probe_db, shadowing_db=0.0, gain_db=(0.0,)):
+    """The local-mean SNR behind one probe, for a channel whose fast fading changes within the
+    image (so only its slow part, the shadowing, carries over from probe to image).
+
+    prior_db     the mean SNR the sender knew before (dB)
+    probe_db     the receiver's SNR estimate of the probe (dB)
+    shadowing_db the shadowing's standard deviation around the mean (dB)
+    gain_db      draws of what the fast fading does to an SNR estimate (dB; ``phy.channel.wideband_gain_db``)
+    Returns (estimate, standard deviation) in dB: the Gaussian combination of the prior
+    N(prior, shadowing²) with the probe less the fading's mean, weighed by the fading's spread.
+    Without shadowing the probe says nothing about the image's channel: the prior comes back.
+    """
+    gains = [float(g) for g in gain_db]
+    if not gains:
+        raise BadInputError("snr_from_probe needs at least one fading gain draw")
+    mean = sum(gains) / len(gains)
+    spread = sum((g - mean) ** 2 for g in gains) / len(gains)
+    slow = float(shadowing_db) ** 2
+    if slow + spread == 0:
+        return float(probe_db) - mean, 0.0
+    weight = slow / (slow + spread)
+    estimate = float(prior_db) + weight * (float(probe_db) - mean - float(prior_db))
+    return estimate, (slow * spread / (slow + spread)) ** 0.5

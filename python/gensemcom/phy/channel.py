@@ -45,6 +45,7 @@ bundles of them resolve with ``impairment_config``. Everything is seeded by ``se
 function of the sample index (with a CFO, equal runs agree up to float32 rounding: GNU Radio's
 rotator renormalises per work call).
 """
+import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -114,6 +115,7 @@ CONFIG_PARAMETERS = Params(
 _DEFAULT = CONFIG_PARAMETERS.defaults()
 _MODEL_ADVANCE = 3  # channels.channel_model's resampler moves the signal 3 samples early
 CFO_RANGE = 0.4    # the receiver's CFO range, subcarrier spacings
+COHERENCE_DOPPLER_PRODUCT = 0.423   # Clarke: coherence time = 0.423 / fD
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,17 @@ class ChannelConfig:
         return self.doppler or self.doppler_hz / self.sample_rate_hz
 
     @property
+    def coherence_time_samples(self):
+        """Samples over which the fading stays about the same: Clarke's coherence time 0.423/fD
+        with Doppler, the fading block with block fading, 0 when every burst draws its own,
+        infinity without fading (awgn)."""
+        if self.name == "awgn":
+            return math.inf
+        if self.doppler_norm > 0:
+            return COHERENCE_DOPPLER_PRODUCT / self.doppler_norm
+        return float(self.coherence_samples)
+
+    @property
     def oscillator_cfo_hz(self):
         """Carrier offset of a shared oscillator: the receiver's LO is ``sro_ppm`` off as well."""
         return -self.sro_ppm * 1e-6 * self.carrier_hz
@@ -239,6 +252,20 @@ def draw_taps(config, rng):
         los = np.exp(2j * np.pi * rng.random())
         return np.sqrt(k / (k + 1)) * los + np.sqrt(1 / (k + 1)) * scatter
     return path_fir(delays) @ (np.sqrt(powers) * scatter)
+
+
+def wideband_gain_db(config, numerology=None, draws=4000, seed=0):
+    """10·log10 of the mean |H|^2 over the occupied carriers for ``draws`` fading realisations
+    of ``config`` (float (draws,); zeros for awgn): what a receiver's SNR estimate (mean |H|^2
+    over the carriers / noise) sees of one fade, relative to the mean SNR."""
+    if config.name == "awgn":
+        return np.zeros(int(draws))
+    nm = as_numerology(numerology)
+    rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, 0x9A1])
+    taps = np.stack([draw_taps(config, rng) for _ in range(int(draws))])
+    carriers = np.asarray(nm.occupied_carriers, float)
+    response = taps @ np.exp(-2j * np.pi * np.outer(np.arange(taps.shape[1]), carriers) / nm.fft_len)
+    return 10 * np.log10(np.mean(np.abs(response) ** 2, axis=1))
 
 
 class block_fader(gr.sync_block):
