@@ -73,8 +73,9 @@ class ClosedLoopResult:
 def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayleigh", shadowing_db=6.0,
                     correlation_samples=200_000, target=0.1, adapt=True, feedback_delay=1, feedback_loss=0.0,
                     seed=0, profile="default", defer=False, probe_samples=8192, warm_start=False,
-                    timeout_s=1800.0, on_progress=None) -> ClosedLoopResult:
-    """Run the loop (see module docstring); ``snr_db`` is the mean SNR (Es/N0 per data carrier)."""
+                    timeout_s=1800.0, on_progress=None, channel_options=None) -> ClosedLoopResult:
+    """Run the loop (see module docstring); ``snr_db`` is the mean SNR (Es/N0 per data carrier);
+    ``channel_options``: more ``ChannelConfig`` fields (an impairment preset's, e.g. Doppler)."""
     from gnuradio import blocks, gr
 
     from ..link.adaptation import OFFSET_LIMITS_DB, AdaptiveLink
@@ -103,7 +104,8 @@ def run_closed_loop(packets=1000, payload_bytes=200, snr_db=10.0, channel="rayle
     tb = gr.top_block("gensemcom_closed_loop")
     tx = ofdm_qam_tx("qpsk-1/2", nm)
     fade = shadowing(Shadowing(shadowing_db, correlation_samples, seed)) if shadowing_db > 0 else None
-    chan = make_channel(ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed)), nm)
+    config = ChannelConfig(name=channel, snr_db=float(snr_db), seed=int(seed), **dict(channel_options or {}))
+    chan = make_channel(config, nm)
     rx = ofdm_qam_rx(nm)
     counter = blocks.null_sink(gr.sizeof_gr_complex)
     # transmission t: kinds[t] ("data" or "probe"), ends[t] (its burst's last sample + 1, before
