@@ -39,6 +39,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=("all", "defer", "warm", "strict", "strict-warm"), default="all",
                         help="which rows to run: all, the waiting sender's, its warm-started ones, those at target "
                              "0.01, or the warm-started waiting sender's at 0.01 (default all)")
+    parser.add_argument("--target", type=float, help="only the rows with this PER target (e.g. 0.1)")
     parser.add_argument("--impairments", default="none",
                         help="impairment preset whose channel replaces the Rayleigh block fading, e.g. walking-nlos "
                              "(default none)")
@@ -70,6 +71,8 @@ def main(argv=None):
                 "warm": [row for row in waiting if row["warm_start"]],
                 "strict": [row for row in settings + waiting if row["target"] == 0.01],
                 "strict-warm": [row for row in waiting if row["target"] == 0.01 and row["warm_start"]]}[args.only]
+    if args.target is not None:
+        settings = [row for row in settings if row["target"] == args.target]
     if args.quick:
         settings = settings[:2]
     runs = []
