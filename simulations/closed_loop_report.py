@@ -73,6 +73,8 @@ def main(argv=None):
                 "strict-warm": [row for row in waiting if row["target"] == 0.01 and row["warm_start"]]}[args.only]
     if args.target is not None:
         settings = [row for row in settings if row["target"] == args.target]
+        if not settings:
+            parser.error(f"no --only {args.only} row has target {args.target:g}")
     if args.quick:
         settings = settings[:2]
     runs = []

@@ -26,10 +26,11 @@ Outcome:
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pmt
@@ -337,7 +338,6 @@ def _probe(tx, rx_log, counter, planner, link, config, statistics, timeout_s):
     from ..link.adaptation import snr_from_probe
     from ..link.protection import packet_samples
     from ..link.senders import SenderPlanner
-    from ..phy.channel import wideband_gain_db
     from ..phy.mcs import ROBUST_MCS
     numerology = link.numerology_object()
     before = len(rx_log.items)
@@ -351,11 +351,19 @@ def _probe(tx, rx_log, counter, planner, link, config, statistics, timeout_s):
         probe_db = float(heard[-1]["snr_db"])
         if statistics != "awgn":
             probe_db, _ = snr_from_probe(planner.snr_db, probe_db, config.shadowing_db,
-                                         wideband_gain_db(config, numerology, draws=GAIN_DRAWS))
+                                         _fading_gains_db(replace(config, seed=0, snr_db=0.0), numerology))
         planner = SenderPlanner(planner.profile, planner.scheme, probe_db - PROBE_MARGIN_DB, statistics, planner.cpp,
                                 planner.budget_bytes, planner.fixed_mcs, planner.repeat_reserve)
     planner.overhead_samples = cost
     tx.planner = tx.encoder.planner = planner
+
+
+@functools.lru_cache(maxsize=8)
+def _fading_gains_db(fading, numerology):
+    """``phy.channel.wideband_gain_db`` once per fading model (``fading``: a ChannelConfig with
+    seed and SNR zeroed, which the draws do not depend on), not once per image."""
+    from ..phy.channel import wideband_gain_db
+    return tuple(wideband_gain_db(fading, numerology, draws=GAIN_DRAWS))
 
 
 def _filler(link):
