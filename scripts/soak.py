@@ -199,12 +199,14 @@ def main(argv=None):
                 last_progress = time.monotonic()
                 print(f"soak: sent {source.stats['sent']}/{args.images}, decoded {decoded['count']}, "
                       f"RSS {rss_mib():.0f} MiB", file=sys.stderr, flush=True)
-            activity = (done, rx.reassembler.stats["packets"], rx.decoder.stats["received"])
+            activity = (done, tx.encoder.stats["processed"], tx.fragmenter.stats["packets"],
+                        rx.reassembler.stats["packets"], rx.decoder.stats["received"])
             if activity != last_activity:
                 last_activity, quiet_since = activity, time.monotonic()
             finished_sending = source.stats["sent"] >= args.images or source.finished()
-            if (finished_sending and rx.decoder.pending() == 0 and rx.reassembler.pending_images() == 0
-                    and time.monotonic() - quiet_since > 5):
+            # an image still in the encoder (a child process may take seconds to start) is not drained
+            drained = tx.encoder.pending() == 0 and rx.decoder.pending() == 0 and rx.reassembler.pending_images() == 0
+            if finished_sending and drained and time.monotonic() - quiet_since > 5:
                 break              # everything sent has been received, decoded or dropped
             if time.monotonic() - started > args.timeout_s:
                 print("soak: timed out", file=sys.stderr)
