@@ -137,7 +137,8 @@ def one_run(index, generated, images, count, work, args):
             procs["tx"] = subprocess.Popen(python + [str(generated / "zmq_tx.py"), "-i", str(images),
                                                      "-n", str(args.snr), "-c", args.channel, "-b", str(args.cpp),
                                                      "-a", f"tcp://127.0.0.1:{port_a}", *feedback,
-                                                     "-R", str(args.repeat_reserve), "-r", str(args.sample_rate)],
+                                                     "-R", str(args.repeat_reserve), "-r", str(args.sample_rate),
+                                                     "-C", args.repeat_channel],
                                            stdout=tx_out, stderr=subprocess.STDOUT, env=env)
         wanted = count if mode == "self" else 1
         deadline = time.monotonic() + 300
@@ -207,6 +208,8 @@ def main(argv=None):
                         help="zmq_tx -R: share of each image's samples kept for repeats (0 = open loop)")
     parser.add_argument("--sample-rate", type=float, default=0.0,
                         help="zmq_tx -r: a radio's continuous stream at this rate, Hz (default 0: bursts only)")
+    parser.add_argument("--repeat-channel", default="awgn", choices=("awgn", "rayleigh", "rician", "multipath"),
+                        help="zmq_tx -C: the PER curves repeats are planned with (default awgn)")
     parser.add_argument("--work", type=Path, default=None, help="folder for logs (default: a temporary one)")
     parser.add_argument("--keep-all", action="store_true", help="keep the logs of good runs too")
     parser.add_argument("--json", type=Path, default=None, help="write every run's outcome here")
@@ -236,14 +239,16 @@ def main(argv=None):
                "errors": sum(r.get(k) == "error" for r in results for k in ("tx", "channel", "rx")),
                "killed_during_exit": sum(r.get(f"{k}_rc") == -signal.SIGTERM for r in results
                                          for k in ("tx", "channel", "rx")),
-               "missing_images": sum("images" in r and r["images"] < (count if r["mode"] == "self" else 1)
-                                     for r in results),
+               "runs_missing_images": sum("images" in r and r["images"] < (count if r["mode"] == "self" else 1)
+                                          for r in results),
+               "images_missing": sum(count - r["images"] for r in results if "images" in r and r["mode"] == "self"),
                "sections_missing": sum(r.get("sections_missing", 0) for r in results),
                "reports": sum(r.get("reports", 0) for r in results),
                "repeat_packets": sum(r.get("repeat_packets", 0) for r in results),
                "acknowledged": sum(r.get("acknowledged", 0) for r in results),
                "silent_rounds": sum(r.get("silent_rounds", 0) for r in results),
-               "repeat_reserve": args.repeat_reserve, "sample_rate": args.sample_rate, "hogs": args.hogs,
+               "repeat_reserve": args.repeat_reserve, "repeat_channel": args.repeat_channel,
+               "sample_rate": args.sample_rate, "hogs": args.hogs,
                "logs": str(work)}
     print(json.dumps(summary), flush=True)
     if args.json:

@@ -342,6 +342,51 @@ def test_block_parameters_are_validated(tmp_path):
         semantic_decoder("jpeg", queue_size=0)
 
 
+def lossy_channel(lost, snr_db):
+    """Message block standing in for the PHY: passes fragmenter packets on as received PDUs (CRC
+    passed, the given SNR) except fillers and those ``lost(meta, count)`` (count: packets so far)."""
+    from gnuradio.gensemcom.blocks.worker import message_block
+
+    class channel(message_block):
+        def __init__(self):
+            message_block.__init__(self, "test_lossy_channel")
+            self.message_port_register_out(pmt.intern("out"))
+            self.register_input("in", self.handle)
+            self.count = 0
+
+        def handle(self, msg):
+            meta, payload = pdus.split_pdu(msg)
+            self.count += 1
+            if meta.get("filler") or lost(meta, self.count):
+                return
+            self.message_port_pub(pmt.intern("out"),
+                                  pdus.make_pdu(payload.tobytes(), {"crc_ok": True, "snr_db": snr_db}))
+    return channel()
+
+
+def closed_loop_graph(frag, chan, rea, out):
+    """A top block: fragmenter -> chan -> reassembler (images to ``out``), feedback back to the fragmenter."""
+    tb = gr.top_block()
+    tb.msg_connect(frag, "out", chan, "in")
+    tb.msg_connect(chan, "out", rea, "in")
+    tb.msg_connect(rea, "feedback", frag, "feedback")
+    tb.msg_connect(rea, "out", out, "store")
+    tb.kept = (frag, chan, rea, out)       # a Python block must outlive the graph that calls it
+    return tb
+
+
+def send_image(frag, image_id):
+    """Post a small two-section container's pieces (prompt, key stream) to the fragmenter."""
+    from gnuradio.gensemcom.transport.container import Container, Section, SectionType, framed_pieces
+    container = Container(image_id, 32, 32, [Section(SectionType.PROMPT, b"p" * 90),
+                                             Section(SectionType.KEY, bytes(range(200)) * 2)])
+    pieces = framed_pieces(container)
+    for index, code, framed in pieces:
+        post(frag, "in", pdus.make_pdu(framed, {
+            "image_id": image_id, "section_index": index, "code": code, "pieces": len(pieces),
+            "mtu_bytes": 120, "mcs": "qpsk-1/2", "samples_budget": 10_000_000}))
+
+
 def test_silence_is_a_loss_and_an_acknowledgement_ends_the_loop():
     """Closed loop with the fragmenter's report timer and the reassembler's acknowledgements:
     image 1 loses every packet of its first round (the receiver cannot know it exists, so only
@@ -349,40 +394,17 @@ def test_silence_is_a_loss_and_an_acknowledgement_ends_the_loop():
     acknowledged); image 2 arrives whole and is acknowledged (no silent round); image 3 loses
     everything always and gets exactly ``SILENT_ROUNDS`` silent rounds, then the sender gives it up."""
     from gnuradio.gensemcom.blocks.fragmenter import SILENT_ROUNDS
-    from gnuradio.gensemcom.blocks.worker import message_block
-    from gnuradio.gensemcom.transport.container import Container, Section, SectionType, framed_pieces
 
-    class lossy_channel(message_block):
-        def __init__(self):
-            message_block.__init__(self, "test_lossy_channel")
-            self.message_port_register_out(pmt.intern("out"))
-            self.register_input("in", self.handle)
+    def lost(meta, count):
+        return meta["image_id"] == 3 or (meta["image_id"] == 1 and "round" not in meta)
 
-        def handle(self, msg):
-            meta, payload = pdus.split_pdu(msg)
-            first_round = "round" not in meta
-            if meta.get("filler") or meta["image_id"] == 3 or (meta["image_id"] == 1 and first_round):
-                return
-            self.message_port_pub(pmt.intern("out"), pdus.make_pdu(payload.tobytes(), {"crc_ok": True, "snr_db": 9.0}))
-
-    tb = gr.top_block()
     frag = fragmenter(120, "0:bpsk-1/2,2:qpsk-1/2", report_timeout_s=0.4)
-    chan, out = lossy_channel(), blocks.message_debug()
-    rea = reassembler(timeout_s=5, max_pending=4, feedback_after_s=0.2)
-    tb.msg_connect(frag, "out", chan, "in")
-    tb.msg_connect(chan, "out", rea, "in")
-    tb.msg_connect(rea, "feedback", frag, "feedback")
-    tb.msg_connect(rea, "out", out, "store")
+    rea, out = reassembler(timeout_s=5, max_pending=4, feedback_after_s=0.2), blocks.message_debug()
+    tb = closed_loop_graph(frag, lossy_channel(lost, snr_db=9.0), rea, out)
     tb.start()
     try:
         for image_id in (1, 2, 3):
-            container = Container(image_id, 32, 32, [Section(SectionType.PROMPT, b"p" * 90),
-                                                     Section(SectionType.KEY, bytes(range(200)) * 2)])
-            pieces = framed_pieces(container)
-            for index, code, framed in pieces:
-                post(frag, "in", pdus.make_pdu(framed, {
-                    "image_id": image_id, "section_index": index, "code": code, "pieces": len(pieces),
-                    "mtu_bytes": 120, "mcs": "qpsk-1/2", "samples_budget": 10_000_000}))
+            send_image(frag, image_id)
         wait_until(lambda: out.num_messages() == 2, 30)
         wait_until(lambda: frag.stats["silent_rounds"] == 1 + SILENT_ROUNDS, 30)
         wait_until(lambda: frag.awaiting_reports() == 0, 30)
@@ -395,3 +417,63 @@ def test_silence_is_a_loss_and_an_acknowledgement_ends_the_loop():
     assert sorted(delivered) == [1, 2] and all(meta["complete"] for meta in delivered.values())
     assert frag.stats["silent_rounds"] == 1 + SILENT_ROUNDS and frag.stats["acknowledged"] == 2
     assert rea.stats["acknowledgements"] >= 2
+
+
+@pytest.mark.parametrize("repeat_channel", ["awgn", "rayleigh"])
+def test_repeats_are_planned_with_the_stated_statistics_at_the_reported_snr(repeat_channel):
+    """Every other packet of the first round is lost; the report says 12 dB. The repeats go at the
+    fastest MCS that the stated channel's PER curves allow at 12 dB less the margin: a fast one
+    where the channel holds still (AWGN), a robust one where it fades within the image."""
+    from gnuradio.gensemcom.blocks.fragmenter import REPEAT_MARGIN_DB, REPEAT_PER_TARGET
+    from gnuradio.gensemcom.link.per import best_mcs
+    from gnuradio.gensemcom.phy.mcs import MCS_TABLE
+    with pytest.raises(BadInputError, match="repeat_channel"):
+        fragmenter(120, repeat_channel="fast")
+    frag = fragmenter(120, "0:bpsk-1/2,2:qpsk-1/2", repeat_channel=repeat_channel)
+    chan = lossy_channel(lambda meta, count: "round" not in meta and count % 2, snr_db=12.0)
+    sent = blocks.message_debug()
+    tb = closed_loop_graph(frag, chan, reassembler(timeout_s=5, feedback_after_s=0.2), blocks.message_debug())
+    tb.msg_connect(frag, "out", sent, "store")
+    tb.start()
+    try:
+        send_image(frag, 1)
+        wait_until(lambda: frag.stats["repeat_packets"] > 0, 30)
+        wait_until(lambda: frag.awaiting_reports() == 0, 30)
+    finally:
+        tb.stop()
+        tb.wait()
+    metas = [pdus.split_pdu(sent.get_message(i))[0] for i in range(sent.num_messages())]
+    repeated = {meta["mcs"] for meta in metas if "round" in meta and not meta.get("filler")}
+    expected = best_mcs(12.0 - REPEAT_MARGIN_DB, repeat_channel, REPEAT_PER_TARGET)
+    assert repeated == {expected}
+    efficiency = MCS_TABLE[expected].spectral_efficiency          # information bits per data symbol
+    assert efficiency >= 2 if repeat_channel == "awgn" else efficiency <= 0.5
+
+
+def test_a_repeat_the_stated_statistics_cannot_pay_goes_at_the_faster_mcs_a_still_channel_allows():
+    """Samples left for one fast copy but not for a robust one: the repeat goes fast (counted in
+    repeat_faster) instead of not at all; with too few samples for either it is skipped."""
+    from gnuradio.gensemcom.link.mcsplan import TransmitPlan, repair_of_group
+    from gnuradio.gensemcom.link.per import best_mcs
+    from gnuradio.gensemcom.link.protection import ClassProtection, filler_samples, packet_samples
+    from gnuradio.gensemcom.transport.arq import SentImage
+    from gnuradio.gensemcom.transport.feedback import ALL_FRAGMENTS, Feedback
+    from gnuradio.gensemcom.transport.packets import packetize_pieces, protect_packets
+    frag = fragmenter(120, "0:qpsk-1/2", repeat_channel="rayleigh")
+    plan = TransmitPlan(120, {0: ClassProtection("qpsk-1/2")})
+    data = packetize_pieces(1, [(0, 0, b"p" * 80)], plan.mtu_bytes, plan.group_of)
+    image = SentImage(1, data, protect_packets(1, data, repair_of_group), repair_of_group)
+    packet = data[0][2]
+    robust, fast = (best_mcs(12.0 - 1.0, channel, 0.05) for channel in ("rayleigh", "awgn"))
+    costs = {mcs: packet_samples(len(packet), mcs, frag.numerology) for mcs in (robust, fast)}
+    assert costs[robust] > costs[fast]
+    report = Feedback(1, missing=[(0, ALL_FRAGMENTS)], snr_db=12.0)
+    for samples_left, expected in ((costs[robust], robust), (costs[fast], fast), (costs[fast] - 1, None)):
+        sent = []
+        frag.message_port_pub = lambda port, msg: sent.append(pdus.split_pdu(msg)[0])
+        before = dict(frag.stats)
+        frag._answer(1, {"image": image, "samples_left": samples_left + filler_samples(frag.numerology)}, report)
+        repeats = [meta for meta in sent if not meta.get("filler")]
+        assert [meta["mcs"] for meta in repeats] == ([expected] if expected else [])
+        assert frag.stats["repeat_faster"] - before["repeat_faster"] == (expected == fast)
+        assert frag.stats["repeat_skipped"] - before["repeat_skipped"] == (expected is None)

@@ -9,7 +9,7 @@ from gnuradio import gr
 from ..constants import FRAGMENT_HEADER_BYTES
 from ..grc_yaml import GrcBlock, message
 from ..link.mcsplan import parse_mcs_plan, protection_group, repair_of_group
-from ..params import MTU_BYTES, NUMEROLOGY, Param, Params
+from ..params import CHANNEL, MTU_BYTES, NUMEROLOGY, Param, Params
 from ..phy.framing import FLAG_FILLER
 from ..phy.pdus import make_pdu, split_pdu
 from ..transport.packets import packetize_pieces, protect_packets
@@ -42,8 +42,10 @@ class fragmenter(message_block):
     erasure-coded across packets (``transport.erasure``: K packets become K + R shares, any K
     rebuild them). Closed loop: a ``feedback`` message (``transport.feedback.Feedback`` from the
     receiver's reassembler) makes it repeat what the image lacks (selective repeat of packets,
-    more repair shares for coded blocks: ``transport.arq``) at the MCS the reported SNR allows,
-    while the image's channel samples last (meta ``samples_budget`` of the pieces: the round's
+    more repair shares for coded blocks: ``transport.arq``) at the MCS the reported SNR allows
+    on ``repeat_channel``'s PER curves (where that copy does not fit, the faster one AWGN's allow;
+    stats repeat_faster), while the image's channel samples last (meta ``samples_budget`` of the
+    pieces: the round's
     own packets, the feedback message on the reverse link and each round's filler are
     charged). flush (default True): after each image a 1-byte filler
     burst (uncoded BPSK, the PHY's filler flag; receivers drop it, meta ``filler`` True) pushes
@@ -78,6 +80,10 @@ class fragmenter(message_block):
         Param("report_timeout_s", "float", 0.0, "Report Timeout (s)", "closed loop: an image that heard no report "
               "(nor its acknowledgement) this long after a round is sent again within its samples (0 = never)",
               lo=0, hide="part"),
+        CHANNEL.with_(name="repeat_channel", label="Repeat Statistics", cli_flag="--repeat-channel",
+                      doc="closed loop: the PER curves repeats are planned with at the reported SNR: awgn when the "
+                          "channel holds still for an image (coherence time longer than its air time), else the "
+                          "fading channel's", hide="part", runtime_setter="set_repeat_channel"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -97,20 +103,23 @@ It can change while the flowgraph runs (from the next image on).
 Classes: 0 header/metadata/prompt, 1 mask/hints, 2 key streams, 3 refinements.
 Copies per Class: e.g. {{0: 2}} sends class 0's packets twice (time diversity on fading
 channels); the reassembler drops the duplicates.
+Repeat Statistics (closed loop): the PER curves a repeat round's MCS is chosen with at the
+SNR the receiver reported. AWGN when the channel holds still for an image (its coherence
+time, about 0.423/Doppler, longer than the image's air time: the report's fade is the
+repeats' fade); the fading channel's curves when it changes within an image (a vehicle).
 """)
 
     def __init__(self, mtu_bytes=DEFAULT.mtu_bytes, mcs_plan=DEFAULT.mcs_plan, repeats=DEFAULT.repeats,
                  repair=DEFAULT.repair, flush=DEFAULT.flush, numerology=DEFAULT.numerology,
-                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s):
+                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s,
+                 repeat_channel=DEFAULT.repeat_channel):
         from ..phy.ofdm_qam_tx import as_numerology
         message_block.__init__(self, "gensemcom_fragmenter")
         self.mtu_bytes = self.PARAMETERS["mtu_bytes"].check("fragmenter", mtu_bytes)
         self.numerology = as_numerology(numerology)
         self.set_mcs_plan(mcs_plan, repeats or {}, repair or {})
         self._sent = {}          # image_id -> {"image": SentImage, "samples_left": float}, the last few
-        # the statistics repeats are planned with at the reported SNR: "awgn" when the channel
-        # holds still for an image, the fading preset's name when it changes within one
-        self.repeat_channel = "awgn"
+        self.set_repeat_channel(repeat_channel)
         self.flush = bool(flush)
         self.linger_s = self.PARAMETERS["linger_s"].check("fragmenter", linger_s)
         self._quiet_since = time.monotonic()      # last feedback (or the end of the input)
@@ -120,12 +129,17 @@ channels); the reassembler drops the duplicates.
         self._latency_s = None                    # smoothed report latency and its deviation (RFC 6298)
         self._latency_dev_s = 0.0
         self.stats = {"pieces": 0, "packets": 0, "dropped": 0, "feedback": 0, "repeat_rounds": 0,
-                      "repeat_packets": 0, "repeat_skipped": 0, "acknowledged": 0, "silent_rounds": 0}
+                      "repeat_packets": 0, "repeat_skipped": 0, "repeat_faster": 0, "acknowledged": 0,
+                      "silent_rounds": 0}
         self._pieces = {}       # image_id -> {"expected": n, "pieces": [(index, code, framed)]}
         self.message_port_register_out(pmt.intern("out"))
         self.register_input("in", self.handle)
         self.register_input("feedback", self.handle_feedback)
         self.register_input("silence", self.handle_silence)    # the report timer's own port
+
+    def set_repeat_channel(self, repeat_channel):
+        """The PER curves the next repeat rounds are planned with (see ``PARAMETERS``)."""
+        self.repeat_channel = self.PARAMETERS["repeat_channel"].check("fragmenter", repeat_channel)
 
     def start(self):
         if self.report_timeout_s > 0:
@@ -290,16 +304,22 @@ channels); the reassembler drops the duplicates.
         from ..link.per import best_mcs
         from ..link.protection import filler_samples
         state["samples_left"] -= filler_samples(self.numerology)
-        mcs = None
+        choices = [None]
         if report.snr_db is not None:
-            mcs = best_mcs(report.snr_db - REPEAT_MARGIN_DB, self.repeat_channel, REPEAT_PER_TARGET)
+            # the stated statistics' MCS; where it does not fit, the one a still channel would
+            # allow at the report (a faster copy may still arrive; none surely does not)
+            choices = list(dict.fromkeys(best_mcs(report.snr_db - REPEAT_MARGIN_DB, channel, REPEAT_PER_TARGET)
+                                         for channel in (self.repeat_channel, "awgn")))
         sent = 0
         for importance, group, packet in state["image"].repeats(report):
-            chosen = mcs or (group[0] if isinstance(group[0], str) else None)
-            cost = self._samples(packet, group, chosen)
-            if cost > state["samples_left"]:
+            own = group[0] if isinstance(group[0], str) else None
+            costs = [(mcs or own, self._samples(packet, group, mcs or own)) for mcs in choices]
+            fitting = [(mcs, cost) for mcs, cost in costs if cost <= state["samples_left"]]
+            if not fitting:
                 self.stats["repeat_skipped"] += 1
                 continue
+            chosen, cost = fitting[0]
+            self.stats["repeat_faster"] += chosen != costs[0][0]
             state["samples_left"] -= cost
             out = {"image_id": image_id, "importance": importance, "round": report.round}
             if chosen:

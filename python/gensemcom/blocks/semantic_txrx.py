@@ -77,6 +77,7 @@ class semantic_tx(_releases_phy, gr.hier_block2):
               lo=0, hi=0.9, hide="part"),
         fragmenter.PARAMETERS["linger_s"],
         fragmenter.PARAMETERS["report_timeout_s"],
+        fragmenter.PARAMETERS["repeat_channel"],
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -102,13 +103,18 @@ the package's link/profiles/ folder). With "mcs: auto" each class gets the cheap
 copies x erasure code x packet size that meets its target at the planning SNR (Es/N0 per
 data carrier); a baseline takes the plan of best expected quality for its image. The
 planning SNR can change while the flowgraph runs (from the next image on).
+Closed loop ("feedback" connected, Repeat Reserve > 0): what a report says is missing is
+sent again within the image's samples; Repeat Statistics picks the PER curves its MCS is
+chosen with at the reported SNR (AWGN: the channel holds still for an image; a fading
+channel's name: it changes within one, e.g. a vehicle).
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, snr_db=DEFAULT.snr_db,
                  channel=DEFAULT.channel, cpp=DEFAULT.cpp, budget_bytes=DEFAULT.budget_bytes,
                  key_fraction=DEFAULT.key_fraction, codec=DEFAULT.codec, models=DEFAULT.models, quant=DEFAULT.quant,
                  fixed_mcs=DEFAULT.fixed_mcs, queue_size=DEFAULT.queue_size, repeat_reserve=DEFAULT.repeat_reserve,
-                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s, executor=DEFAULT.executor):
+                 linger_s=DEFAULT.linger_s, report_timeout_s=DEFAULT.report_timeout_s, executor=DEFAULT.executor,
+                 repeat_channel=DEFAULT.repeat_channel):
         gr.hier_block2.__init__(self, "gensemcom_semantic_tx", gr.io_signature(0, 0, 0),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
         self.profile = LinkProfile.load(profile)
@@ -124,7 +130,7 @@ planning SNR can change while the flowgraph runs (from the next image on).
         first = self.planner.plans()[0]
         self.fragmenter = fragmenter(first.mtu_bytes, first.mcs_plan, first.copies, first.repair,
                                      numerology=self.profile.numerology_object(), linger_s=linger_s,
-                                     report_timeout_s=report_timeout_s)
+                                     report_timeout_s=report_timeout_s, repeat_channel=repeat_channel)
         self.encoder = semantic_encoder(scheme, budget_bytes=0, mtu_bytes=first.mtu_bytes, key_fraction=key_fraction,
                                         codec=codec, models=models, quant=quant, queue_size=queue_size,
                                         planner=self.planner, executor=executor)
@@ -147,6 +153,10 @@ planning SNR can change while the flowgraph runs (from the next image on).
         snr_db = self.PARAMETERS["snr_db"].check("semantic_tx", snr_db)
         self.planner = self.planner.at_snr(snr_db)
         self.encoder.set_planner(self.planner)
+
+    def set_repeat_channel(self, repeat_channel):
+        """The PER curves the next repeat rounds are planned with (awgn or a fading channel)."""
+        self.fragmenter.set_repeat_channel(repeat_channel)
 
 
 class semantic_rx(_releases_phy, gr.hier_block2):

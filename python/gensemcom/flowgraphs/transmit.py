@@ -202,7 +202,7 @@ def run_transmission(image, scheme="semantic", snr_db=10.0, channel="awgn", cpp=
     tb.start()
     try:
         statistics = closed_loop_statistics(config, planner, width, height)
-        tx.fragmenter.repeat_channel = statistics
+        tx.set_repeat_channel(statistics)
         if feedback in ("csi", "full"):
             _probe(tx, rx_log, counter, planner, link, config, statistics, timeout_s)
         progress("planning and encoding")
