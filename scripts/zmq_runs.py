@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gnuradio.gensemcom.constants import CHANNELS
+
 FATAL_MARKERS = ("double free", "corrupted", "free(): invalid", "malloc(): ", "terminate called",
                  "Fatal Python error", "Segmentation fault", "Aborted")
 
@@ -208,7 +210,7 @@ def main(argv=None):
                         help="zmq_tx -R: share of each image's samples kept for repeats (0 = open loop)")
     parser.add_argument("--sample-rate", type=float, default=0.0,
                         help="zmq_tx -r: a radio's continuous stream at this rate, Hz (default 0: bursts only)")
-    parser.add_argument("--repeat-channel", default="awgn", choices=("awgn", "rayleigh", "rician", "multipath"),
+    parser.add_argument("--repeat-channel", default="awgn", choices=CHANNELS,
                         help="zmq_tx -C: the PER curves repeats are planned with (default awgn)")
     parser.add_argument("--work", type=Path, default=None, help="folder for logs (default: a temporary one)")
     parser.add_argument("--keep-all", action="store_true", help="keep the logs of good runs too")
