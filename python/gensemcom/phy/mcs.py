@@ -16,6 +16,7 @@ symbols, and combined as LLRs at the receiver (decodes at -5 dB Es/N0).
 """
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from ..constants import MAX_PAYLOAD_BYTES
 from ..errors import BadInputError
@@ -121,6 +122,11 @@ def frame_size(payload_bytes, mcs, numerology=DEFAULT_NUMEROLOGY):
     the TX emits for the packet, gap (before the burst), preamble, header and cyclic
     prefixes included.
     """
+    return _frame_size(int(payload_bytes), get_mcs(mcs).name, numerology)
+
+
+@lru_cache(maxsize=4096)        # the receiver asks several times per packet
+def _frame_size(payload_bytes, mcs, numerology):
     from .ldpc import codeword_plan
     mcs = get_mcs(mcs)
     check_payload_bytes(payload_bytes)
