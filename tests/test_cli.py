@@ -41,3 +41,12 @@ def test_radio_endpoints_run_the_models_in_a_child_process_by_default():
         assert txrx._executor(args, endpoint) == expected
     args = parser.parse_args(["--from", "uhd:", "--out", ".", "--executor", "thread"])
     assert txrx._executor(args, "uhd:") == "thread"
+
+
+def test_radio_sources_decode_with_bounded_effort_by_default():
+    """rx --effort: fast (bounded decoding, keeps pace) for uhd:/soapy:, full otherwise; stated wins."""
+    txrx, parser = cli.command_parser("rx")
+    for endpoint, expected in (("uhd:type=b200", "fast"), ("soapy:driver=rtlsdr", "fast"),
+                               ("zmq:tcp://127.0.0.1:5556", "full"), ("sigmf:capture", "full")):
+        assert txrx._effort(parser.parse_args(["--from", endpoint, "--out", "."])) == expected
+    assert txrx._effort(parser.parse_args(["--from", "uhd:", "--out", ".", "--effort", "full"])) == "full"

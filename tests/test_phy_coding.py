@@ -35,22 +35,25 @@ def test_ldpc_codewords_satisfy_every_parity_check(n, rate, rng):
     assert code.syndrome(codewords ^ np.eye(1, n, 5, dtype=np.uint8)).any()
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["sum-product", "fast-min-sum"])
 @pytest.mark.parametrize("rate,esno_db", [("1/2", -0.5), ("3/4", 2.5), ("5/6", 3.5)])
-def test_ldpc_decoder_corrects_channel_errors(rate, esno_db, rng):
+def test_ldpc_decoder_corrects_channel_errors(rate, esno_db, fast, rng):
     code = ldpc.get_code(1944, rate)
     info = rng.integers(0, 2, (10, code.k), dtype=np.uint8)
     codewords = code.encode(info)
     llr = bpsk_llr(codewords, esno_db, rng)
     raw_errors = np.count_nonzero(hard_bits(llr) != codewords)
-    decoded, ok = code.decode(llr)
+    decoded, ok = code.decode(llr, fast)
     assert raw_errors > 100                                       # the channel did corrupt
     assert ok.all() and np.array_equal(decoded, codewords)
 
 
-def test_ldpc_decoder_reports_failure_on_noise(rng):
+@pytest.mark.parametrize("fast", [False, True], ids=["sum-product", "fast-min-sum"])
+def test_ldpc_decoder_reports_failure_on_noise(fast, rng):
     code = ldpc.get_code(648, "1/2")
-    _, ok = code.decode(rng.standard_normal((3, 648)))
+    _, ok = code.decode(rng.standard_normal((3, 648)), fast)
     assert not ok.any()
+    assert code.decoder(fast).max_iter == (ldpc.FAST_MAX_ITERATIONS if fast else ldpc.MAX_ITERATIONS)
 
 
 @given(st.integers(1, 8 * (MAX_PAYLOAD_BYTES + 4)), st.sampled_from(ldpc.RATES))

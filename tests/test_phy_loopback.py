@@ -5,6 +5,7 @@ import pmt
 import pytest
 from gnuradio import blocks, gr
 
+from gnuradio.gensemcom.errors import BadInputError
 from gnuradio.gensemcom.phy.channel import ChannelConfig
 from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
 from gnuradio.gensemcom.phy.link import pdu_collector, run_link, transmit
@@ -22,7 +23,7 @@ def test_every_mcs_returns_exact_payloads_at_high_snr(rng):
     packets = [(rng.integers(0, 256, int(n), dtype=np.uint8).tobytes(), {"seq": i, "mcs": m})
                for i, (m, n) in enumerate(zip(names, lengths))]
     config = ChannelConfig("awgn", snr_db=35.0, seed=3, cfo=0.17, delay_samples=2.4)
-    collector, samples, _ = transmit(packets, config, timeout_s=150)
+    collector, samples, _, _ = transmit(packets, config, timeout_s=150)
     assert collector.seen == set(range(len(names)))
     assert collector.ok == len(names) and collector.bit_errors == 0
     for seq, (payload, meta) in enumerate(packets):
@@ -118,3 +119,56 @@ def test_a_finished_link_run_releases_most_of_its_buffers():
     for _ in range(3):
         assert run_link("qpsk-1/2", 30.0, "awgn", 3, 100).per == 0.0
     assert 0 <= _shared_memory_mappings() - before <= 3 * 20
+
+
+def test_thread_cpu_names_the_blocks_a_flowgraph_spent_its_cpu_on():
+    """A 256-tap FIR over 1e6 samples dominates its flowgraph's CPU, under the FIR's own name;
+    CPU never exceeds the cores times the wall time, and an idle thread is charged nothing."""
+    import os
+    import threading
+
+    from gnuradio import filter as gr_filter
+
+    from gnuradio.gensemcom.flowgraphs.thread_cpu import ThreadCpu, block_name, merge_truncated
+    assert block_name("header_payload4") == "header_payload" and block_name("python") == "python"
+    assert block_name("fir_filter_blk<") == "fir_filter_blk"
+    assert merge_truncated(["header_payloa", "header_payload", "gensemcom_p", "gensemcom_pay", "gensemcom_pac"]) == {
+        "header_payloa": "header_payload", "header_payload": "header_payload", "gensemcom_p": "gensemcom_p",
+        "gensemcom_pay": "gensemcom_pay", "gensemcom_pac": "gensemcom_pac"}
+    idle = threading.Event()
+    sleeper = threading.Thread(target=idle.wait, daemon=True)
+    sleeper.start()
+    tb = gr.top_block()
+    source = blocks.vector_source_c(np.ones(1_000_000, np.complex64).tolist(), False)
+    fir = gr_filter.fir_filter_ccc(1, [0.01 + 0j] * 256)
+    tb.connect(source, fir, blocks.null_sink(gr.sizeof_gr_complex))
+    with ThreadCpu(interval_s=0.02) as cpu:
+        tb.run()
+    idle.set()
+    by_name = cpu.by_name()
+    top = next(iter(by_name))
+    assert len(top) >= 11 and "fir_filter_blk".startswith(top)   # the kernel's 15 characters less the id
+    assert by_name[top] > 0.5 * cpu.total_s > 0
+    assert cpu.total_s <= os.cpu_count() * cpu.wall_s + 0.05      # 10 ms clock ticks of slack
+    assert cpu.by_thread.get(sleeper.native_id, ("", 0.0))[1] == 0.0
+
+
+def test_link_reports_what_decoding_cost_per_sample():
+    """The decoders' CPU time is counted: positive, the costliest packet part of the total, and
+    no more than the process could have spent on two decoder threads in the run's wall time."""
+    result = run_link("qpsk-1/2", 30.0, "awgn", 12, 300, seed=2)
+    assert result.per == 0.0
+    total_s = result.decode_cpu_us_per_sample * result.samples * 1e-6
+    assert 0 < result.decode_cpu_max_ms * 1e-3 <= total_s <= 2 * result.wall_s
+
+
+def test_fast_effort_decodes_clean_packets_and_is_checked():
+    result = run_link("16qam-3/4", 30.0, "awgn", 6, 400, seed=4, effort="fast")
+    assert (result.effort, result.per, result.ber) == ("fast", 0.0, 0.0)
+    rx = ofdm_qam_rx(effort="fast")
+    rx.set_effort("full")
+    assert rx.payload_decoder.effort == "full"
+    with pytest.raises(BadInputError, match="effort"):
+        ofdm_qam_rx(effort="quick")
+    with pytest.raises(BadInputError, match="effort"):
+        rx.set_effort("")

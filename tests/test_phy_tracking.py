@@ -65,3 +65,26 @@ def test_known_decisions_and_a_dead_channel_keep_the_output_finite():
     assert np.mean(np.abs(z - sent) ** 2) < 0.01            # genie decisions: the tracked channel is right
     z, noise_var = track_carriers(np.zeros_like(fft), estimate, NM, NM.header_symbols, "qpsk", "forward")
     assert np.all(np.isfinite(z)) and np.all(np.isfinite(noise_var))
+
+
+@pytest.mark.parametrize("effort,decodes", [("full", 11), ("fast", 2)])
+def test_fast_effort_bounds_the_decodes_of_a_packet_that_fails(effort, decodes, monkeypatch):
+    """A packet whose channel moved and whose CRC never passes: the full effort tries the pilots'
+    pass, the honest-noise pass and three retracking starts of three passes each; the fast one
+    stops after the first two, both with the bounded LDPC decoder."""
+    from gnuradio.gensemcom.phy import ofdm_qam_rx
+    from gnuradio.gensemcom.phy.framing import Header
+    from gnuradio.gensemcom.phy.mcs import frame_size
+    fft, estimate, _ = moving_channel(3)
+    payload_len = next(n for n in range(1, 4097) if frame_size(n, "qpsk-1/2").payload_ofdm_symbols == SYMBOLS)
+    calls = []
+    real = ofdm_qam_rx.decode_payload_llr
+
+    def counted(llr, header, numerology, fast=False):
+        calls.append(fast)
+        return real(llr, header, numerology, fast)
+
+    monkeypatch.setattr(ofdm_qam_rx, "decode_payload_llr", counted)
+    z, noise_var, result = ofdm_qam_rx.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
+    assert not result.crc_ok and z.shape == noise_var.shape == (SYMBOLS * NM.n_data_carriers,)
+    assert calls == [effort == "fast"] * decodes

@@ -4,6 +4,7 @@
 Channels
   CHANNELS          channel presets of ``phy.channel`` (and every CLI, block and sweep)
   FADING_CHANNELS   the presets with fading: the link plans with fading PER curves there
+  DECODING_EFFORTS  the PHY receiver's decoding efforts (``phy.ofdm_qam_rx``): full, fast
 Schemes
   SEMANTIC_SCHEME   the semantic scheme's name
   BASELINE_SCHEMES  whole-image separation baselines (a classical codec + the same PHY): bare
@@ -25,6 +26,7 @@ Wire formats (bytes; the formats themselves are in ``transport``)
 
 CHANNELS = ("awgn", "rayleigh", "rician", "multipath")
 FADING_CHANNELS = ("rayleigh", "rician", "multipath")
+DECODING_EFFORTS = ("full", "fast")
 
 SEMANTIC_SCHEME = "semantic"
 BASELINE_SCHEMES = ("av1", "webp", "jpeg", "roi-av1", "avif")

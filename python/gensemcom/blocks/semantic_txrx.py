@@ -172,6 +172,8 @@ class semantic_rx(_releases_phy, gr.hier_block2):
       default_width, default_height    image size to assume when the container header is lost
       timeout_s                        an image is decoded this long after its last packet
       executor                         "process": the decoder's models run in a child process
+      effort                           the PHY receiver's decoding effort (``ofdm_qam_rx``): "full"
+                                       or "fast" (bounded, for a radio's real-time stream)
     """
 
     PARAMETERS = Params(
@@ -186,6 +188,7 @@ class semantic_rx(_releases_phy, gr.hier_block2):
         EXECUTOR,
         reassembler.PARAMETERS["feedback_after_s"],
         reassembler.PARAMETERS["max_pending"].with_(hide="part"),
+        ofdm_qam_rx.PARAMETERS["effort"],
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -211,18 +214,21 @@ of shares, the SNR estimate), published when polled (poll: meta image_id) or "Fe
 After" seconds after the image's last packet; connect it to Semantic TX's feedback input
 (through a return link) and the sender repeats what is missing. In a stream, where the next
 image starts at once, set "Images Pending" above 1 so that an image waits for its repeats.
+Decoding Effort: Fast bounds the PHY's work on packets that fail (two passes, at most 12
+min-sum LDPC iterations) so that a radio's stream keeps pace on fading channels; Full tries
+every retracking pass (simulations).
 """)
 
     def __init__(self, scheme=DEFAULT.scheme, profile=DEFAULT.profile, models=DEFAULT.models, quant=DEFAULT.quant,
                  default_width=DEFAULT.default_width, default_height=DEFAULT.default_height,
                  timeout_s=DEFAULT.timeout_s, queue_size=DEFAULT.queue_size,
                  feedback_after_s=DEFAULT.feedback_after_s, max_pending=DEFAULT.max_pending,
-                 executor=DEFAULT.executor):
+                 executor=DEFAULT.executor, effort=DEFAULT.effort):
         gr.hier_block2.__init__(self, "gensemcom_semantic_rx", gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
         self.profile = LinkProfile.load(profile)
         self.PARAMETERS["timeout_s"].check("semantic_rx", timeout_s)
-        self.phy = ofdm_qam_rx(self.profile.numerology_object())
+        self.phy = ofdm_qam_rx(self.profile.numerology_object(), effort=effort)
         self.reassembler = reassembler(timeout_s, max_pending=max_pending, feedback_after_s=feedback_after_s)
         self.decoder = semantic_decoder(scheme, models, quant, default_width, default_height, queue_size=queue_size,
                                         executor=executor)
@@ -239,3 +245,7 @@ image starts at once, set "Images Pending" above 1 so that an image waits for it
         self.msg_connect(self.decoder, "mask", self, "mask")
         self.msg_connect(self.phy, "out", self, "packets")
         self.msg_connect(self.phy, "symbols", self, "symbols")
+
+    def set_effort(self, effort):
+        """Change the PHY receiver's decoding effort while running (``ofdm_qam_rx.set_effort``)."""
+        self.phy.set_effort(effort)

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..constants import DECODING_EFFORTS
 from ..errors import BadInputError
 from ..params import (BUDGET_BYTES, CPP, DEFAULT_HEIGHT, DEFAULT_WIDTH, EXECUTOR, PLANNING_CHANNEL, PLANNING_SNR_DB,
                       PROFILE, SCHEME)
@@ -69,13 +70,27 @@ def add_arguments(parser, name):
                         help="where the models run: thread, or process (a child process at low CPU priority, so that "
                              "a radio's sample stream keeps real time while images are coded); default: process for "
                              "uhd:/soapy: endpoints, thread otherwise")
+    if name == "rx":
+        parser.add_argument("--effort", choices=DECODING_EFFORTS, default=None,
+                            help="the PHY receiver's decoding effort: full (every retracking pass, 50 sum-product LDPC "
+                                 "iterations) or fast (two passes, at most 12 min-sum iterations: keeps pace on fading "
+                                 "channels); default: fast for uhd:/soapy: sources, full otherwise")
+
+
+def _is_radio(endpoint):
+    return endpoint.startswith(("uhd:", "soapy:"))
 
 
 def _executor(args, endpoint):
     """--executor, or the default for ``endpoint``: a child process for a radio's real-time stream."""
     if args.executor:
         return args.executor
-    return "process" if endpoint.startswith(("uhd:", "soapy:")) else "thread"
+    return "process" if _is_radio(endpoint) else "thread"
+
+
+def _effort(args):
+    """--effort, or the default for the source: bounded decoding for a radio's real-time stream."""
+    return args.effort or ("fast" if _is_radio(args.source) else "full")
 
 
 def run(args):
@@ -128,7 +143,8 @@ def run_rx(args):
         raise BadInputError(f"--out folder does not exist: {args.out} (create it first)")
     source = make_source(args.source, args.rate, args.freq, args.gain)
     rx = semantic_rx(args.scheme, args.profile, models=args.models or "offline", quant=args.quant or "none",
-                     default_width=args.width, default_height=args.height, executor=_executor(args, args.source))
+                     default_width=args.width, default_height=args.height, executor=_executor(args, args.source),
+                     effort=_effort(args))
     sink = image_sink(args.out, print_each=False)     # this command prints its own progress
     tb = gr.top_block("gensemcom_rx")
     tb.connect(source, rx)

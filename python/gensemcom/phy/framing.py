@@ -169,8 +169,9 @@ class PayloadResult:
     coded_bits: np.ndarray = None
 
 
-def decode_payload_llr(llr, header, numerology):
-    """Decode a payload from the LLRs of its slots (the payload's data symbols x bits)."""
+def decode_payload_llr(llr, header, numerology, fast=False):
+    """Decode a payload from the LLRs of its slots (the payload's data symbols x bits); ``fast``:
+    with the bounded min-sum LDPC decoder (``ldpc.FAST_*``)."""
     mcs = get_mcs(header.mcs)
     size = frame_size(header.payload_len, mcs, numerology)
     combine = mcs.coded
@@ -178,7 +179,7 @@ def decode_payload_llr(llr, header, numerology):
     failed = 0
     decided = []
     if mcs.coded:
-        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate, decided)
+        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate, decided, fast)
     else:
         info = hard_bits(coded)
         decided.append(info)

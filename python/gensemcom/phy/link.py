@@ -4,10 +4,16 @@
 ``run_link`` sends ``packets`` random payloads (seeded), collects the receiver's PDUs and
 returns a ``LinkResult``:
 
-- per = 1 - packets_ok / packets_sent (lost headers count as errors);
+- per = 1 - packets_ok / packets_sent (lost headers count as errors), at the receiver's decoding
+  ``effort`` ("full" by default: what the PER curves are; "fast": a radio's bounded decoding);
 - ber = bit errors / bits_compared over every payload the receiver delivered, CRC passed or
   not, against what was sent with the same sequence number;
-- samples: complex samples through the channel; samples_per_s = samples / wall_s.
+- samples: complex samples through the channel; samples_per_s = samples / wall_s;
+- decode_cpu_us_per_sample: CPU time the receiver's header and payload decoders spent (their
+  threads' ``time.thread_time``), per channel sample, in microseconds: at R Msample/s the
+  decoders need R times that of a core (the GIL allows them one), so 1 / it is the highest
+  sample rate in Msample/s at which they keep pace with a radio sending packets back to back;
+  decode_cpu_max_ms: the costliest packet's payload decoding.
 
 A feeder thread posts PDUs while the receiver keeps up (at most ``IN_FLIGHT_SAMPLES``
 samples ahead), then ends the TX with a filler burst and ``done``; the top block stops by
@@ -39,6 +45,7 @@ class LinkResult:
     mcs: str
     snr_db: float
     channel: str
+    effort: str
     payload_bytes: int
     seed: int
     packets_sent: int
@@ -52,6 +59,8 @@ class LinkResult:
     samples: int
     samples_per_s: float
     wall_s: float
+    decode_cpu_us_per_sample: float
+    decode_cpu_max_ms: float
 
     def to_dict(self):
         return asdict(self)
@@ -101,11 +110,12 @@ class pdu_collector(gr.basic_block):
         self.snr_db.append(float(meta["snr_db"]))
 
 
-def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None):
+def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None, effort="full"):
     """Send PDUs through ofdm_qam_tx -> channel_preset -> ofdm_qam_rx in one top block.
 
     packets: list of (payload bytes, meta dict) with meta ``seq`` = list index (``mcs``
-    optional); config: ``ChannelConfig``. Returns (pdu_collector, samples, wall_s).
+    optional); config: ``ChannelConfig``; effort: the receiver's (``ofdm_qam_rx``). Returns
+    (pdu_collector, samples, wall_s, (decode CPU s, costliest payload's decode CPU s)).
     """
     nm = as_numerology(numerology)
     payloads = [payload for payload, _ in packets]
@@ -114,7 +124,7 @@ def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None)
     tb = gr.top_block("gensemcom_link")
     tx = ofdm_qam_tx("qpsk-1/2", nm)
     chan = make_channel(config, nm)
-    rx = ofdm_qam_rx(nm)
+    rx = ofdm_qam_rx(nm, effort=effort)
     counter = blocks.null_sink(gr.sizeof_gr_complex)
     collector = pdu_collector(payloads)
     tb.connect(tx, chan, rx)
@@ -150,17 +160,19 @@ def transmit(packets, config, numerology=None, timeout_s=60.0, on_progress=None)
     wall = time.perf_counter() - start
     stop.set()
     feeder.join(1)
+    decode_cpu = rx.decode_cpu_s()
     release(tx, chan, rx)
-    return collector, int(counter.nitems_read(0)), wall
+    return collector, int(counter.nitems_read(0)), wall, decode_cpu
 
 
 def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_bytes=1500,
-             seed=0, numerology=None, channel_options=None, timeout_s=None, on_progress=None):
+             seed=0, numerology=None, channel_options=None, timeout_s=None, on_progress=None, effort="full"):
     """Measure PER/BER of ``mcs`` over a channel preset. Returns a ``LinkResult``.
 
     channel: preset name or ``ChannelConfig``; channel_options: extra ``ChannelConfig``
     fields (cfo, delay_samples, k_factor, ...); on_progress(received, sent): called about
-    ten times a second; timeout_s: default scales with the number of samples.
+    ten times a second; timeout_s: default scales with the number of samples; effort: the
+    receiver's decoding effort ("full" or "fast", ``ofdm_qam_rx``).
     """
     mcs = get_mcs(mcs).name
     check_payload_bytes(payload_bytes)
@@ -177,12 +189,14 @@ def run_link(mcs="qpsk-1/2", snr_db=30.0, channel="awgn", packets=100, payload_b
               {"seq": seq, "mcs": mcs}) for seq in range(packets)]
     if timeout_s is None:
         timeout_s = 60 + packets * frame_size(payload_bytes, mcs, nm).samples / 5e4
-    collector, samples, wall = transmit(specs, config, nm, timeout_s, on_progress)
+    collector, samples, wall, (decode_cpu_s, decode_cpu_max_s) = transmit(specs, config, nm, timeout_s, on_progress,
+                                                                          effort)
     return LinkResult(
-        mcs=mcs, snr_db=float(config.snr_db), channel=config.name, payload_bytes=int(payload_bytes),
+        mcs=mcs, snr_db=float(config.snr_db), channel=config.name, effort=effort, payload_bytes=int(payload_bytes),
         seed=int(seed), packets_sent=packets, packets_received=collector.received,
         packets_ok=collector.ok, per=1.0 - collector.ok / packets,
         ber=collector.bit_errors / collector.bits_compared if collector.bits_compared else float("nan"),
         bit_errors=collector.bit_errors, bits_compared=collector.bits_compared,
         snr_est_db=float(np.mean(collector.snr_db)) if collector.snr_db else float("nan"),
-        samples=samples, samples_per_s=samples / wall, wall_s=wall)
+        samples=samples, samples_per_s=samples / wall, wall_s=wall,
+        decode_cpu_us_per_sample=decode_cpu_s / max(samples, 1) * 1e6, decode_cpu_max_ms=decode_cpu_max_s * 1e3)

@@ -20,6 +20,7 @@ SNR) at the end of the preamble and ~1/(sqrt(R-1) L) on noise or data; the phase
 2 pi CFO L / fft_len.
 """
 import sys
+import time
 
 import numpy as np
 import pmt
@@ -27,6 +28,7 @@ from gnuradio import analog, blocks, digital, fft
 from gnuradio import filter as gr_filter
 from gnuradio import gr
 
+from ..constants import DECODING_EFFORTS
 from ..grc_yaml import GrcBlock, message, stream
 from ..params import NUMEROLOGY, Param, Params
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
@@ -55,6 +57,7 @@ class header_decoder(gr.sync_block):
     tags on the payload's first symbol: ``gsc_payload_symbols`` (length) and ``gsc_packet``
     (key of the packet's header, channel estimate and CFO in ``handoff``, a dict shared
     with the payload decoder: Python objects, no PMT conversion per packet).
+    ``decode_cpu_s``: CPU seconds this block's thread spent decoding headers.
     """
 
     def __init__(self, numerology):
@@ -70,6 +73,7 @@ class header_decoder(gr.sync_block):
         self._key = 0
         self.headers_ok = 0
         self.headers_failed = 0
+        self.decode_cpu_s = 0.0
 
     def work(self, input_items, output_items):
         items = input_items[0]
@@ -80,11 +84,13 @@ class header_decoder(gr.sync_block):
         if buffered >= self._per_packet:
             stacked = np.concatenate(self._pending)
             while len(stacked) >= self._per_packet:
+                started = time.thread_time()
                 try:
                     self._decode(stacked[:self._per_packet])
                 except Exception as exc:  # never leave the demux waiting
                     self.logger.error(f"header decoding failed: {exc!r}")
                     self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
+                self.decode_cpu_s += time.thread_time() - started
                 stacked = stacked[self._per_packet:]
             self._pending = [stacked] if len(stacked) else []
         return len(items)
@@ -111,7 +117,7 @@ class header_decoder(gr.sync_block):
         self.message_port_pub(pmt.intern("header_data"), msg)
 
 
-def decode_packet(symbols, estimate, header, numerology):
+def decode_packet(symbols, estimate, header, numerology, effort="full"):
     """Equalise and decode a payload: (z, noise_var, ``framing.PayloadResult``).
 
     First with the pilots' tracking; when that fails the CRC and the symbols scatter more than
@@ -122,20 +128,25 @@ def decode_packet(symbols, estimate, header, numerology):
     forward ones of the power-weighted impulse-response fit, then forward ones averaged over
     neighbouring carriers: each recovers packets where the others slip), each followed by
     passes with the symbols the LDPC decoder's output re-encodes to.
+
+    ``effort`` "fast" (a receiver that must keep pace with a radio): the first two decodes only,
+    each with the bounded min-sum LDPC decoder, so that a packet that fails costs a few
+    codewords' worth of iterations instead of up to eleven full decodes.
     """
     nm = numerology
     mcs = get_mcs(header.mcs)
     first = nm.header_symbols
+    fast = effort == "fast"
     pilots = track_pilots(symbols, estimate, nm, first)
     z, noise_var, _ = equalize(symbols, estimate, nm, first, pilots)
     shape = z.shape
     z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-    result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+    result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
     if result.crc_ok or not needs_tracking(z, noise_var, mcs.modulation):
         return z, noise_var, result
     honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
-    result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm)
-    if result.crc_ok:
+    result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm, fast)
+    if result.crc_ok or fast:
         return z, honest, result
     for start in (None, "forward", "forward-local"):
         decisions = start
@@ -156,12 +167,16 @@ class payload_decoder(gr.sync_block):
     with the header decoder's dict (``handoff``: the header decoder's dict of packets).
     PDU meta: mcs, seq, flags, payload_len, crc_ok, snr_db,
     evm_db, cfo (subcarrier spacings), cfo_hz, ldpc_failed_codewords. ``emit_failed``:
-    also publish packets whose CRC failed (for BER measurement).
+    also publish packets whose CRC failed (for BER measurement). ``effort``: see
+    ``decode_packet``. ``decode_cpu_s``, ``decode_cpu_max_s``: CPU seconds this block's thread
+    spent decoding payloads, in all and on its costliest packet (a receiver keeps pace with a
+    radio only while decoding costs less than the air time).
     """
 
-    def __init__(self, numerology, handoff, samp_rate=20e6, emit_failed=True):
+    def __init__(self, numerology, handoff, samp_rate=20e6, emit_failed=True, effort="full"):
         nm = self.numerology = numerology
         self.handoff = handoff
+        self.effort = effort
         gr.sync_block.__init__(self, name="gensemcom_payload_decoder",
                                in_sig=[(np.complex64, nm.fft_len)], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
@@ -175,6 +190,8 @@ class payload_decoder(gr.sync_block):
         self._have = 0
         self.packets_ok = 0
         self.packets_failed = 0
+        self.decode_cpu_s = 0.0
+        self.decode_cpu_max_s = 0.0
 
     def work(self, input_items, output_items):
         items = input_items[0]
@@ -194,10 +211,14 @@ class payload_decoder(gr.sync_block):
             self._have += take
             pos += take
             if self._have == self._packet["symbols"]:
+                started = time.thread_time()
                 try:
                     self._finish()
                 except Exception as exc:  # a bad packet must not stop the flowgraph
                     self.logger.error(f"payload decoding failed: {exc!r}")
+                spent = time.thread_time() - started
+                self.decode_cpu_s += spent
+                self.decode_cpu_max_s = max(self.decode_cpu_max_s, spent)
         return len(items)
 
     def _start(self, key):
@@ -215,7 +236,7 @@ class payload_decoder(gr.sync_block):
             return
         nm = self.numerology
         mcs = get_mcs(header.mcs)
-        z, noise_var, result = decode_packet(symbols, packet["estimate"], header, nm)
+        z, noise_var, result = decode_packet(symbols, packet["estimate"], header, nm, self.effort)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
         if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
             shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
@@ -256,7 +277,10 @@ class ofdm_qam_rx(gr.hier_block2):
     Parameters (``PARAMETERS``): ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for
     cfo_hz), ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects
     down to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples;
-    ``set_threshold`` changes it while running), ``emit_failed``.
+    ``set_threshold`` changes it while running), ``emit_failed``, ``effort`` ("full": every
+    retracking pass of a packet the channel changed under, 50 sum-product LDPC iterations, as the
+    PER curves are measured; "fast": two passes, at most 12 min-sum iterations, so that decoding
+    keeps pace with a radio on fading channels; ``set_effort`` changes it while running).
     """
 
     PARAMETERS = Params(
@@ -268,6 +292,10 @@ class ofdm_qam_rx(gr.hier_block2):
               lo=0, lo_open=True, hi=1, hide="part", runtime_setter="set_threshold"),
         Param("emit_failed", "bool", True, "Emit CRC Failures",
               "also publish packets whose payload CRC failed (for BER)"),
+        Param("effort", "str", "full", "Decoding Effort",
+              "full: every retracking pass and 50 sum-product iterations (simulations, PER curves); "
+              "fast: two passes, at most 12 min-sum iterations (a radio's real-time stream)",
+              choices=DECODING_EFFORTS, choice_labels=("Full", "Fast"), hide="part", runtime_setter="set_effort"),
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
@@ -296,6 +324,11 @@ Detection Threshold: preamble metric, about SNR/(1+SNR) per sample at the end of
 preamble; 0.09 detects down to about -7 dB Es/N0 without false alarms on noise or data.
 It can change while the flowgraph runs.
 Emit CRC Failures: also publish packets whose payload CRC failed (for BER).
+Decoding Effort: Full tries every retracking pass on a packet whose channel changed
+while it lasted, with 50 sum-product LDPC iterations (what the PER curves assume);
+Fast stops after two passes with at most 12 min-sum iterations, so that decoding keeps
+pace with a radio on fading channels (a packet that fails costs about 15 times less; a
+few more packets are lost: docs/phy.md, "Decoding effort"). It can change while running.
 
 CFO range: |cfo| < 0.4 subcarrier spacings. The receiver delays its data path by one
 preamble (640 samples), so a packet is delivered once that many samples have followed
@@ -303,11 +336,12 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
 """)
 
     def __init__(self, numerology=DEFAULT.numerology, samp_rate=DEFAULT.samp_rate, threshold=DEFAULT.threshold,
-                 emit_failed=DEFAULT.emit_failed):
+                 emit_failed=DEFAULT.emit_failed, effort=DEFAULT.effort):
         gr.hier_block2.__init__(self, "gensemcom_ofdm_qam_rx",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0))
         samp_rate = self.PARAMETERS["samp_rate"].check("ofdm_qam_rx", samp_rate)
         threshold = self.PARAMETERS["threshold"].check("ofdm_qam_rx", threshold)
+        effort = self.PARAMETERS["effort"].check("ofdm_qam_rx", effort)
         nm = self.numerology = as_numerology(numerology)
         self.message_port_register_hier_out("out")
         self.message_port_register_hier_out("symbols")
@@ -360,7 +394,7 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         payload_fft = fft.fft_vcc(nm.fft_len, True, (), False)
         self.header_decoder = header_decoder(nm)
         self.payload_decoder = payload_decoder(nm, self.header_decoder.handoff, samp_rate,
-                                               emit_failed)
+                                               emit_failed, effort)
 
         longest = largest_frame(nm)
         reserve_buffer(tagged, longest.burst_samples + 2 * sym)
@@ -405,6 +439,15 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         if self.payload_decoder.nitems_read(0) >= self.demux.nitems_written(1):
             self._samples_done = max(self._samples_done, read - self.data_delay_samples)
         return self._samples_done
+
+    def decode_cpu_s(self):
+        """(CPU seconds spent decoding headers and payloads, CPU seconds of the costliest payload)."""
+        return (self.header_decoder.decode_cpu_s + self.payload_decoder.decode_cpu_s,
+                self.payload_decoder.decode_cpu_max_s)
+
+    def set_effort(self, effort):
+        """Change the decoding effort while running (see ``PARAMETERS``); from the next packet."""
+        self.payload_decoder.effort = self.PARAMETERS["effort"].check("ofdm_qam_rx", effort)
 
     def set_threshold(self, threshold):
         """Change the detection threshold while running (see ``PARAMETERS``)."""
