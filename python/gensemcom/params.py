@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
-from .constants import (CHANNELS, FRAGMENT_HEADER_BYTES, KEY_CODECS, MAX_IMAGE_SIDE_PX, MAX_PAYLOAD_BYTES, QUANT_MODES,
-                        SCHEMES, SEMANTIC_SCHEME)
+from .constants import (CHANNELS, DECODING_EFFORTS, FRAGMENT_HEADER_BYTES, KEY_CODECS, MAX_IMAGE_SIDE_PX,
+                        MAX_PAYLOAD_BYTES, QUANT_MODES, SCHEMES, SEMANTIC_SCHEME)
 from .errors import BadInputError
 
 DTYPES = ("int", "float", "str", "bool", "raw")
@@ -254,6 +254,11 @@ EXECUTOR = Param("executor", "str", "thread", "Model Executor",
                  "where the models run: a thread of this process, or a child process at low CPU priority "
                  "(keeps a radio's sample stream in real time while images are coded)",
                  choices=("thread", "process"), choice_labels=("Thread", "Child Process"), hide="part")
+DECODING_EFFORT = Param("effort", "str", "full", "Decoding Effort",
+                        "full: every retracking pass and 50 sum-product iterations (simulations, PER curves); "
+                        "fast: two passes, at most 12 min-sum iterations (a radio's real-time stream)",
+                        choices=DECODING_EFFORTS, choice_labels=("Full", "Fast"), hide="part",
+                        runtime_setter="set_effort")
 DEFAULT_WIDTH = Param("default_width", "int", 0, "Width if Header Lost",
                       "image width when the container header was lost (0 = the last image's)",
                       unit="px", lo=0, hi=MAX_IMAGE_SIDE_PX, hide="part")

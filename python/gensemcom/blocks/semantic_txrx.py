@@ -16,8 +16,8 @@ from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message, stream
 from ..link.profile import LinkProfile
 from ..link.senders import SenderPlanner
-from ..params import (CPP, EXECUTOR, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT, QUEUE_SIZE, SCHEME,
-                      Param, Params)
+from ..params import (CPP, DECODING_EFFORT, EXECUTOR, MODELS, PLANNING_CHANNEL, PLANNING_SNR_DB, PROFILE, QUANT,
+                      QUEUE_SIZE, SCHEME, Param, Params)
 from ..phy.mcs import MCS_PARAMETER
 from ..phy.ofdm_qam_rx import ofdm_qam_rx
 from ..phy.ofdm_qam_tx import ofdm_qam_tx, release
@@ -188,7 +188,7 @@ class semantic_rx(_releases_phy, gr.hier_block2):
         EXECUTOR,
         reassembler.PARAMETERS["feedback_after_s"],
         reassembler.PARAMETERS["max_pending"].with_(hide="part"),
-        ofdm_qam_rx.PARAMETERS["effort"],
+        DECODING_EFFORT,
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(

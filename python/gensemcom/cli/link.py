@@ -49,7 +49,7 @@ import io
 import math
 from pathlib import Path
 
-from ..params import CFO, CHANNEL, DELAY_SAMPLES, SNR_DB
+from ..params import CFO, CHANNEL, DECODING_EFFORT, DELAY_SAMPLES, SNR_DB
 from .common import positive_int, print_json, progress, snr_db, snr_list
 from .impairments import add_impairment_arguments, channel_config
 
@@ -97,8 +97,6 @@ def _delay(text):
 
 def add_arguments(parser, name):
     from ..phy.mcs import MCS_PARAMETER
-    from ..phy.ofdm_qam_rx import ofdm_qam_rx
-    EFFORT = ofdm_qam_rx.PARAMETERS["effort"]
     add = parser.add_argument
     MCS_PARAMETER.add_to(parser, type=_mcs_name, help=MCS_PARAMETER.help_text(MCS_PARAMETER.default))
     points = parser.add_mutually_exclusive_group()
@@ -115,7 +113,7 @@ def add_arguments(parser, name):
     CFO.add_to(parser, type=_cfo)
     DELAY_SAMPLES.add_to(parser, type=_delay)
     add_impairment_arguments(parser)
-    EFFORT.add_to(parser)
+    DECODING_EFFORT.add_to(parser)
     add("--json", action="store_true", help="print one JSON object per SNR point")
     add("--csv", metavar="FILE", help="also write the rows as CSV")
     add("--plot", metavar="FILE.png", help="also plot PER and BER against SNR")

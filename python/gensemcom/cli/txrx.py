@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..constants import DECODING_EFFORTS
 from ..errors import BadInputError
-from ..params import (BUDGET_BYTES, CPP, DEFAULT_HEIGHT, DEFAULT_WIDTH, EXECUTOR, PLANNING_CHANNEL, PLANNING_SNR_DB,
-                      PROFILE, SCHEME)
+from ..params import (BUDGET_BYTES, CPP, DECODING_EFFORT, DEFAULT_HEIGHT, DEFAULT_WIDTH, EXECUTOR, PLANNING_CHANNEL,
+                      PLANNING_SNR_DB, PROFILE, SCHEME)
 from .common import fraction, nonnegative_int, positive_int, print_json, snr_db
 from .models import add_stack_arguments
 
@@ -71,10 +70,9 @@ def add_arguments(parser, name):
                              "a radio's sample stream keeps real time while images are coded); default: process for "
                              "uhd:/soapy: endpoints, thread otherwise")
     if name == "rx":
-        parser.add_argument("--effort", choices=DECODING_EFFORTS, default=None,
-                            help="the PHY receiver's decoding effort: full (every retracking pass, 50 sum-product LDPC "
-                                 "iterations) or fast (two passes, at most 12 min-sum iterations: keeps pace on fading "
-                                 "channels); default: fast for uhd:/soapy: sources, full otherwise")
+        DECODING_EFFORT.add_to(parser, default=None,
+                               help="the PHY receiver's decoding effort: " + DECODING_EFFORT.doc
+                                    + "; default: fast for uhd:/soapy: sources, full otherwise")
 
 
 def _is_radio(endpoint):

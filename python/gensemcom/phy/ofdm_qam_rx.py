@@ -28,9 +28,8 @@ from gnuradio import analog, blocks, digital, fft
 from gnuradio import filter as gr_filter
 from gnuradio import gr
 
-from ..constants import DECODING_EFFORTS
 from ..grc_yaml import GrcBlock, message, stream
-from ..params import NUMEROLOGY, Param, Params
+from ..params import DECODING_EFFORT, NUMEROLOGY, Param, Params
 from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
 from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
@@ -292,10 +291,7 @@ class ofdm_qam_rx(gr.hier_block2):
               lo=0, lo_open=True, hi=1, hide="part", runtime_setter="set_threshold"),
         Param("emit_failed", "bool", True, "Emit CRC Failures",
               "also publish packets whose payload CRC failed (for BER)"),
-        Param("effort", "str", "full", "Decoding Effort",
-              "full: every retracking pass and 50 sum-product iterations (simulations, PER curves); "
-              "fast: two passes, at most 12 min-sum iterations (a radio's real-time stream)",
-              choices=DECODING_EFFORTS, choice_labels=("Full", "Fast"), hide="part", runtime_setter="set_effort"),
+        DECODING_EFFORT,
     )
     DEFAULT = PARAMETERS.defaults()
     GRC = GrcBlock(
