@@ -128,9 +128,10 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
     neighbouring carriers: each recovers packets where the others slip), each followed by
     passes with the symbols the LDPC decoder's output re-encodes to.
 
-    ``effort`` "fast" (a receiver that must keep pace with a radio): the first two decodes only,
-    each with the bounded min-sum LDPC decoder, so that a packet that fails costs a few
-    codewords' worth of iterations instead of up to eleven full decodes.
+    ``effort`` "fast" (a receiver that must keep pace with a radio): every decode with the
+    bounded min-sum LDPC decoder (at most 12 iterations instead of 50 sum-product ones). A packet
+    that fails then costs several times less; on fading channels the retracking recovers as many
+    packets or more (docs/phy.md, "Decoding effort"), near the AWGN threshold fewer.
     """
     nm = numerology
     mcs = get_mcs(header.mcs)
@@ -145,14 +146,14 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
         return z, noise_var, result
     honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
     result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm, fast)
-    if result.crc_ok or fast:
+    if result.crc_ok:
         return z, honest, result
     for start in (None, "forward", "forward-local"):
         decisions = start
         for _ in range(TRACKING_PASSES):
             z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
             z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm)
+            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
             if result.crc_ok:
                 return z, noise_var, result
             decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
@@ -276,10 +277,10 @@ class ofdm_qam_rx(gr.hier_block2):
     Parameters (``PARAMETERS``): ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for
     cfo_hz), ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects
     down to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples;
-    ``set_threshold`` changes it while running), ``emit_failed``, ``effort`` ("full": every
-    retracking pass of a packet the channel changed under, 50 sum-product LDPC iterations, as the
-    PER curves are measured; "fast": two passes, at most 12 min-sum iterations, so that decoding
-    keeps pace with a radio on fading channels; ``set_effort`` changes it while running).
+    ``set_threshold`` changes it while running), ``emit_failed``, ``effort`` ("full": 50
+    sum-product LDPC iterations per decode, as the PER curves are measured; "fast": at most 12
+    min-sum iterations, so that decoding keeps closer pace with a radio on fading channels;
+    ``set_effort`` changes it while running).
     """
 
     PARAMETERS = Params(
@@ -320,11 +321,13 @@ Detection Threshold: preamble metric, about SNR/(1+SNR) per sample at the end of
 preamble; 0.09 detects down to about -7 dB Es/N0 without false alarms on noise or data.
 It can change while the flowgraph runs.
 Emit CRC Failures: also publish packets whose payload CRC failed (for BER).
-Decoding Effort: Full tries every retracking pass on a packet whose channel changed
-while it lasted, with 50 sum-product LDPC iterations (what the PER curves assume);
-Fast stops after two passes with at most 12 min-sum iterations, so that decoding keeps
-pace with a radio on fading channels (a packet that fails costs about 15 times less; a
-few more packets are lost: docs/phy.md, "Decoding effort"). It can change while running.
+Decoding Effort: Full decodes with 50 sum-product LDPC iterations (what the PER curves
+assume); Fast with at most 12 min-sum iterations, in the same passes (a packet whose
+channel changed while it lasted is tracked again and decoded again up to 11 times).
+On fading channels Fast cost 1.5-6.6 times less CPU and lost about as many packets or
+fewer in our measurements; near the AWGN threshold it loses more (docs/phy.md, "Decoding
+effort").
+It can change while running.
 
 CFO range: |cfo| < 0.4 subcarrier spacings. The receiver delays its data path by one
 preamble (640 samples), so a packet is delivered once that many samples have followed
