@@ -36,7 +36,7 @@ from gnuradio import blocks, channels, digital, gr
 
 from gnuradio.gensemcom.flowgraphs.thread_cpu import ThreadCpu, merge_truncated
 from gnuradio.gensemcom.phy import ofdm_qam_rx
-from gnuradio.gensemcom.phy.framing import Header
+from gnuradio.gensemcom.phy.framing import MAX_SEQ, Header
 from gnuradio.gensemcom.phy.link import run_link
 from gnuradio.gensemcom.phy.mcs import frame_size
 
@@ -83,13 +83,7 @@ def decoders_replaced(which):
             self.stand_in_first = self.handoff.get(self._key)
             return
         header, estimate, cfo = first
-        self._key += 1
-        self.handoff[self._key] = (Header(header.mcs, header.payload_len, (header.seq + self._key - 1) & 0xFFFF),
-                                   estimate, cfo)
-        symbols = frame_size(header.payload_len, header.mcs, self.numerology).payload_ofdm_symbols
-        msg = pmt.dict_add(pmt.make_dict(), pmt.intern(ofdm_qam_rx.LENGTH_TAG), pmt.from_long(symbols))
-        msg = pmt.dict_add(msg, pmt.intern(ofdm_qam_rx.PACKET_TAG), pmt.from_long(self._key))
-        self.message_port_pub(pmt.intern("header_data"), msg)
+        self.hand_off(Header(header.mcs, header.payload_len, (header.seq + self._key) & MAX_SEQ), estimate, cfo)
 
     def payload_stand_in(self):
         header = self._packet["header"]

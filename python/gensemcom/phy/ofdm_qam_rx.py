@@ -105,10 +105,15 @@ class header_decoder(gr.sync_block):
             self.message_port_pub(pmt.intern("header_data"), pmt.PMT_F)
             return
         self.headers_ok += 1
-        size = frame_size(header.payload_len, header.mcs, nm)
         estimate.phase_offset = offset
+        self.hand_off(header, estimate, self._cfo + estimate.phase_step * self._step_to_spacings)
+
+    def hand_off(self, header, estimate, cfo):
+        """Keep a decoded header's packet (header, ``ChannelEstimate``, CFO in subcarrier spacings)
+        for the payload decoder and tell the demux the payload's length."""
+        size = frame_size(header.payload_len, header.mcs, self.numerology)
         self._key += 1
-        self.handoff[self._key] = (header, estimate, self._cfo + estimate.phase_step * self._step_to_spacings)
+        self.handoff[self._key] = (header, estimate, cfo)
         while len(self.handoff) > HANDOFF_LIMIT:   # payloads that never came (end of stream)
             self.handoff.pop(next(iter(self.handoff)))
         msg = pmt.dict_add(pmt.make_dict(), pmt.intern(LENGTH_TAG), pmt.from_long(size.payload_ofdm_symbols))
