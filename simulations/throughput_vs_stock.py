@@ -34,6 +34,7 @@ import numpy as np
 import pmt
 from gnuradio import blocks, channels, digital, gr
 
+from gnuradio.gensemcom.fileio import check_output_path, to_jsonable, write_text_atomic
 from gnuradio.gensemcom.flowgraphs.thread_cpu import ThreadCpu, merge_truncated
 from gnuradio.gensemcom.phy import ofdm_qam_rx
 from gnuradio.gensemcom.phy.framing import MAX_SEQ, Header
@@ -155,6 +156,10 @@ def main():
     args = parser.parse_args()
     if args.runs < 1 or args.samples < 1e4 or min(args.payload_bytes, args.stock_payload_bytes) < 1:
         parser.error("--runs must be >= 1, --samples >= 1e4 and payloads >= 1 byte")
+    try:
+        args.json and check_output_path(args.json)        # before minutes of runs
+    except FileNotFoundError as exc:
+        parser.error(f"--json: {exc.strerror}: {exc.filename}")
     sizes = tuple(dict.fromkeys((args.payload_bytes, args.stock_payload_bytes)))   # once each
     ours = {size: Chain(f"gensemcom qpsk-1/2 {size} B") for size in sizes}
     what_if = {which: Chain(f"gensemcom qpsk-1/2 {args.payload_bytes} B, {label}") for which, label in
@@ -209,8 +214,7 @@ def main():
     if args.json:
         report = {"args": vars(args), "chains": [chain.summary() for chain in chains],
                   "ratio_to_stock": {size: statistics.median(ours[size].rates) / m_stock for size in sizes}}
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_text_atomic(args.json, json.dumps(to_jsonable(report), indent=1))
 
 
 if __name__ == "__main__":
