@@ -56,6 +56,20 @@ def test_ldpc_decoder_reports_failure_on_noise(fast, rng):
     assert code.decoder(fast).max_iter == (ldpc.FAST_MAX_ITERATIONS if fast else ldpc.MAX_ITERATIONS)
 
 
+def test_min_sum_ignores_the_llr_scale_that_sum_product_needs(rng):
+    """Why the receiver's retracking passes decode with min-sum (``ofdm_qam_rx.decode_packet``):
+    their noise variance, hence their LLRs' scale, is off. Scaled by 1/4 or 8, min-sum decodes
+    the same codewords; sum-product, right at the true scale, fails on them."""
+    code = ldpc.get_code(1944, "1/2")
+    codewords = code.encode(rng.integers(0, 2, (20, code.k), dtype=np.uint8))
+    llr = bpsk_llr(codewords, 0.0, rng)
+    for scale in (0.25, 1.0, 8.0):
+        decoded, ok = code.decode(llr * scale, fast=True)
+        assert ok.all() and np.array_equal(decoded, codewords)
+        decoded, ok = code.decode(llr * scale, fast=False)
+        assert ok.all() == (scale == 1.0) and np.array_equal(decoded, codewords) == (scale == 1.0)
+
+
 @given(st.integers(1, 8 * (MAX_PAYLOAD_BYTES + 4)), st.sampled_from(ldpc.RATES))
 @settings(max_examples=60, deadline=None)
 def test_codeword_plan_follows_80211n(info_bits, rate):

@@ -70,9 +70,9 @@ def test_known_decisions_and_a_dead_channel_keep_the_output_finite():
 @pytest.mark.parametrize("effort", ["full", "fast"])
 def test_each_effort_decodes_a_failing_packet_with_its_own_ldpc_decoder(effort, monkeypatch):
     """A packet whose channel moved and whose CRC never passes goes through the same eleven
-    decodes at either effort: the pilots' pass, the honest-noise pass and three retracking
-    starts of three passes each; every one with the sum-product decoder (full) or the bounded
-    min-sum one (fast)."""
+    decodes at either effort: the pilots' pass and the honest-noise pass, with the sum-product
+    decoder (full) or the bounded min-sum one (fast), then three retracking starts of three
+    passes each, always with min-sum (whose result does not depend on the LLRs' scale)."""
     from gnuradio.gensemcom.phy import ofdm_qam_rx
     from gnuradio.gensemcom.phy.framing import Header
     from gnuradio.gensemcom.phy.mcs import frame_size
@@ -88,4 +88,4 @@ def test_each_effort_decodes_a_failing_packet_with_its_own_ldpc_decoder(effort, 
     monkeypatch.setattr(ofdm_qam_rx, "decode_payload_llr", counted)
     z, noise_var, result = ofdm_qam_rx.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
     assert not result.crc_ok and z.shape == noise_var.shape == (SYMBOLS * NM.n_data_carriers,)
-    assert calls == [effort == "fast"] * 11
+    assert calls == [effort == "fast"] * 2 + [True] * 9

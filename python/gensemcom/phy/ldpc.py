@@ -26,10 +26,11 @@ MAX_ITERATIONS = 50
 # Sum-product: ~0.2 dB better than normalised min-sum (0.75) at FER 1e-2 for n=1944 R=1/2
 # and about 3x slower near threshold; at high SNR no codeword reaches the decoder at all.
 BP_METHOD = "product_sum"
-# The fast decoder (receiver effort "fast", for radios that must keep pace): normalised min-sum
-# with a serial schedule, at most 12 iterations. n=1944 rate 1/2 at Eb/N0 1 dB it takes 2.5 ms
-# per codeword against the sum-product's 14.2 and fails 82 % of them against 17 %; from 2.5 dB
-# both decode every codeword (simulations/ldpc_decoder_speed.py, docs/phy.md).
+# The fast decoder (the receiver's tracking passes, every decode at effort "fast"): normalised
+# min-sum with a serial schedule, at most 12 iterations; unlike sum-product it ignores the LLRs'
+# scale. n=1944 rate 1/2 at Eb/N0 1 dB it takes 2.5 ms per codeword against the sum-product's
+# 14.2 and fails 82 % of them against 17 %; from 2.5 dB both decode every codeword
+# (simulations/ldpc_decoder_speed.py, docs/phy.md).
 FAST_BP_METHOD = "minimum_sum"
 FAST_MS_SCALING = 0.75
 FAST_SCHEDULE = "serial"

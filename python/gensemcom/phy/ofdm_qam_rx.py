@@ -133,10 +133,12 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
     neighbouring carriers: each recovers packets where the others slip), each followed by
     passes with the symbols the LDPC decoder's output re-encodes to.
 
-    ``effort`` "fast" (a receiver that must keep pace with a radio): every decode with the
-    bounded min-sum LDPC decoder (at most 12 iterations instead of 50 sum-product ones). A packet
-    that fails then costs several times less; on fading channels the retracking recovers as many
-    packets or more (docs/phy.md, "Decoding effort"), near the AWGN threshold fewer.
+    The tracking passes decode with the bounded min-sum LDPC decoder (``ldpc.FAST_*``) at either
+    effort: their noise variance is too small where decisions steered the channel, and min-sum,
+    unlike sum-product, does not depend on the LLRs' scale (docs/phy.md, "Decoding effort").
+    ``effort`` "full": the first two decodes with sum-product (50 iterations); "fast" (a receiver
+    that must keep pace with a radio): those two with min-sum as well, which costs less and loses
+    more packets near the AWGN threshold.
     """
     nm = numerology
     mcs = get_mcs(header.mcs)
@@ -158,7 +160,7 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
         for _ in range(TRACKING_PASSES):
             z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
             z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
+            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, True)
             if result.crc_ok:
                 return z, noise_var, result
             decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
@@ -282,10 +284,10 @@ class ofdm_qam_rx(gr.hier_block2):
     Parameters (``PARAMETERS``): ``numerology`` (must match the TX), ``samp_rate`` (Hz, only for
     cfo_hz), ``threshold`` (detection metric, ~SNR/(1+SNR) of the preamble; default 0.09 detects
     down to about -7 dB Es/N0; the metric on noise or data stays below 0.05 in 1e6 samples;
-    ``set_threshold`` changes it while running), ``emit_failed``, ``effort`` ("full": 50
-    sum-product LDPC iterations per decode, as the PER curves are measured; "fast": at most 12
-    min-sum iterations, so that decoding keeps closer pace with a radio on fading channels;
-    ``set_effort`` changes it while running).
+    ``set_threshold`` changes it while running), ``emit_failed``, ``effort`` ("full": a
+    packet's first two LDPC decodes with 50 sum-product iterations, as the PER curves are
+    measured; "fast": those with at most 12 min-sum iterations too, like the tracking passes,
+    so that decoding keeps closer pace with a radio; ``set_effort`` changes it while running).
     """
 
     PARAMETERS = Params(
@@ -326,12 +328,12 @@ Detection Threshold: preamble metric, about SNR/(1+SNR) per sample at the end of
 preamble; 0.09 detects down to about -7 dB Es/N0 without false alarms on noise or data.
 It can change while the flowgraph runs.
 Emit CRC Failures: also publish packets whose payload CRC failed (for BER).
-Decoding Effort: Full decodes with 50 sum-product LDPC iterations (what the PER curves
-assume); Fast with at most 12 min-sum iterations, in the same passes (a packet whose
-channel changed while it lasted is tracked again and decoded again up to 11 times).
-On fading channels Fast cost 1.5-6.6 times less CPU and lost about as many packets or
-fewer in our measurements; near the AWGN threshold it loses more (docs/phy.md, "Decoding
-effort").
+Decoding Effort: a packet whose channel changed while it lasted is tracked again and
+decoded again, up to 11 times; the tracking passes decode with at most 12 min-sum LDPC
+iterations at either effort. Full decodes the first two passes with 50 sum-product
+iterations (what the PER curves assume), Fast with min-sum too: on fading channels it
+cost 1.4-3.5 times less CPU and lost about as many packets in our measurements; near the
+AWGN threshold it loses more (docs/phy.md, "Decoding effort").
 It can change while running.
 
 CFO range: |cfo| < 0.4 subcarrier spacings. The receiver delays its data path by one
