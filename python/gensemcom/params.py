@@ -255,8 +255,9 @@ EXECUTOR = Param("executor", "str", "thread", "Model Executor",
                  "(keeps a radio's sample stream in real time while images are coded)",
                  choices=("thread", "process"), choice_labels=("Thread", "Child Process"), hide="part")
 DECODING_EFFORT = Param("effort", "str", "full", "Decoding Effort",
-                        "full: 50 sum-product LDPC iterations per decode (simulations, PER curves); "
-                        "fast: at most 12 min-sum iterations, up to 6x less CPU on fading channels (a radio's stream)",
+                        "full: a packet's first two LDPC decodes with 50 sum-product iterations (simulations, "
+                        "PER curves); fast: those with at most 12 min-sum iterations too, like the tracking passes, "
+                        "up to 3.5x less CPU on fading channels (a radio's stream)",
                         choices=DECODING_EFFORTS, choice_labels=("Full", "Fast"), hide="part",
                         runtime_setter="set_effort")
 DEFAULT_WIDTH = Param("default_width", "int", 0, "Width if Header Lost",

@@ -11,9 +11,9 @@ definitions:
                 10*log10(bits_per_symbol * code_rate / repetition).
   per           1 - packets_ok / packets_sent: a packet counts as ok only if its payload
                 CRC-32 passed; lost headers are errors. At --effort full (default) the receiver
-                decodes (and after retracking decodes again) with 50 sum-product LDPC
-                iterations per decode; --effort fast, a radio's setting, at most 12 min-sum
-                iterations (up to 6x less CPU on fading channels).
+                decodes a packet first with 50 sum-product LDPC iterations, then (after
+                retracking) with at most 12 min-sum ones; --effort fast, a radio's setting,
+                min-sum throughout (up to 3.5x less CPU on fading channels).
   ber           bit errors / bits_compared over every payload the receiver delivered (CRC
                 passed or not) against what was sent; packets never delivered are not in it.
   samples       complex samples through the channel; samples_per_s = samples / wall_s.
