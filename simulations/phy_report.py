@@ -10,7 +10,8 @@ reused unless ``--rerun``):
   coded     PER of every LDPC MCS in AWGN; SNR at PER 10 % and its gap to the Shannon limit
             of the MCS's spectral efficiency (target: gap <= 4 dB)
   robust    bpsk-1/2x4 around -5 dB (200 packets of 200 bytes at -5 dB)
-  fading    qpsk-1/2 and 16qam-1/2 PER in awgn, rayleigh, rician, multipath
+  fading    qpsk-1/2 and 16qam-1/2 PER in awgn, rayleigh, rician, multipath (blocks of the
+            stream, as benchmarks meet them, and one draw per packet)
   backtoback  1000 packets of 1500 bytes at 30 dB AWGN
   impairments qpsk-1/2 and 16qam-3/4 PER in AWGN with each radio impairment alone at its
             preset value, and the combined b200-indoor preset; SNR at PER 10 % against AWGN
@@ -194,17 +195,26 @@ def robust(args):
 
 
 def fading(args):
+    """PER over the channel presets as a benchmark meets them (new gains every
+    ``coherence_samples`` of the stream, so a packet may straddle a jump) and, for the fading
+    ones, with one draw per packet (``--coherence-samples 0``, the textbook block-fading curve)."""
+    cases = [(mcs, grid, channel, per_packet) for mcs, grid in (("qpsk-1/2", "0:30:3"), ("16qam-1/2", "6:33:3"))
+             for channel in ("awgn", "rician", "rayleigh", "multipath")
+             for per_packet in ((False, True) if channel != "awgn" else (False,))]
+    jobs = [(f"fading_{mcs.replace('/', '')}_{channel}" + ("_per_packet" if per_packet else ""),
+             ["--mcs", mcs, "--channel", channel, f"--sweep={grid}", "--packets", str(args.packets),
+              "--payload-bytes", "500", "--seed", "5", *(["--coherence-samples", "0"] if per_packet else [])])
+            for mcs, grid, channel, per_packet in cases]
     rows, summary = [], {}
-    for mcs, grid in (("qpsk-1/2", "0:30:3"), ("16qam-1/2", "6:33:3")):
-        for channel in ("awgn", "rician", "rayleigh", "multipath"):
-            part = link_rows(f"fading_{mcs.replace('/', '')}_{channel}",
-                             ["--mcs", mcs, "--channel", channel, f"--sweep={grid}", "--packets",
-                              str(args.packets), "--payload-bytes", "500", "--seed", "5"],
-                             args.rerun)
-            rows += part
-            summary[f"{mcs} {channel}"] = crossing([r["snr_db"] for r in part],
-                                                   [r["per"] for r in part], 0.1)
-    plot_rows(IMG / "phy_fading_per.png", rows, "PER over the channel presets (500-byte packets)")
+    for (mcs, _, channel, per_packet), part in zip(cases, _run_all(jobs, args)):
+        label = f"{channel}, per packet" if per_packet else channel
+        rows += [dict(row, channel=label) for row in part]
+        summary[f"{mcs} {label}"] = crossing([r["snr_db"] for r in part], [r["per"] for r in part], 0.1)
+    per_packet = [row for row in rows if row["channel"].endswith("per packet")]
+    plot_rows(IMG / "phy_fading_per.png", [row for row in rows if row not in per_packet],
+              "PER over the channel presets (500-byte packets; new gains every coherence_samples)")
+    plot_rows(IMG / "phy_fading_per_packet.png", per_packet,
+              "PER over the fading presets with one draw per packet (500-byte packets)")
     return {"snr_at_per_10pct": summary}
 
 
