@@ -89,3 +89,38 @@ def test_each_effort_decodes_a_failing_packet_with_its_own_ldpc_decoder(effort, 
     z, noise_var, result = ofdm_qam_rx.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
     assert not result.crc_ok and z.shape == noise_var.shape == (SYMBOLS * NM.n_data_carriers,)
     assert calls == [effort == "fast"] * 2 + [True] * 9
+
+
+def flat_packet(gains, noise_db, seed=0):
+    """(symbols_fft, estimate): QPSK through a flat channel of gain ``gains[t]`` in OFDM symbol t
+    (the preamble measured 1), with noise at ``noise_db`` per carrier."""
+    rng = np.random.default_rng(seed)
+    occupied = np.asarray(NM.occupied_carriers)
+    count = len(gains)
+    sent = (rng.choice([-1, 1], (count, occupied.size)) + 1j * rng.choice([-1, 1], (count, occupied.size))) / np.sqrt(2)
+    pilot = [list(occupied).index(k) for k in NM.pilot_carriers]
+    sent[:, pilot] = NM.pilots(NM.header_symbols, count)
+    sigma2 = 10 ** (noise_db / 10)
+    noise = np.sqrt(sigma2 / 2) * (rng.normal(size=sent.shape) + 1j * rng.normal(size=sent.shape))
+    fft = np.zeros((count, NM.fft_len), complex)
+    fft[:, NM.spectrum_index(occupied)] = np.asarray(gains)[:, None] * sent + noise
+    return fft, ChannelEstimate(channel=np.ones(occupied.size, complex), noise_var=sigma2, phase_step=0.0)
+
+
+def test_pilots_see_a_flat_channel_jump_that_the_symbols_scatter_does_not():
+    """Block fading can jump within a packet; the pilots' common gain follows the jump, so the
+    equalised symbols stay consistent with their noise (``needs_tracking`` is False), and only
+    ``pilots_moved`` tells the receiver to track the packet again. A static channel, even at
+    0 dB, does not move the pilots."""
+    from gnuradio.gensemcom.phy.receiver import equalize, track_pilots
+    from gnuradio.gensemcom.phy.tracking import needs_tracking, pilots_moved
+    jump = np.where(np.arange(SYMBOLS) < SYMBOLS // 3, 1.0, 0.5 * np.exp(1.0j))
+    fft, estimate = flat_packet(jump, -25.0)
+    pilots = track_pilots(fft, estimate, NM, NM.header_symbols)
+    z, noise_var, _ = equalize(fft, estimate, NM, NM.header_symbols, pilots)
+    assert pilots_moved(pilots.common)
+    assert not needs_tracking(z.reshape(-1), noise_var.reshape(-1), "qpsk")
+    for noise_db in (-25.0, 0.0):
+        for seed in range(3):
+            fft, estimate = flat_packet(np.ones(SYMBOLS), noise_db, seed)
+            assert not pilots_moved(track_pilots(fft, estimate, NM, NM.header_symbols).common), (noise_db, seed)

@@ -35,7 +35,7 @@ from .mcs import frame_size, get_mcs, largest_frame
 from .modulation import demodulate_llr, nearest_points
 from .ofdm_qam_tx import as_numerology, reserve_buffer
 from .receiver import TIMING_BACKOFF, equalize, estimate_channel, track_pilots
-from .tracking import local_noise_var, needs_tracking, track_carriers
+from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
 
 CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
 LENGTH_TAG = "gsc_payload_symbols"
@@ -125,7 +125,8 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
     """Equalise and decode a payload: (z, noise_var, ``framing.PayloadResult``).
 
     First with the pilots' tracking; when that fails the CRC and the symbols scatter more than
-    the noise explains (``tracking.needs_tracking``: the channel changed within the packet),
+    the noise explains or the pilots' common gain moved (``tracking.needs_tracking``,
+    ``tracking.pilots_moved``: the channel changed within the packet),
     the same symbols with LLRs scaled by their local scatter (``tracking.local_noise_var``: no
     over-confident bits where the channel moved), then with the channel tracked per carrier
     from decisions (``tracking.track_carriers``: first those the pilots' channel gives, then
@@ -149,7 +150,7 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
     shape = z.shape
     z, noise_var = z.reshape(-1), noise_var.reshape(-1)
     result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
-    if result.crc_ok or not needs_tracking(z, noise_var, mcs.modulation):
+    if result.crc_ok or not (needs_tracking(z, noise_var, mcs.modulation) or pilots_moved(pilots.common)):
         return z, noise_var, result
     honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
     result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm, fast)

@@ -33,7 +33,8 @@ the data symbols themselves (decision directed), vectorised over the packet:
    carrier (``NOISE_AREA``).
 
 ``needs_tracking`` decides when a packet is worth it: when the equalised symbols of the first
-pass scatter around their decisions far more than the noise the preamble measured.
+pass scatter around their decisions far more than the noise the preamble measured, or
+(``pilots_moved``) when the pilots' common gain changed within the packet.
 """
 import numpy as np
 from scipy.ndimage import uniform_filter
@@ -47,6 +48,7 @@ FORWARD_CARRIERS = 3        # "forward" decisions: carriers averaged into each o
 TAP_FLOOR = 0.01            # impulse-response taps weaker than this (relative) do not count
 TAP_MARGIN = 2              # taps kept beyond the last strong one
 NOISE_AREA = (9, 5)         # OFDM symbols x carriers over which the unexplained power is averaged
+COMMON_GAIN_MOVED = 0.3     # the pilots' common gain this far from its median: the channel moved
 
 
 def _nonzero(channel):
@@ -60,6 +62,16 @@ def needs_tracking(z, noise_var, modulation):
     error = np.abs(z - nearest_points(z, modulation)) ** 2
     # decision errors at low SNR make the scatter smaller than the noise, never larger
     return float(np.mean(error)) > EXCESS_ERROR_RATIO * float(np.mean(np.minimum(noise_var, 10.0)))
+
+
+def pilots_moved(common):
+    """True when the pilots' common gain (``receiver.PilotTrack.common``, relative to the
+    preamble's channel) strays more than ``COMMON_GAIN_MOVED`` from its median within the
+    packet: a flat channel that jumped (block fading) leaves the equalised symbols consistent
+    with their noise, so ``needs_tracking`` does not see it."""
+    common = np.asarray(common)
+    centre = np.median(common.real) + 1j * np.median(common.imag)
+    return bool(common.size) and float(np.max(np.abs(common - centre))) > COMMON_GAIN_MOVED
 
 
 def local_noise_var(z, noise_var, modulation):
