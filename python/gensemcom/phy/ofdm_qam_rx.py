@@ -136,7 +136,7 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
 
     The tracking passes decode with the bounded min-sum LDPC decoder (``ldpc.FAST_*``) at either
     effort: their noise variance is too small where decisions steered the channel, and min-sum,
-    unlike sum-product, does not depend on the LLRs' scale (docs/phy.md, "Decoding effort").
+    unlike sum-product, does not depend on the LLRs' scale (docs/phy.md, "Doppler").
     ``effort`` "full": the first two decodes with sum-product (50 iterations); "fast" (a receiver
     that must keep pace with a radio): those two with min-sum as well, which costs less and loses
     more packets near the AWGN threshold.
