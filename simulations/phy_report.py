@@ -205,15 +205,14 @@ def fading(args):
              ["--mcs", mcs, "--channel", channel, f"--sweep={grid}", "--packets", str(args.packets),
               "--payload-bytes", "500", "--seed", "5", *(["--coherence-samples", "0"] if per_packet else [])])
             for mcs, grid, channel, per_packet in cases]
-    rows, summary = [], {}
+    rows, summary = {False: [], True: []}, {}      # by per_packet
     for (mcs, _, channel, per_packet), part in zip(cases, _run_all(jobs, args)):
         label = f"{channel}, per packet" if per_packet else channel
-        rows += [dict(row, channel=label) for row in part]
+        rows[per_packet] += [dict(row, channel=label) for row in part]
         summary[f"{mcs} {label}"] = crossing([r["snr_db"] for r in part], [r["per"] for r in part], 0.1)
-    per_packet = [row for row in rows if row["channel"].endswith("per packet")]
-    plot_rows(IMG / "phy_fading_per.png", [row for row in rows if row not in per_packet],
+    plot_rows(IMG / "phy_fading_per.png", rows[False],
               "PER over the channel presets (500-byte packets; new gains every coherence_samples)")
-    plot_rows(IMG / "phy_fading_per_packet.png", per_packet,
+    plot_rows(IMG / "phy_fading_per_packet.png", rows[True],
               "PER over the fading presets with one draw per packet (500-byte packets)")
     return {"snr_at_per_10pct": summary}
 

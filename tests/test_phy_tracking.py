@@ -11,30 +11,40 @@ from gnuradio.gensemcom.phy.tracking import track_carriers
 SYMBOLS = 120
 
 
+def received_fft(qpsk, channel, noise_db, rng):
+    """(symbols_fft, noise variance): QPSK data symbols ``qpsk`` (T, data carriers) and the
+    pilots through ``channel`` (T, occupied carriers), with complex noise at ``noise_db``."""
+    occupied = np.asarray(NM.occupied_carriers)
+    where = {k: i for i, k in enumerate(occupied)}
+    sent = np.empty(channel.shape, complex)
+    sent[:, [where[k] for k in NM.data_carriers]] = qpsk
+    sent[:, [where[k] for k in NM.pilot_carriers]] = NM.pilots(NM.header_symbols, channel.shape[0])
+    sigma2 = 10 ** (noise_db / 10)
+    noise = np.sqrt(sigma2 / 2) * (rng.normal(size=sent.shape) + 1j * rng.normal(size=sent.shape))
+    fft = np.zeros((channel.shape[0], NM.fft_len), complex)
+    fft[:, NM.spectrum_index(occupied)] = channel * sent + noise
+    return fft, sigma2
+
+
+def random_qpsk(rng, count):
+    """(count, data carriers) random unit-power QPSK symbols."""
+    shape = (count, len(NM.data_carriers))
+    return (rng.choice([-1, 1], shape) + 1j * rng.choice([-1, 1], shape)) / np.sqrt(2)
+
+
 def moving_channel(seed, turns=0.5, noise_db=-30.0):
     """(symbols_fft, estimate, data symbols): QPSK through a 5-tap channel whose taps turn at
     different rates (up to ``turns`` turns over the packet), so its shape across carriers changes."""
     rng = np.random.default_rng(seed)
     occupied = np.asarray(NM.occupied_carriers)
-    where = {k: i for i, k in enumerate(occupied)}
-    data = np.asarray([where[k] for k in NM.data_carriers])
-    pilot = np.asarray([where[k] for k in NM.pilot_carriers])
-    first = NM.header_symbols
-    qpsk = (rng.choice([-1, 1], (SYMBOLS, data.size)) + 1j * rng.choice([-1, 1], (SYMBOLS, data.size))) / np.sqrt(2)
-    sent = np.empty((SYMBOLS, occupied.size), complex)
-    sent[:, data] = qpsk
-    sent[:, pilot] = NM.pilots(first, SYMBOLS)
+    qpsk = random_qpsk(rng, SYMBOLS)
     taps0 = (rng.normal(size=5) + 1j * rng.normal(size=5)) * np.exp(-np.arange(5) / 2.0)
     taps0 /= np.linalg.norm(taps0)
     rates = rng.uniform(-turns, turns, 5) * 2 * np.pi / SYMBOLS
     time = np.arange(SYMBOLS)[:, None]
     taps = taps0[None, :] * np.exp(1j * rates[None, :] * time)
     basis = np.exp(-2j * np.pi * occupied[:, None] * np.arange(5)[None, :] / NM.fft_len)
-    channel = taps @ basis.T
-    sigma2 = 10 ** (noise_db / 10)
-    noise = np.sqrt(sigma2 / 2) * (rng.normal(size=sent.shape) + 1j * rng.normal(size=sent.shape))
-    fft = np.zeros((SYMBOLS, NM.fft_len), complex)
-    fft[:, NM.spectrum_index(occupied)] = channel * sent + noise
+    fft, sigma2 = received_fft(qpsk, taps @ basis.T, noise_db, rng)
     estimate = ChannelEstimate(channel=taps0 @ basis.T, noise_var=sigma2, phase_step=0.0)
     return fft, estimate, qpsk
 
@@ -95,16 +105,9 @@ def flat_packet(gains, noise_db, seed=0):
     """(symbols_fft, estimate): QPSK through a flat channel of gain ``gains[t]`` in OFDM symbol t
     (the preamble measured 1), with noise at ``noise_db`` per carrier."""
     rng = np.random.default_rng(seed)
-    occupied = np.asarray(NM.occupied_carriers)
-    count = len(gains)
-    sent = (rng.choice([-1, 1], (count, occupied.size)) + 1j * rng.choice([-1, 1], (count, occupied.size))) / np.sqrt(2)
-    pilot = [list(occupied).index(k) for k in NM.pilot_carriers]
-    sent[:, pilot] = NM.pilots(NM.header_symbols, count)
-    sigma2 = 10 ** (noise_db / 10)
-    noise = np.sqrt(sigma2 / 2) * (rng.normal(size=sent.shape) + 1j * rng.normal(size=sent.shape))
-    fft = np.zeros((count, NM.fft_len), complex)
-    fft[:, NM.spectrum_index(occupied)] = np.asarray(gains)[:, None] * sent + noise
-    return fft, ChannelEstimate(channel=np.ones(occupied.size, complex), noise_var=sigma2, phase_step=0.0)
+    channel = np.repeat(np.asarray(gains, complex)[:, None], len(NM.occupied_carriers), axis=1)
+    fft, sigma2 = received_fft(random_qpsk(rng, len(gains)), channel, noise_db, rng)
+    return fft, ChannelEstimate(channel=np.ones(len(NM.occupied_carriers), complex), noise_var=sigma2, phase_step=0.0)
 
 
 def test_pilots_see_a_flat_channel_jump_that_the_symbols_scatter_does_not():

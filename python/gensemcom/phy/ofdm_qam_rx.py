@@ -161,7 +161,7 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
         for _ in range(TRACKING_PASSES):
             z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
             z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, True)
+            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast=True)
             if result.crc_ok:
                 return z, noise_var, result
             decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
