@@ -36,7 +36,7 @@ from gnuradio import blocks, channels, digital, gr
 
 from gnuradio.gensemcom.fileio import check_output_path, to_jsonable, write_text_atomic
 from gnuradio.gensemcom.flowgraphs.thread_cpu import ThreadCpu, merge_truncated
-from gnuradio.gensemcom.phy import ofdm_qam_rx
+from gnuradio.gensemcom.phy.burst_decoder import burst_decoder
 from gnuradio.gensemcom.phy.framing import MAX_SEQ, Header
 from gnuradio.gensemcom.phy.link import run_link
 from gnuradio.gensemcom.phy.mcs import frame_size
@@ -75,33 +75,30 @@ def decoders_replaced(which):
     """What-if (see the module docstring): ``which`` None, "header" or "both" of the receiver's
     decoders replaced by constant-time stand-ins while the block runs. Valid only for runs of
     equal packets, as this script sends."""
-    decode_header, finish_payload = ofdm_qam_rx.header_decoder._decode, ofdm_qam_rx.payload_decoder._finish
+    decode_header, decode_payload = burst_decoder._decode_header, burst_decoder._decode_payload
+    first = []
 
     def header_stand_in(self, vectors):
-        first = getattr(self, "stand_in_first", None)
-        if first is None:
-            decode_header(self, vectors)
-            self.stand_in_first = self.handoff.get(self._key)
-            return
-        header, estimate, cfo = first
-        self.hand_off(Header(header.mcs, header.payload_len, (header.seq + self._key) & MAX_SEQ), estimate, cfo)
+        if not first:
+            first.append(decode_header(self, vectors))
+        header, estimate = first[0]
+        self.stand_in_seq = getattr(self, "stand_in_seq", -1) + 1
+        return Header(header.mcs, header.payload_len, self.stand_in_seq & MAX_SEQ), estimate
 
-    def payload_stand_in(self):
-        header = self._packet["header"]
-        self._packet, self._chunks, self._have = None, [], 0
+    def payload_stand_in(self, symbols, header, estimate, cfo):
         meta = {"mcs": header.mcs, "seq": header.seq, "flags": header.flags, "payload_len": header.payload_len,
                 "crc_ok": False, "snr_db": 0.0}
         self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(
             header.payload_len, [0] * header.payload_len)))
 
     if which in ("header", "both"):
-        ofdm_qam_rx.header_decoder._decode = header_stand_in
+        burst_decoder._decode_header = header_stand_in
     if which == "both":
-        ofdm_qam_rx.payload_decoder._finish = payload_stand_in
+        burst_decoder._decode_payload = payload_stand_in
     try:
         yield
     finally:
-        ofdm_qam_rx.header_decoder._decode, ofdm_qam_rx.payload_decoder._finish = decode_header, finish_payload
+        burst_decoder._decode_header, burst_decoder._decode_payload = decode_header, decode_payload
 
 
 class Chain:

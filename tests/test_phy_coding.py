@@ -57,7 +57,7 @@ def test_ldpc_decoder_reports_failure_on_noise(fast, rng):
 
 
 def test_min_sum_ignores_the_llr_scale_that_sum_product_needs(rng):
-    """Why the receiver's retracking passes decode with min-sum (``ofdm_qam_rx.decode_packet``):
+    """Why the receiver's retracking passes decode with min-sum (``burst_decoder.decode_packet``):
     their noise variance, hence their LLRs' scale, is off. Scaled by 1/4 or 8, min-sum decodes
     the same codewords; sum-product, right at the true scale, fails on them."""
     code = ldpc.get_code(1944, "1/2")

@@ -6,12 +6,14 @@ import pytest
 from gnuradio import blocks, gr
 
 from gnuradio.gensemcom.errors import BadInputError
+from gnuradio.gensemcom.phy.burst_decoder import burst_decoder
 from gnuradio.gensemcom.phy.channel import ChannelConfig
 from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
 from gnuradio.gensemcom.phy.link import pdu_collector, run_link, transmit
 from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size
 from gnuradio.gensemcom.phy.ofdm_qam_rx import ofdm_qam_rx
 from gnuradio.gensemcom.phy.ofdm_qam_tx import ofdm_qam_tx
+from gnuradio.gensemcom.phy.receiver import TIMING_BACKOFF
 
 pytestmark = [pytest.mark.flowgraph, pytest.mark.timeout(180)]
 
@@ -72,11 +74,49 @@ def _tx_samples(payloads, mcs):
     return np.array(sink.data())
 
 
+def _burst_decoder_pdus(samples, triggers):
+    """PDUs and the block of a ``burst_decoder`` fed ``samples`` and a trigger stream with ones at
+    ``triggers`` (no CFO tags, no delay)."""
+    trigger = np.zeros(len(samples), np.uint8)
+    trigger[list(triggers)] = 1
+    tb = gr.top_block()
+    decoder = burst_decoder(DEFAULT_NUMEROLOGY)
+    store = blocks.message_debug()
+    tb.connect(blocks.vector_source_c(np.asarray(samples, np.complex64)), (decoder, 0))
+    tb.connect(blocks.vector_source_b(trigger.tolist()), (decoder, 1))
+    tb.msg_connect(decoder, "out", store, "store")
+    tb.run()
+    pdus = [store.get_message(i) for i in range(store.num_messages())]
+    return [(pmt.to_python(pmt.car(m)), bytes(pmt.u8vector_elements(pmt.cdr(m)))) for m in pdus], decoder
+
+
+def test_burst_decoder_follows_the_demux_trigger_rules(rng):
+    """The rules of GNU Radio's header_payload_demux, which burst_decoder replaced: after a failed
+    header the search resumes one sample on (a false trigger 300 samples before a preamble costs
+    nothing), a trigger inside a decoded packet is ignored, and a packet whose payload has not
+    arrived when the stream ends is not decoded, nor counted as done."""
+    payloads = [rng.integers(0, 256, 200, dtype=np.uint8).tobytes() for _ in range(3)]
+    x = _tx_samples(payloads, "qpsk-1/2")
+    x = x + (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size)) * 1e-3
+    size = frame_size(200, "qpsk-1/2")
+    starts = [k * size.samples + DEFAULT_NUMEROLOGY.gap_len - TIMING_BACKOFF for k in range(3)]
+    header_samples = (8 + 11) * DEFAULT_NUMEROLOGY.symbol_len
+    false_alarm, inside = starts[0] - 300, starts[1] + header_samples + 500
+    pdus, decoder = _burst_decoder_pdus(x, starts + [false_alarm, inside])
+    assert [(m["seq"], m["crc_ok"], data) for m, data in pdus] == [(k, True, payloads[k]) for k in range(3)]
+    assert (decoder.headers_ok, decoder.headers_failed) == (3, 1)
+    assert decoder.samples_done() == x.size
+    cut = starts[2] + size.burst_samples - 100          # the stream ends inside packet 2's payload
+    pdus, decoder = _burst_decoder_pdus(x[:cut], starts)
+    assert [m["seq"] for m, _ in pdus] == [0, 1]
+    assert decoder.headers_ok == 3 and decoder.samples_done() == starts[2]
+
+
 def test_noise_alone_yields_no_packets(rng):
     noise = (rng.standard_normal(3_000_000) + 1j * rng.standard_normal(3_000_000)) * 0.1
     pdus, rx = _rx_pdus(noise)
     assert pdus == []
-    assert rx.header_decoder.headers_ok == 0
+    assert rx.decoder.headers_ok == 0
 
 
 def test_corrupted_packet_is_rejected_by_crc(rng):
@@ -167,7 +207,7 @@ def test_fast_effort_decodes_clean_packets_and_is_checked():
     assert (result.effort, result.per, result.ber) == ("fast", 0.0, 0.0)
     rx = ofdm_qam_rx(effort="fast")
     rx.set_effort("full")
-    assert rx.payload_decoder.effort == "full"
+    assert rx.decoder.effort == "full"
     with pytest.raises(BadInputError, match="effort"):
         ofdm_qam_rx(effort="quick")
     with pytest.raises(BadInputError, match="effort"):

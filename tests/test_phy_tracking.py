@@ -83,20 +83,20 @@ def test_each_effort_decodes_a_failing_packet_with_its_own_ldpc_decoder(effort, 
     decodes at either effort: the pilots' pass and the honest-noise pass, with the sum-product
     decoder (full) or the bounded min-sum one (fast), then three retracking starts of three
     passes each, always with min-sum (whose result does not depend on the LLRs' scale)."""
-    from gnuradio.gensemcom.phy import ofdm_qam_rx
+    from gnuradio.gensemcom.phy import burst_decoder
     from gnuradio.gensemcom.phy.framing import Header
     from gnuradio.gensemcom.phy.mcs import frame_size
     fft, estimate, _ = moving_channel(3)
     payload_len = next(n for n in range(1, 4097) if frame_size(n, "qpsk-1/2").payload_ofdm_symbols == SYMBOLS)
     calls = []
-    real = ofdm_qam_rx.decode_payload_llr
+    real = burst_decoder.decode_payload_llr
 
     def counted(llr, header, numerology, fast=False):
         calls.append(fast)
         return real(llr, header, numerology, fast)
 
-    monkeypatch.setattr(ofdm_qam_rx, "decode_payload_llr", counted)
-    z, noise_var, result = ofdm_qam_rx.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
+    monkeypatch.setattr(burst_decoder, "decode_payload_llr", counted)
+    z, noise_var, result = burst_decoder.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
     assert not result.crc_ok and z.shape == noise_var.shape == (SYMBOLS * NM.n_data_carriers,)
     assert calls == [effort == "fast"] * 2 + [True] * 9
 

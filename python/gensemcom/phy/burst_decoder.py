@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The receiver's per-packet half: cut each burst out of the stream, decode header and payload.
+
+``burst_decoder`` takes the synchronised sample stream and the trigger stream of
+``ofdm_qam_rx``'s detector. For each trigger it decodes the header from the preamble and header
+OFDM symbols, then, once the payload's samples have arrived, the payload, and publishes one PDU.
+Both decodes run in the block's own thread, one after the other: no message round trip to a
+demultiplexer that would wait (GNU Radio 3.10's header_payload_demux busy-waits for the header
+decoder's answer) and no second Python thread contending for the GIL.
+
+Trigger rules are those of GNU Radio's header_payload_demux: after a header that fails, the
+search for the next trigger resumes one sample after the failed one; after a packet, at its
+last sample, so triggers inside a packet are ignored.
+"""
+import time
+from collections import deque
+
+import numpy as np
+import pmt
+import scipy.fft
+from gnuradio import gr
+
+from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
+from .mcs import frame_size, get_mcs
+from .modulation import demodulate_llr, nearest_points
+from .receiver import equalize, estimate_channel, track_pilots
+from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
+
+CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
+EVM_SYMBOLS = 1024
+CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols`` port
+TRACKING_PASSES = 3   # decodes per start of the per-carrier tracking (its decisions, then the LDPC's)
+
+
+def decode_header(vectors, numerology):
+    """(``Header`` or None, ``ChannelEstimate``) from the FFTs (complex (preamble_repeats +
+    header_symbols, fft_len)) of a packet's preamble and header symbols; the estimate's
+    phase_offset is the header pilots' residual phase."""
+    nm = numerology
+    reps = nm.preamble_repeats
+    estimate = estimate_channel(vectors[:reps], nm)
+    z, noise_var, offset = equalize(vectors[reps:], estimate, nm, first_symbol=0)
+    header = decode_header_llr(demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk"))
+    estimate.phase_offset = offset
+    return header, estimate
+
+
+def decode_packet(symbols, estimate, header, numerology, effort="full"):
+    """Equalise and decode a payload: (z, noise_var, ``framing.PayloadResult``).
+
+    First with the pilots' tracking; when that fails the CRC and the symbols scatter more than
+    the noise explains or the pilots' common gain moved (``tracking.needs_tracking``,
+    ``tracking.pilots_moved``: the channel changed within the packet),
+    the same symbols with LLRs scaled by their local scatter (``tracking.local_noise_var``: no
+    over-confident bits where the channel moved), then with the channel tracked per carrier
+    from decisions (``tracking.track_carriers``: first those the pilots' channel gives, then
+    forward ones of the power-weighted impulse-response fit, then forward ones averaged over
+    neighbouring carriers: each recovers packets where the others slip), each followed by
+    passes with the symbols the LDPC decoder's output re-encodes to.
+
+    The tracking passes decode with the bounded min-sum LDPC decoder (``ldpc.FAST_*``) at either
+    effort: their noise variance is too small where decisions steered the channel, and min-sum,
+    unlike sum-product, does not depend on the LLRs' scale (docs/phy.md, "Doppler").
+    ``effort`` "full": the first two decodes with sum-product (50 iterations); "fast" (a receiver
+    that must keep pace with a radio): those two with min-sum as well, which costs less and loses
+    more packets near the AWGN threshold.
+    """
+    nm = numerology
+    mcs = get_mcs(header.mcs)
+    first = nm.header_symbols
+    fast = effort == "fast"
+    pilots = track_pilots(symbols, estimate, nm, first)
+    z, noise_var, _ = equalize(symbols, estimate, nm, first, pilots)
+    shape = z.shape
+    z, noise_var = z.reshape(-1), noise_var.reshape(-1)
+    result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
+    if result.crc_ok or not (needs_tracking(z, noise_var, mcs.modulation) or pilots_moved(pilots.common)):
+        return z, noise_var, result
+    honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
+    result = decode_payload_llr(demodulate_llr(z, honest, mcs.modulation), header, nm, fast)
+    if result.crc_ok:
+        return z, honest, result
+    for start in (None, "forward", "forward-local"):
+        decisions = start
+        for _ in range(TRACKING_PASSES):
+            z, noise_var = track_carriers(symbols, estimate, nm, first, mcs.modulation, decisions)
+            z, noise_var = z.reshape(-1), noise_var.reshape(-1)
+            result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast=True)
+            if result.crc_ok:
+                return z, noise_var, result
+            decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
+    return z, noise_var, result
+
+
+class burst_decoder(gr.sync_block):
+    """Decode bursts; publish one PDU per packet whose header decoded on message port ``out``.
+
+    Inputs: (0) complex64 samples, CFO-corrected and delayed so that a trigger marks the start
+    of the first preamble symbol's FFT window (``TIMING_BACKOFF`` samples into its cyclic
+    prefix), tagged ``phase_est`` (the detector's CFO, rad per OFDM symbol) at the trigger;
+    (1) uint8 trigger, non-zero at a packet's start. Message ``out``: pmt.cons(meta, u8vector
+    payload), meta as ``ofdm_qam_rx`` documents; ``symbols``: up to 1024 equalised payload symbols
+    per packet. ``emit_failed``: also publish packets whose CRC failed; ``effort``: see
+    ``decode_packet``; ``data_delay_samples``: the delay of input 0 against the receiver's input
+    (for ``samples_done``).
+
+    Counters: headers_ok, headers_failed, packets_ok, packets_failed; decode_cpu_s (this
+    thread's CPU seconds decoding headers and payloads) and decode_cpu_max_s (the costliest
+    payload).
+    """
+
+    def __init__(self, numerology, samp_rate=20e6, emit_failed=True, effort="full", data_delay_samples=0):
+        nm = self.numerology = numerology
+        gr.sync_block.__init__(self, name="gensemcom_burst_decoder", in_sig=[np.complex64, np.uint8], out_sig=None)
+        self.message_port_register_out(pmt.intern("out"))
+        self._symbols_port = pmt.intern("symbols")
+        self.message_port_register_out(self._symbols_port)
+        import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
+        self.samp_rate = float(samp_rate)
+        self.emit_failed = bool(emit_failed)
+        self.effort = effort
+        self.data_delay_samples = int(data_delay_samples)
+        self._header_samples = (nm.preamble_repeats + nm.header_symbols) * nm.symbol_len
+        self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
+        self._cfo_key = pmt.intern(CFO_TAG)
+        self._triggers = deque()     # absolute sample indices not yet searched past
+        self._cfo_tags = {}          # absolute index -> detector CFO (rad per OFDM symbol)
+        self._search_from = 0        # the next trigger counts from this absolute index on
+        self._packet = None          # (start, end, header, estimate, cfo): header decoded, payload awaited
+        self._chunks, self._start = [], 0   # samples kept from absolute index _start on
+        self._done = 0
+        self.headers_ok = self.headers_failed = 0
+        self.packets_ok = self.packets_failed = 0
+        self.decode_cpu_s = self.decode_cpu_max_s = 0.0
+
+    def samples_done(self):
+        """Input samples of the receiver (counted from the flowgraph's start) that this block is
+        done with: every burst that ended before has been decoded and its PDU posted, or was not
+        detected."""
+        return max(self._done - self.data_delay_samples, 0)
+
+    def work(self, input_items, output_items):
+        data, trigger = input_items
+        count = len(data)
+        base = self.nitems_read(0)
+        hits = np.flatnonzero(trigger[:count])
+        if hits.size:
+            self._triggers.extend((hits + base).tolist())
+            for tag in self.get_tags_in_window(0, 0, count, self._cfo_key):
+                self._cfo_tags[tag.offset] = pmt.to_double(tag.value)
+        keep = self._keep_from(base + count)
+        if keep < base + count:
+            if not self._chunks:
+                self._start = keep
+            self._chunks.append(data[keep - base:].copy() if keep > base else data.copy())
+        self._process(base + count)
+        keep = self._keep_from(base + count)
+        self._trim(keep, base + count)
+        self._done = keep
+        return count
+
+    def _keep_from(self, end):
+        """The first absolute index still needed: the awaited packet's or the next trigger's."""
+        if self._packet is not None:
+            return self._packet[0]
+        while self._triggers and self._triggers[0] < self._search_from:
+            self._triggers.popleft()
+        return self._triggers[0] if self._triggers else end
+
+    def _trim(self, keep, end):
+        if keep >= end:
+            self._chunks, self._start = [], end
+        elif keep > self._start:
+            self._chunks = [self._window(keep, end)]
+            self._start = keep
+        for offset in [o for o in self._cfo_tags if o < keep]:
+            del self._cfo_tags[offset]
+
+    def _window(self, lo, hi):
+        """Samples [lo, hi) (absolute indices) from the kept chunks."""
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0][lo - self._start:hi - self._start]
+
+    def _ffts(self, start, count):
+        """FFTs (complex64 (count, fft_len)) of ``count`` OFDM symbols from absolute index ``start``."""
+        nm = self.numerology
+        windows = self._window(start, start + count * nm.symbol_len).reshape(count, nm.symbol_len)
+        return scipy.fft.fft(windows[:, nm.cp_len:], axis=1)
+
+    def _process(self, end):
+        nm = self.numerology
+        while True:
+            if self._packet is not None:
+                start, stop, header, estimate, cfo = self._packet
+                if stop > end:
+                    return
+                first = start + self._header_samples
+                self._timed_payload(self._ffts(first, (stop - first) // nm.symbol_len), header, estimate, cfo)
+                self._packet = None
+                self._search_from = stop - 1
+                continue
+            start = self._keep_from(end)
+            if start == end or start + self._header_samples > end:
+                return
+            self._triggers.popleft()
+            cfo = [value for offset, value in self._cfo_tags.items() if start <= offset < start + self._header_samples]
+            started = time.thread_time()
+            try:
+                header, estimate = self._decode_header(self._ffts(start, nm.preamble_repeats + nm.header_symbols))
+            except Exception as exc:  # a bad burst must not stop the flowgraph
+                self.logger.error(f"header decoding failed: {exc!r}")
+                header = None
+            self.decode_cpu_s += time.thread_time() - started
+            if header is None:
+                self.headers_failed += 1
+                self._search_from = start + 1
+                continue
+            self.headers_ok += 1
+            size = frame_size(header.payload_len, header.mcs, nm)
+            cfo = (cfo[-1] if cfo else 0.0) * self._step_to_spacings + estimate.phase_step * self._step_to_spacings
+            self._packet = (start, start + self._header_samples + size.payload_ofdm_symbols * nm.symbol_len,
+                            header, estimate, cfo)
+
+    def _decode_header(self, vectors):
+        return decode_header(vectors, self.numerology)
+
+    def _timed_payload(self, symbols, header, estimate, cfo):
+        started = time.thread_time()
+        try:
+            self._decode_payload(symbols, header, estimate, cfo)
+        except Exception as exc:  # a bad packet must not stop the flowgraph
+            self.logger.error(f"payload decoding failed: {exc!r}")
+        spent = time.thread_time() - started
+        self.decode_cpu_s += spent
+        self.decode_cpu_max_s = max(self.decode_cpu_max_s, spent)
+
+    def _decode_payload(self, symbols, header, estimate, cfo):
+        if header.flags & FLAG_FILLER:
+            return
+        nm = self.numerology
+        mcs = get_mcs(header.mcs)
+        z, noise_var, result = decode_packet(symbols, estimate, header, nm, self.effort)
+        probe = z[:: max(1, z.size // EVM_SYMBOLS)]
+        if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
+            shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
+            self.message_port_pub(self._symbols_port, pmt.cons(
+                pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), pmt.init_c32vector(shown.size, shown.tolist())))
+        error = probe - nearest_points(probe, mcs.modulation)
+        evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
+        if result.crc_ok:
+            self.packets_ok += 1
+        else:
+            self.packets_failed += 1
+            if not self.emit_failed:
+                return
+        meta = {
+            "mcs": mcs.name, "seq": header.seq, "flags": header.flags,
+            "payload_len": header.payload_len, "crc_ok": bool(result.crc_ok),
+            "snr_db": round(estimate.snr_db, 3), "evm_db": round(evm_db, 3),
+            "cfo": cfo, "cfo_hz": cfo * self.samp_rate / nm.fft_len,
+            "ldpc_failed_codewords": result.failed_codewords,
+        }
+        data = list(result.payload)
+        self.message_port_pub(pmt.intern("out"),
+                              pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), data)))
