@@ -75,30 +75,36 @@ def decoders_replaced(which):
     """What-if (see the module docstring): ``which`` None, "header" or "both" of the receiver's
     decoders replaced by constant-time stand-ins while the block runs. Valid only for runs of
     equal packets, as this script sends."""
-    decode_header, decode_payload = burst_decoder._decode_header, burst_decoder._decode_payload
+    decode_headers, decode_payloads = burst_decoder._decode_headers, burst_decoder._decode_payloads
     first = []
 
     def header_stand_in(self, vectors):
         if not first:
-            first.append(decode_header(self, vectors))
+            first.append(decode_headers(self, vectors[:1])[0])
         header, estimate = first[0]
-        self.stand_in_seq = getattr(self, "stand_in_seq", -1) + 1
-        return Header(header.mcs, header.payload_len, self.stand_in_seq & MAX_SEQ), estimate
+        out = []
+        for _ in range(len(vectors)):
+            self.stand_in_seq = getattr(self, "stand_in_seq", -1) + 1
+            out.append((Header(header.mcs, header.payload_len, self.stand_in_seq & MAX_SEQ), estimate))
+        return out
 
-    def payload_stand_in(self, symbols, header, estimate, cfo):
-        meta = {"mcs": header.mcs, "seq": header.seq, "flags": header.flags, "payload_len": header.payload_len,
-                "crc_ok": False, "snr_db": 0.0}
-        self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(
-            header.payload_len, [0] * header.payload_len)))
+    def payload_stand_in(self, symbols, packets):
+        for packet in packets:
+            header = packet.header
+            meta = {"mcs": header.mcs, "seq": header.seq, "flags": header.flags,
+                    "payload_len": header.payload_len, "crc_ok": False, "snr_db": 0.0}
+            self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(
+                header.payload_len, [0] * header.payload_len)))
+        return [None] * len(packets)
 
     if which in ("header", "both"):
-        burst_decoder._decode_header = header_stand_in
+        burst_decoder._decode_headers = header_stand_in
     if which == "both":
-        burst_decoder._decode_payload = payload_stand_in
+        burst_decoder._decode_payloads = payload_stand_in
     try:
         yield
     finally:
-        burst_decoder._decode_header, burst_decoder._decode_payload = decode_header, decode_payload
+        burst_decoder._decode_headers, burst_decoder._decode_payloads = decode_headers, decode_payloads
 
 
 class Chain:

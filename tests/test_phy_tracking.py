@@ -89,13 +89,18 @@ def test_each_effort_decodes_a_failing_packet_with_its_own_ldpc_decoder(effort, 
     fft, estimate, _ = moving_channel(3)
     payload_len = next(n for n in range(1, 4097) if frame_size(n, "qpsk-1/2").payload_ofdm_symbols == SYMBOLS)
     calls = []
-    real = burst_decoder.decode_payload_llr
+    real, real_batch = burst_decoder.decode_payload_llr, burst_decoder.decode_payloads_llr
 
     def counted(llr, header, numerology, fast=False):
         calls.append(fast)
         return real(llr, header, numerology, fast)
 
+    def counted_batch(llr, header, numerology, fast=False):
+        calls.extend([fast] * len(llr))
+        return real_batch(llr, header, numerology, fast)
+
     monkeypatch.setattr(burst_decoder, "decode_payload_llr", counted)
+    monkeypatch.setattr(burst_decoder, "decode_payloads_llr", counted_batch)
     z, noise_var, result = burst_decoder.decode_packet(fft, estimate, Header("qpsk-1/2", payload_len), NM, effort)
     assert not result.crc_ok and z.shape == noise_var.shape == (SYMBOLS * NM.n_data_carriers,)
     assert calls == [effort == "fast"] * 2 + [True] * 9
@@ -127,3 +132,33 @@ def test_pilots_see_a_flat_channel_jump_that_the_symbols_scatter_does_not():
         for seed in range(3):
             fft, estimate = flat_packet(np.ones(SYMBOLS), noise_db, seed)
             assert not pilots_moved(track_pilots(fft, estimate, NM, NM.header_symbols).common), (noise_db, seed)
+
+
+def test_a_batch_of_packets_decodes_as_each_packet_alone():
+    """The receiver decodes the packets that arrived together in one vectorised first pass
+    (``burst_decoder.decode_packets``, ``receiver.track_pilots_batch``); each packet's pilots,
+    symbols and bits must be what it gets alone, with or without a clock-offset slope."""
+    from gnuradio.gensemcom.phy import burst_decoder
+    from gnuradio.gensemcom.phy.framing import Header
+    from gnuradio.gensemcom.phy.mcs import frame_size
+    from gnuradio.gensemcom.phy.receiver import track_pilots, track_pilots_batch
+    packets = [moving_channel(seed, turns) for seed, turns in ((1, 0.0), (2, 0.5), (3, 0.02))]
+    # a clock offset's phase slope across carriers on the third packet
+    k = np.fft.fftfreq(NM.fft_len, 1 / NM.fft_len)
+    packets[2] = (packets[2][0] * np.exp(2e-3j * np.arange(SYMBOLS)[:, None] * k[None, :]),) + packets[2][1:]
+    symbols = np.stack([fft for fft, _, _ in packets])
+    estimates = [estimate for _, estimate, _ in packets]
+    alone = [track_pilots(fft, estimate, NM, NM.header_symbols) for fft, estimate, _ in packets]
+    together = track_pilots_batch(symbols, estimates, NM, NM.header_symbols)
+    assert alone[2].beta != 0.0
+    for a, b in zip(alone, together):
+        assert abs(a.beta - b.beta) <= 1e-9 * max(abs(a.beta), 1e-6)
+        assert np.allclose(a.common, b.common, rtol=1e-9, atol=1e-12) and np.allclose(a.phase, b.phase)
+    payload_len = next(n for n in range(1, 4097) if frame_size(n, "qpsk-1/2").payload_ofdm_symbols == SYMBOLS)
+    headers = [Header("qpsk-1/2", payload_len, seq) for seq in range(3)]
+    batch = burst_decoder.decode_packets(symbols, estimates, headers, NM, "fast")
+    for (fft, estimate, _), header, (z, noise_var, result) in zip(packets, headers, batch):
+        z1, noise_var1, result1 = burst_decoder.decode_packet(fft, estimate, header, NM, "fast")
+        assert np.allclose(z, z1, rtol=1e-9, atol=1e-9) and np.allclose(noise_var, noise_var1, rtol=1e-9)
+        assert (result.payload, result.crc_ok, result.failed_codewords) == \
+            (result1.payload, result1.crc_ok, result1.failed_codewords)

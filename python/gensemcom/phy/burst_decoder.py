@@ -14,16 +14,18 @@ last sample, so triggers inside a packet are ignored.
 """
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import pmt
 import scipy.fft
 from gnuradio import gr
 
-from .framing import FLAG_FILLER, decode_header_llr, decode_payload_llr, payload_symbols_from_bits
+from .framing import (FLAG_FILLER, decode_header_llr, decode_payload_llr, decode_payloads_llr,
+                      payload_symbols_from_bits)
 from .mcs import frame_size, get_mcs
 from .modulation import demodulate_llr, nearest_points
-from .receiver import equalize, estimate_channel, track_pilots
+from .receiver import equalize_batch, estimate_channels, track_pilots_batch
 from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
 
 CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_len + cp_len
@@ -32,17 +34,18 @@ CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols
 TRACKING_PASSES = 3   # decodes per start of the per-carrier tracking (its decisions, then the LDPC's)
 
 
-def decode_header(vectors, numerology):
-    """(``Header`` or None, ``ChannelEstimate``) from the FFTs (complex (preamble_repeats +
-    header_symbols, fft_len)) of a packet's preamble and header symbols; the estimate's
-    phase_offset is the header pilots' residual phase."""
+def decode_headers(vectors, numerology):
+    """[(``Header`` or None, ``ChannelEstimate``)] of packets from the FFTs of their preamble and
+    header symbols, complex (packets, preamble_repeats + header_symbols, fft_len), vectorised
+    over the packets; each estimate's phase_offset is its header pilots' residual phase."""
     nm = numerology
     reps = nm.preamble_repeats
-    estimate = estimate_channel(vectors[:reps], nm)
-    z, noise_var, offset = equalize(vectors[reps:], estimate, nm, first_symbol=0)
-    header = decode_header_llr(demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk"))
-    estimate.phase_offset = offset
-    return header, estimate
+    estimates = estimate_channels(vectors[:, :reps], nm)
+    z, noise_var, offsets = equalize_batch(vectors[:, reps:], estimates, nm, 0)
+    llr = demodulate_llr(z.reshape(-1), noise_var.reshape(-1), "bpsk").reshape(len(estimates), -1)
+    for estimate, offset in zip(estimates, offsets):
+        estimate.phase_offset = offset
+    return [(decode_header_llr(row), estimate) for row, estimate in zip(llr, estimates)]
 
 
 def decode_packet(symbols, estimate, header, numerology, effort="full"):
@@ -65,15 +68,40 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
     that must keep pace with a radio): those two with min-sum as well, which costs less and loses
     more packets near the AWGN threshold.
     """
+    return decode_packets(np.asarray(symbols)[None], [estimate], [header], numerology, effort)[0]
+
+
+def decode_packets(symbols, estimates, headers, numerology, effort="full", cpu_s=None):
+    """``decode_packet`` of packets whose headers give the same MCS and length: the first pass
+    (pilots, equalisation, LLRs, one LDPC decoder call) vectorised over them, the passes after
+    it packet by packet. symbols complex (B, T, fft_len). Returns a list of (z, noise_var,
+    ``PayloadResult``); ``cpu_s`` (a list): each packet's CPU seconds are appended (its share of
+    the first pass plus its own further passes)."""
     nm = numerology
-    mcs = get_mcs(header.mcs)
+    mcs = get_mcs(headers[0].mcs)
     first = nm.header_symbols
     fast = effort == "fast"
-    pilots = track_pilots(symbols, estimate, nm, first)
-    z, noise_var, _ = equalize(symbols, estimate, nm, first, pilots)
+    started = time.thread_time()
+    pilots = track_pilots_batch(symbols, estimates, nm, first)
+    z, noise_var, _ = equalize_batch(symbols, estimates, nm, first, pilots)
+    llr = demodulate_llr(z.reshape(-1), noise_var.reshape(-1), mcs.modulation).reshape(len(estimates), -1)
+    results = decode_payloads_llr(llr, headers[0], nm, fast)
+    share = (time.thread_time() - started) / len(estimates)
+    out = []
+    for b, result in enumerate(results):
+        started = time.thread_time()
+        out.append(_decode_again(symbols[b], estimates[b], headers[b], nm, fast, z[b], noise_var[b], pilots[b], result))
+        if cpu_s is not None:
+            cpu_s.append(share + time.thread_time() - started)
+    return out
+
+
+def _decode_again(symbols, estimate, header, nm, fast, z, noise_var, pilots, result):
+    """The passes of ``decode_packet`` after the first: (z, noise_var, ``PayloadResult``)."""
+    mcs = get_mcs(header.mcs)
+    first = nm.header_symbols
     shape = z.shape
     z, noise_var = z.reshape(-1), noise_var.reshape(-1)
-    result = decode_payload_llr(demodulate_llr(z, noise_var, mcs.modulation), header, nm, fast)
     if result.crc_ok or not (needs_tracking(z, noise_var, mcs.modulation) or pilots_moved(pilots.common)):
         return z, noise_var, result
     honest = local_noise_var(z.reshape(shape), noise_var.reshape(shape), mcs.modulation).reshape(-1)
@@ -90,6 +118,18 @@ def decode_packet(symbols, estimate, header, numerology, effort="full"):
                 return z, noise_var, result
             decisions = payload_symbols_from_bits(result.coded_bits, header, nm)
     return z, noise_var, result
+
+
+@dataclass
+class Packet:
+    """A burst whose header decoded: absolute sample indices of its start (the trigger) and end,
+    header, ``ChannelEstimate``, CFO (subcarrier spacings)."""
+
+    start: int
+    stop: int
+    header: object
+    estimate: object
+    cfo: float
 
 
 class burst_decoder(gr.sync_block):
@@ -120,13 +160,14 @@ class burst_decoder(gr.sync_block):
         self.emit_failed = bool(emit_failed)
         self.effort = effort
         self.data_delay_samples = int(data_delay_samples)
-        self._header_samples = (nm.preamble_repeats + nm.header_symbols) * nm.symbol_len
+        self._header_symbols = nm.preamble_repeats + nm.header_symbols
+        self._header_samples = self._header_symbols * nm.symbol_len
         self._step_to_spacings = nm.fft_len / (2 * np.pi * nm.symbol_len)
         self._cfo_key = pmt.intern(CFO_TAG)
         self._triggers = deque()     # absolute sample indices not yet searched past
         self._cfo_tags = {}          # absolute index -> detector CFO (rad per OFDM symbol)
         self._search_from = 0        # the next trigger counts from this absolute index on
-        self._packet = None          # (start, end, header, estimate, cfo): header decoded, payload awaited
+        self._accepted = []          # [Packet]: header decoded, payload not yet (stream order)
         self._chunks, self._start = [], 0   # samples kept from absolute index _start on
         self._done = 0
         self.headers_ok = self.headers_failed = 0
@@ -160,9 +201,9 @@ class burst_decoder(gr.sync_block):
         return count
 
     def _keep_from(self, end):
-        """The first absolute index still needed: the awaited packet's or the next trigger's."""
-        if self._packet is not None:
-            return self._packet[0]
+        """The first absolute index still needed: the first accepted packet's or the next trigger's."""
+        if self._accepted:
+            return self._accepted[0].start
         while self._triggers and self._triggers[0] < self._search_from:
             self._triggers.popleft()
         return self._triggers[0] if self._triggers else end
@@ -182,65 +223,98 @@ class burst_decoder(gr.sync_block):
             self._chunks = [np.concatenate(self._chunks)]
         return self._chunks[0][lo - self._start:hi - self._start]
 
-    def _ffts(self, start, count):
-        """FFTs (complex64 (count, fft_len)) of ``count`` OFDM symbols from absolute index ``start``."""
+    def _ffts(self, starts, count):
+        """FFTs (complex64 (len(starts), count, fft_len)) of ``count`` OFDM symbols from each of
+        the absolute indices ``starts``."""
         nm = self.numerology
-        windows = self._window(start, start + count * nm.symbol_len).reshape(count, nm.symbol_len)
-        return scipy.fft.fft(windows[:, nm.cp_len:], axis=1)
+        windows = np.stack([self._window(start, start + count * nm.symbol_len) for start in starts])
+        return scipy.fft.fft(windows.reshape(len(starts), count, nm.symbol_len)[:, :, nm.cp_len:], axis=2)
 
     def _process(self, end):
+        """Decode what the samples up to absolute index ``end`` allow: the headers of every trigger
+        whose header has arrived (one vectorised call), then the payloads that have arrived
+        (one vectorised first pass per MCS and length), in stream order."""
         nm = self.numerology
-        while True:
-            if self._packet is not None:
-                start, stop, header, estimate, cfo = self._packet
-                if stop > end:
-                    return
-                first = start + self._header_samples
-                self._timed_payload(self._ffts(first, (stop - first) // nm.symbol_len), header, estimate, cfo)
-                self._packet = None
-                self._search_from = stop - 1
-                continue
-            start = self._keep_from(end)
-            if start == end or start + self._header_samples > end:
-                return
-            self._triggers.popleft()
-            cfo = [value for offset, value in self._cfo_tags.items() if start <= offset < start + self._header_samples]
+        ready = []
+        while self._triggers and self._triggers[0] + self._header_samples <= end:
+            start = self._triggers.popleft()
+            if start >= self._search_from:
+                ready.append(start)
+        if ready:
             started = time.thread_time()
             try:
-                header, estimate = self._decode_header(self._ffts(start, nm.preamble_repeats + nm.header_symbols))
+                decoded = self._decode_headers(self._ffts(ready, self._header_symbols))
             except Exception as exc:  # a bad burst must not stop the flowgraph
                 self.logger.error(f"header decoding failed: {exc!r}")
-                header = None
+                decoded = [(None, None)] * len(ready)
             self.decode_cpu_s += time.thread_time() - started
-            if header is None:
-                self.headers_failed += 1
-                self._search_from = start + 1
-                continue
-            self.headers_ok += 1
-            size = frame_size(header.payload_len, header.mcs, nm)
-            cfo = (cfo[-1] if cfo else 0.0) * self._step_to_spacings + estimate.phase_step * self._step_to_spacings
-            self._packet = (start, start + self._header_samples + size.payload_ofdm_symbols * nm.symbol_len,
-                            header, estimate, cfo)
+            for start, (header, estimate) in zip(ready, decoded):
+                if start < self._search_from:        # inside the packet accepted just before
+                    continue
+                if header is None:
+                    self.headers_failed += 1
+                    self._search_from = start + 1
+                    continue
+                self.headers_ok += 1
+                size = frame_size(header.payload_len, header.mcs, nm)
+                stop = start + self._header_samples + size.payload_ofdm_symbols * nm.symbol_len
+                cfo = [v for offset, v in self._cfo_tags.items() if start <= offset < start + self._header_samples]
+                cfo = ((cfo[-1] if cfo else 0.0) + estimate.phase_step) * self._step_to_spacings
+                self._accepted.append(Packet(start, stop, header, estimate, cfo))
+                self._search_from = stop - 1
+        arrived = [p for p in self._accepted if p.stop <= end]
+        if not arrived:
+            return
+        self._accepted = self._accepted[len(arrived):]
+        groups = {}
+        for packet in arrived:
+            groups.setdefault((packet.header.mcs, packet.header.payload_len), []).append(packet)
+        done = []
+        for group in groups.values():
+            first = self._header_samples
+            count = (group[0].stop - group[0].start - first) // nm.symbol_len
+            symbols = self._ffts([p.start + first for p in group], count)
+            done += zip(group, self._decode_payloads(symbols, group))
+        for packet, decoded in sorted(done, key=lambda item: item[0].start):
+            if decoded is not None:
+                self._publish(packet, *decoded)
 
-    def _decode_header(self, vectors):
-        return decode_header(vectors, self.numerology)
+    def _decode_headers(self, vectors):
+        return decode_headers(vectors, self.numerology)
 
-    def _timed_payload(self, symbols, header, estimate, cfo):
+    def _decode_payloads(self, symbols, packets):
+        """[(z, noise_var, PayloadResult) or None (a filler, or decoding failed)] of packets of one
+        MCS and length; accounts decode_cpu_s and decode_cpu_max_s."""
+        wanted = [not p.header.flags & FLAG_FILLER for p in packets]
+        if not any(wanted):
+            return [None] * len(packets)
+        keep = np.flatnonzero(wanted)
+        spent = []
         started = time.thread_time()
         try:
-            self._decode_payload(symbols, header, estimate, cfo)
-        except Exception as exc:  # a bad packet must not stop the flowgraph
-            self.logger.error(f"payload decoding failed: {exc!r}")
-        spent = time.thread_time() - started
-        self.decode_cpu_s += spent
-        self.decode_cpu_max_s = max(self.decode_cpu_max_s, spent)
+            results = decode_packets(symbols[keep], [packets[i].estimate for i in keep],
+                                     [packets[i].header for i in keep], self.numerology, self.effort, spent)
+        except Exception:  # a bad packet must not stop the flowgraph, nor take the others with it
+            results = [self._decode_alone(symbols[i], packets[i], spent) for i in keep]
+        self.decode_cpu_s += time.thread_time() - started
+        self.decode_cpu_max_s = max([self.decode_cpu_max_s] + spent)
+        out = [None] * len(packets)
+        for i, result in zip(keep, results):
+            out[i] = result
+        return out
 
-    def _decode_payload(self, symbols, header, estimate, cfo):
-        if header.flags & FLAG_FILLER:
-            return
-        nm = self.numerology
+    def _decode_alone(self, symbols, packet, spent):
+        try:
+            return decode_packets(symbols[None], [packet.estimate], [packet.header], self.numerology, self.effort,
+                                  spent)[0]
+        except Exception as exc:
+            self.logger.error(f"payload decoding failed: {exc!r}")
+            return None
+
+    def _publish(self, packet, z, noise_var, result):
+        """Count a decoded packet and publish its PDU (and its symbols where a plot listens)."""
+        header, nm = packet.header, self.numerology
         mcs = get_mcs(header.mcs)
-        z, noise_var, result = decode_packet(symbols, estimate, header, nm, self.effort)
         probe = z[:: max(1, z.size // EVM_SYMBOLS)]
         if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
             shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
@@ -257,8 +331,8 @@ class burst_decoder(gr.sync_block):
         meta = {
             "mcs": mcs.name, "seq": header.seq, "flags": header.flags,
             "payload_len": header.payload_len, "crc_ok": bool(result.crc_ok),
-            "snr_db": round(estimate.snr_db, 3), "evm_db": round(evm_db, 3),
-            "cfo": cfo, "cfo_hz": cfo * self.samp_rate / nm.fft_len,
+            "snr_db": round(packet.estimate.snr_db, 3), "evm_db": round(evm_db, 3),
+            "cfo": packet.cfo, "cfo_hz": packet.cfo * self.samp_rate / nm.fft_len,
             "ldpc_failed_codewords": result.failed_codewords,
         }
         data = list(result.payload)

@@ -114,17 +114,17 @@ def spread_bits(coded, n_slots, seed):
 
 
 def gather_llr(llr, n_coded, seed, combine=True):
-    """Inverse of ``spread_bits`` on LLRs: (n_slots,) -> (n_coded,), copies added when
+    """Inverse of ``spread_bits`` on LLRs: (..., n_slots) -> (..., n_coded), copies added when
     ``combine`` else only the first copy used."""
     llr = np.asarray(llr, float)
-    n_slots = llr.size
+    n_slots = llr.shape[-1]
     perm, _, inverse, signs = _slot_maps(n_slots, seed)
-    slots = (llr * signs)[inverse]
-    coded = slots[:n_coded].copy()
+    slots = (llr * signs)[..., inverse]
+    coded = slots[..., :n_coded].copy()
     if combine:
         for start in range(n_coded, n_slots, n_coded):   # one pass per copy
-            extra = slots[start:start + n_coded]
-            coded[:extra.size] += extra
+            extra = slots[..., start:start + n_coded]
+            coded[..., :extra.shape[-1]] += extra
     return coded
 
 
@@ -172,20 +172,27 @@ class PayloadResult:
 def decode_payload_llr(llr, header, numerology, fast=False):
     """Decode a payload from the LLRs of its slots (the payload's data symbols x bits); ``fast``:
     with the bounded min-sum LDPC decoder (``ldpc.FAST_*``)."""
+    return decode_payloads_llr(np.asarray(llr)[None], header, numerology, fast)[0]
+
+
+def decode_payloads_llr(llr, header, numerology, fast=False):
+    """``decode_payload_llr`` of packets whose headers give the same MCS and length, in one LDPC
+    decoder call: llr (B, slots); ``header`` the MCS and length come from. Returns a list of
+    ``PayloadResult``."""
     mcs = get_mcs(header.mcs)
     size = frame_size(header.payload_len, mcs, numerology)
-    combine = mcs.coded
-    coded = gather_llr(llr, size.coded_bits, _PAYLOAD_SEED, combine)
-    failed = 0
-    decided = []
+    coded = gather_llr(llr, size.coded_bits, _PAYLOAD_SEED, mcs.coded)
     if mcs.coded:
-        info, failed = ldpc.decode_llr(coded, size.info_bits, mcs.code_rate, decided, fast)
+        info, failed, decided = ldpc.decode_llr_batch(coded, size.info_bits, mcs.code_rate, fast)
     else:
-        info = hard_bits(coded)
-        decided.append(info)
-    raw = bits_to_bytes(info)
-    payload, crc = raw[:-CRC_BYTES], raw[-CRC_BYTES:]
-    return PayloadResult(payload, crc32(payload) == crc, failed, decided[0])
+        info = decided = hard_bits(coded)
+        failed = np.zeros(len(coded), int)
+    results = []
+    for bits, fails, hard in zip(info, failed, decided):
+        raw = bits_to_bytes(bits)
+        payload, crc = raw[:-CRC_BYTES], raw[-CRC_BYTES:]
+        results.append(PayloadResult(payload, crc32(payload) == crc, int(fails), hard))
+    return results
 
 
 def payload_symbols_from_bits(coded_bits, header, numerology):

@@ -227,10 +227,21 @@ def decode_llr(llr, info_bits, rate, coded_out=None, fast=False):
     decoder's hard decision of every coded bit sent (uint8, ``llr``'s layout) is appended to it,
     codewords that did not converge included (their last iteration's estimate).
     """
-    plan, code, mask, keep = _layout(int(info_bits), rate_text(rate))
-    full = np.full(keep.shape, LLR_KNOWN)
-    full[keep] = llr
-    codewords, ok = code.decode(full, fast)
+    info, failed, coded = decode_llr_batch(np.asarray(llr)[None], info_bits, rate, fast)
     if coded_out is not None:
-        coded_out.append(codewords[keep])
-    return codewords[:, :code.k][mask], int(np.count_nonzero(~ok))
+        coded_out.append(coded[0])
+    return info[0], int(failed[0])
+
+
+def decode_llr_batch(llr, info_bits, rate, fast=False):
+    """``decode_llr`` of packets of equal length in one decoder call: llr float (B, coded bits).
+    Returns (info bits uint8 (B, info_bits), failed codewords int (B,), the decoder's hard
+    decision of every coded bit sent uint8 (B, coded bits))."""
+    plan, code, mask, keep = _layout(int(info_bits), rate_text(rate))
+    packets = llr.shape[0]
+    full = np.full((packets,) + keep.shape, LLR_KNOWN)
+    full[:, keep] = llr
+    codewords, ok = code.decode(full.reshape(-1, code.n), fast)
+    codewords = codewords.reshape(full.shape)
+    failed = np.count_nonzero(~ok.reshape(packets, -1), axis=1)
+    return codewords[:, :, :code.k][:, mask], failed, codewords[:, keep]

@@ -66,7 +66,8 @@ def _dim_llr(z, noise_var, bits_per_dim, scale):
     metric -= metric.max(axis=1, keepdims=True)
     weight = np.exp(metric)                      # sums over subsets by two matrix products
     with np.errstate(divide="ignore"):
-        return np.log(weight @ (1.0 - ones)) - np.log(weight @ ones)
+        # einsum, not matmul: BLAS would wake a worker thread that spins on a flowgraph's core
+        return np.log(np.einsum("nl,lb->nb", weight, 1.0 - ones)) - np.log(np.einsum("nl,lb->nb", weight, ones))
 
 
 def demodulate_llr(z, noise_var, modulation):

@@ -58,35 +58,58 @@ class ChannelEstimate:
 
 def estimate_channel(preamble_fft, numerology):
     """``ChannelEstimate`` from the preamble's FFTs, complex (preamble_repeats, fft_len)."""
+    return estimate_channels(np.asarray(preamble_fft)[None], numerology)[0]
+
+
+def _unwrap(phases):
+    """``np.unwrap`` along the last axis (its rule, without its overhead on short rows)."""
+    jumps = np.diff(phases, axis=-1)
+    wrapped = np.mod(jumps + np.pi, 2 * np.pi) - np.pi
+    wrapped[(wrapped == -np.pi) & (jumps > 0)] = np.pi
+    correction = wrapped - jumps
+    correction[np.abs(jumps) < np.pi] = 0.0
+    out = phases.copy()
+    out[..., 1:] += np.cumsum(correction, axis=-1)
+    return out
+
+
+def estimate_channels(preamble_ffts, numerology):
+    """``ChannelEstimate`` of each packet (a list) from the FFTs of their preambles, complex
+    (packets, preamble_repeats, fft_len)."""
     nm = numerology
     occupied = nm.occupied_carriers
-    ls = preamble_fft[:, nm.spectrum_index(occupied)] / nm.sync_values[None, :]
-    reps = ls.shape[0]
+    ls = preamble_ffts[:, :, nm.spectrum_index(occupied)] / nm.sync_values[None, None, :]
+    reps, n_occupied = ls.shape[1], ls.shape[2]
     index = np.arange(reps) - (reps - 1) / 2
-    step = float(np.angle(np.sum(ls[1:] * np.conj(ls[:-1]))))
+    step = np.angle(np.sum(ls[:, 1:] * np.conj(ls[:, :-1]), axis=(1, 2)))
     # refine: least-squares slope of each repetition's phase against the average
-    aligned = ls * np.exp(-1j * step * index)[:, None]
-    phases = np.unwrap(np.angle(aligned @ np.conj(aligned.mean(axis=0))))
-    step += float(np.dot(index, phases) / np.dot(index, index))
-    ls = ls * np.exp(-1j * step * index)[:, None]
+    aligned = ls * np.exp(-1j * step[:, None] * index[None, :])[:, :, None]
+    # einsum, not matmul, here and below: BLAS would wake its worker thread, which then spins on
+    # the core the flowgraph's other blocks need
+    phases = _unwrap(np.angle(np.einsum("brk,bk->br", aligned, np.conj(aligned.mean(axis=1)))))
+    step = step + np.einsum("br,r->b", phases, index) / np.dot(index, index)
+    ls = ls * np.exp(-1j * step[:, None] * index[None, :])[:, :, None]
     # a sample-clock offset tilts each repetition's phase across carriers a little more: measure
     # the tilt per repetition (weighed against the prior of clock offsets) and undo it, so that
     # it neither blurs the average nor counts as noise
     carriers = np.asarray(occupied, float)
-    turn = np.sum(ls[1:] * np.conj(ls[:-1]), axis=0)
+    turn = np.sum(ls[:, 1:] * np.conj(ls[:, :-1]), axis=1)
     weight = np.abs(turn)
-    tilt = float(np.sum(weight * carriers * np.angle(turn)) / max(float(np.sum(weight * carriers ** 2)), 1e-30))
-    spread = float(np.sum(np.abs(ls - ls.mean(axis=0)) ** 2) / (ls.size - ls.shape[1]))
-    tilt_var = spread / max(float(np.sum(weight * carriers ** 2)) * 2 / (reps - 1), 1e-30)
+    leverage = np.einsum("bk,k->b", weight, carriers ** 2)
+    tilt = np.einsum("bk,k->b", weight * np.angle(turn), carriers) / np.maximum(leverage, 1e-30)
+    dof = ls[0].size - n_occupied
+    spread = np.sum(np.abs(ls - ls.mean(axis=1, keepdims=True)) ** 2, axis=(1, 2)) / dof
+    tilt_var = spread / np.maximum(leverage * 2 / (reps - 1), 1e-30)
     prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
-    tilt *= prior / (prior + tilt_var)
-    ls = ls * np.exp(-1j * tilt * index[:, None] * carriers[None, :])
-    mean = ls.mean(axis=0)
-    noise_var = float(np.sum(np.abs(ls - mean) ** 2) / (ls.size - mean.size))
+    tilt = tilt * prior / (prior + tilt_var)
+    ls = ls * np.exp(-1j * tilt[:, None, None] * index[None, :, None] * carriers[None, None, :])
+    mean = ls.mean(axis=1)
+    noise_var = np.sum(np.abs(ls - mean[:, None, :]) ** 2, axis=(1, 2)) / dof
     taps = nm.cp_len + 1
-    channel = _smoother(occupied, nm.fft_len, taps) @ mean
-    return ChannelEstimate(channel, noise_var, step,
-                           estimate_noise_var=noise_var * taps / (len(occupied) * reps))
+    channel = np.einsum("bk,jk->bj", mean, _smoother(occupied, nm.fft_len, taps))
+    return [ChannelEstimate(channel[b], float(noise_var[b]), float(step[b]),
+                            estimate_noise_var=float(noise_var[b]) * taps / (n_occupied * reps))
+            for b in range(ls.shape[0])]
 
 
 TRACKING_WINDOWS = (1, 3, 5, 7, 11, 15, 21, 31, 45, 63)   # candidate widths (OFDM symbols) of the trackers
@@ -103,15 +126,16 @@ def cis(angle):
 
 
 def _tone_frequency(values):
-    """Frequency (rad per sample) of the strongest tone in ``values`` (zero-padded FFT peak,
-    refined by a parabola through the peak and its neighbours)."""
-    nfft = 1 << int(np.ceil(np.log2(max(256, 8 * values.size))))
-    spectrum = np.abs(np.fft.fft(values, nfft))
-    peak = int(np.argmax(spectrum))
-    left, mid, right = spectrum[peak - 1], spectrum[peak], spectrum[(peak + 1) % nfft]
+    """Frequency (rad per sample) of the strongest tone in each row of ``values`` (B, T):
+    zero-padded FFT peak, refined by a parabola through the peak and its neighbours."""
+    nfft = 1 << int(np.ceil(np.log2(max(256, 8 * values.shape[1]))))
+    spectrum = np.abs(np.fft.fft(values, nfft, axis=1))
+    rows = np.arange(values.shape[0])
+    peak = np.argmax(spectrum, axis=1)
+    left, mid, right = spectrum[rows, peak - 1], spectrum[rows, peak], spectrum[rows, (peak + 1) % nfft]
     denom = left - 2 * mid + right
-    offset = 0.5 * (left - right) / denom if denom < 0 else 0.0
-    return float(np.angle(np.exp(2j * np.pi * (peak + offset) / nfft)))
+    offset = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
+    return np.angle(np.exp(2j * np.pi * (peak + offset) / nfft))
 
 
 @lru_cache(maxsize=512)
@@ -138,76 +162,88 @@ def track(values, noise_var):
     estimated error (noise_var times the mean leverage, plus the bias: the residual beyond what
     noise explains). A static channel gets a long average or the line, a fading or drifting one
     a short window."""
-    count = values.shape[0]
+    return track_batch(np.asarray(values)[None], np.asarray([float(np.mean(noise_var))]))[0]
+
+
+def track_batch(values, noise):
+    """``track`` of each packet: values (B, T) or (B, T, m), noise (B,) their noise variances."""
+    count = values.shape[1]
     if count < 3:
         return values
-    noise = float(np.mean(noise_var))
     lo, hi, n, leverage, centred, spread = _windows(count)
-    extra = (1,) * (values.ndim - 1)
-    cumulative = np.concatenate([np.zeros((1,) + values.shape[1:], values.dtype), np.cumsum(values, axis=0)])
-    shape = (-1,) + extra
-    slope = np.tensordot(centred, values, axes=(0, 0)) / spread
-    line = cumulative[-1] / count + slope * centred.reshape(shape)
-    candidates = np.concatenate([(cumulative[hi] - cumulative[lo]) / n.reshape(n.shape + extra), line[None]])
-    residual = np.abs(candidates - values[None]) ** 2
-    residual = residual.reshape(residual.shape[0], -1).sum(axis=1) / values.size
+    extra = (1,) * (values.ndim - 2)
+    cumulative = np.zeros((values.shape[0], count + 1) + values.shape[2:], values.dtype)
+    np.cumsum(values, axis=1, out=cumulative[:, 1:])
+    slope = np.einsum("bt...,t->b...", values, centred) / spread
+    line = cumulative[:, -1:] / count + slope[:, None] * centred.reshape((1, -1) + extra)
+    windows = (cumulative[:, hi] - cumulative[:, lo]) / n.reshape(n.shape + extra)
+    candidates = np.concatenate([windows, line[:, None]], axis=1)
+    residual = np.abs(candidates - values[:, None]) ** 2
+    residual = residual.reshape(residual.shape[:2] + (-1,)).sum(axis=2) / values[0].size
+    noise = noise[:, None]
     error = noise * leverage + np.maximum(residual - noise * (1 - leverage), 0.0)
-    best = int(np.argmin(error))
-    return candidates[best] if error[best] < noise else values
+    best = np.argmin(error, axis=1)
+    rows = np.arange(values.shape[0])
+    return np.where((error[rows, best] < noise[:, 0]).reshape((-1, 1) + extra), candidates[rows, best], values)
 
 
 def _pair_rate(r, gains, times, carriers, noise_var):
-    """Coarse slope rate (see ``_slope_rate``) from products of neighbouring pilots, which the
-    common phase does not touch: their phase turns by beta * spacing per symbol. Returned only
-    where it aligns the pilots clearly better than no slope (sum over symbols of |sum of the
-    pilots|^2, which no common phase changes, by 4 standard deviations of its noise), else 0:
-    large clock offsets at a useful SNR."""
+    """Coarse slope rate (see ``_slope_rate``) of each packet from products of neighbouring
+    pilots, which the common phase does not touch: their phase turns by beta * spacing per
+    symbol. Returned only where it aligns the pilots clearly better than no slope (sum over
+    symbols of |sum of the pilots|^2, which no common phase changes, by 4 standard deviations of
+    its noise), else 0: large clock offsets at a useful SNR. r: (B, T, P); gains: (B, P);
+    noise_var: (B,)."""
     order = np.argsort(carriers)
-    count = r.shape[0]
+    count = r.shape[1]
     if len(order) < 2 or count < 4:
-        return 0.0
-    pairs = (r[:, order[1:]] * np.conj(r[:, order[:-1]])).sum(axis=1)
+        return np.zeros(r.shape[0])
+    pairs = (r[:, :, order[1:]] * np.conj(r[:, :, order[:-1]])).sum(axis=2)
     lag = min(count // 2, 100)
     spacing = float(np.mean(np.diff(carriers[order])))
-    rotation = np.angle(np.vdot(pairs[:-lag], pairs[lag:]))
-    beta = float(rotation / (lag * spacing * (times[1] - times[0])))
+    rotation = np.angle(np.sum(np.conj(pairs[:, :-lag]) * pairs[:, lag:], axis=1))
+    beta = rotation / (lag * spacing * (times[1] - times[0]))
 
     def aligned(beta):
-        return float((np.abs((r * np.exp(-1j * beta * times[:, None] * carriers[None, :])).sum(axis=1)) ** 2).sum())
+        turned = r * np.exp(-1j * beta[:, None, None] * times[None, :, None] * carriers[None, None, :])
+        return (np.abs(turned.sum(axis=2)) ** 2).sum(axis=1)
 
-    total = float(gains.sum())
+    total = gains.sum(axis=1)
     margin = 4 * total * np.sqrt(2 * count * noise_var * total)
-    return beta if aligned(beta) > aligned(0.0) + margin else 0.0
+    return np.where(aligned(beta) > (np.abs(r.sum(axis=2)) ** 2).sum(axis=1) + margin, beta, 0.0)
 
 
 def _slope_rate(r, gains, times, carriers, noise_var, start, prior_var):
     """Rate beta (rad per carrier per OFDM symbol) of the phase slope across carriers that a
-    sample-clock offset builds up: slope beta * times[t] at symbol t (zero at the preamble's
-    centre, where the channel was measured).
+    sample-clock offset builds up, per packet: slope beta * times[t] at symbol t (zero at the
+    preamble's centre, where the channel was measured).
 
-    r: (T, P) pilot observations relative to the preamble's channel with the common phase
-    removed (|H_p|^2 exp(j beta t k_p) + noise); gains: |H_p|^2. Maximises the linear
-    statistic Re sum r exp(-j beta t k) (Newton steps from ``start``, the coarse rate of
-    ``_pair_rate``), then weighs it against the prior of clock
-    offsets (zero mean, variance ``prior_var``): beta prior_var / (prior_var + its noise
-    variance), so a short or noisy packet (a header) is not tilted by noise.
+    r: (B, T, P) pilot observations relative to the preamble's channel with the common phase
+    removed (|H_p|^2 exp(j beta t k_p) + noise); gains: (B, P) |H_p|^2; noise_var, start: (B,).
+    Maximises the linear statistic Re sum r exp(-j beta t k) (Newton steps from ``start``, the
+    coarse rate of ``_pair_rate``), then weighs it against the prior of clock offsets (zero
+    mean, variance ``prior_var``): beta prior_var / (prior_var + its noise variance), so a short
+    or noisy packet (a header) is not tilted by noise.
     """
     # carriers centred on their gain-weighted mean: a common phase error then moves no slope
-    centred = carriers - float(gains @ carriers) / max(float(gains.sum()), 1e-30)
-    tk = (times[:, None] * centred[None, :]).ravel()
+    weighted = np.einsum("bp,p->b", gains, carriers) / np.maximum(gains.sum(axis=1), 1e-30)
+    centred = carriers[None, :] - weighted[:, None]
+    tk = (times[None, :, None] * centred[:, None, :]).reshape(r.shape[0], -1)
     tk2 = tk * tk
-    r = r.ravel()
+    r = r.reshape(r.shape[0], -1)
     limit = MAX_CLOCK_OFFSET_PRIORS * np.sqrt(prior_var)
-    beta = start if abs(start) <= limit else 0.0
+    beta = np.where(np.abs(start) <= limit, start, 0.0)
+    active = np.ones(r.shape[0], bool)
     for _ in range(3):
-        turned = r * np.exp(-1j * beta * tk) if beta else r
-        slope = float(tk @ turned.imag)
-        curvature = float(tk2 @ turned.real)
-        if curvature <= 0:
-            break
-        beta = float(np.clip(beta + slope / curvature, -limit, limit))
-    information = 2 * float(np.tile(gains, times.size) @ tk2) / max(noise_var, 1e-30)
-    return beta * prior_var / (prior_var + 1.0 / max(information, 1e-30))
+        turned = r * np.exp(-1j * beta[:, None] * tk)
+        slope = np.sum(tk * turned.imag, axis=1)
+        curvature = np.sum(tk2 * turned.real, axis=1)
+        active &= curvature > 0
+        step = slope / np.where(active, curvature, 1.0)
+        beta = np.where(active, np.clip(beta + step, -limit, limit), beta)
+    information = 2 * np.sum(gains[:, None, :] * tk2.reshape(r.shape[0], times.size, -1), axis=(1, 2))
+    information = information / np.maximum(noise_var, 1e-30)
+    return beta * prior_var / (prior_var + 1.0 / np.maximum(information, 1e-30))
 
 
 @dataclass
@@ -247,40 +283,51 @@ def track_pilots(symbols_fft, estimate, numerology, first_symbol=0):
     sample-clock offset builds up (``_slope_rate``); common: the remaining common complex gain
     (phase noise, CFO drift, flat fading), smoothed by ``track``.
     """
+    return track_pilots_batch(np.asarray(symbols_fft)[None], [estimate], numerology, first_symbol)[0]
+
+
+def track_pilots_batch(symbols_fft, estimates, numerology, first_symbol=0):
+    """``track_pilots`` of packets of equal length: symbols_fft complex (B, T, fft_len), one
+    ``ChannelEstimate`` each. Returns a list of ``PilotTrack``."""
     nm = numerology
     index = carrier_index(nm)
-    h_pilot = estimate.channel[index.pilots]
+    h_pilot = np.stack([e.channel[index.pilots] for e in estimates])
+    phase_step = np.asarray([e.phase_step for e in estimates])
+    phase_offset = np.asarray([e.phase_offset for e in estimates])
+    sigma2 = np.maximum(np.asarray([e.noise_var for e in estimates]), 1e-30)
     pilot_k = index.pilot_k
-    count = symbols_fft.shape[0]
+    count = symbols_fft.shape[1]
     steps = np.arange(count)
     tau = nm.preamble_repeats + first_symbol + steps - (nm.preamble_repeats - 1) / 2
-    predicted = estimate.phase_step * tau + estimate.phase_offset
-    sigma2 = max(estimate.noise_var, 1e-30)
+    predicted = phase_step[:, None] * tau[None, :] + phase_offset[:, None]
     gains = np.abs(h_pilot) ** 2
-    gain_pilots = float(gains.sum()) + 1e-30
-    r = (symbols_fft[:, index.pilot_bins] * np.conj(nm.pilots(first_symbol, count) * h_pilot[None, :])
-         * cis(-predicted)[:, None])
+    gain_pilots = gains.sum(axis=1) + 1e-30
+    r = (symbols_fft[:, :, index.pilot_bins] * np.conj(nm.pilots(first_symbol, count)[None] * h_pilot[:, None, :])
+         * cis(-predicted)[:, :, None])
     if count < MIN_SYMBOLS_FOR_DRIFT or len(pilot_k) < 2:
         # a header: too short for a drift or a slope to show above the noise
-        common = r.sum(axis=1) / gain_pilots
-        return PilotTrack(track(common, sigma2 / gain_pilots), predicted, 0.0, tau, float(np.angle(common.sum())))
+        common = r.sum(axis=2) / gain_pilots[:, None]
+        smooth = track_batch(common, sigma2 / gain_pilots)
+        residual = np.angle(common.sum(axis=1))
+        return [PilotTrack(smooth[b], predicted[b], 0.0, tau, float(residual[b])) for b in range(len(estimates))]
     beta = _pair_rate(r, gains, tau, pilot_k, sigma2)
 
     def common_gain(beta):
-        turned = r * cis(-beta * tau[:, None] * pilot_k[None, :]) if beta else r
-        return turned.sum(axis=1) / gain_pilots
+        turned = r * cis(-beta[:, None, None] * tau[None, :, None] * pilot_k[None, None, :])
+        return turned.sum(axis=2) / gain_pilots[:, None]
 
     common = common_gain(beta)
-    residual_phase = float(np.angle(common.sum()))
+    residual_phase = np.angle(common.sum(axis=1))
     drift = _tone_frequency(common)
-    predicted = predicted + drift * steps
-    r = r * cis(-drift * steps)[:, None]
-    smooth = track(common_gain(beta), sigma2 / gain_pilots)
+    predicted = predicted + drift[:, None] * steps[None, :]
+    r = r * cis(-drift[:, None] * steps[None, :])[:, :, None]
+    smooth = track_batch(common_gain(beta), sigma2 / gain_pilots)
     prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
-    beta = _slope_rate(r * np.conj(smooth / np.maximum(np.abs(smooth), 1e-30))[:, None], gains, tau, pilot_k,
+    beta = _slope_rate(r * np.conj(smooth / np.maximum(np.abs(smooth), 1e-30))[:, :, None], gains, tau, pilot_k,
                        sigma2, beta, prior)
-    smooth = track(common_gain(beta), sigma2 / gain_pilots)
-    return PilotTrack(smooth, predicted, beta, tau, residual_phase)
+    smooth = track_batch(common_gain(beta), sigma2 / gain_pilots)
+    return [PilotTrack(smooth[b], predicted[b], float(beta[b]), tau, float(residual_phase[b]))
+            for b in range(len(estimates))]
 
 
 @dataclass(frozen=True)
@@ -315,11 +362,27 @@ def equalize(symbols_fft, estimate, numerology, first_symbol=0, pilots=None):
     (T, n_data) noise variance of each z; residual_phase float, the mean phase (rad) the
     pilots found beyond the prediction (to carry to later symbols).
     """
+    z, noise_var, residual = equalize_batch(np.asarray(symbols_fft)[None], [estimate], numerology, first_symbol,
+                                            None if pilots is None else [pilots])
+    return z[0], noise_var[0], residual[0]
+
+
+def equalize_batch(symbols_fft, estimates, numerology, first_symbol=0, pilots=None):
+    """``equalize`` of packets of equal length: symbols_fft complex (B, T, fft_len), one
+    ``ChannelEstimate`` and (optional) ``PilotTrack`` each. Returns (z (B, T, n_data),
+    noise_var (B, T, n_data), residual_phase list)."""
     nm = numerology
     if pilots is None:
-        pilots = track_pilots(symbols_fft, estimate, nm, first_symbol)
+        pilots = track_pilots_batch(symbols_fft, estimates, nm, first_symbol)
     index = carrier_index(nm)
-    h = estimate.channel[index.data][None, :] * pilots.rotation(index.data_k)
+    channel = np.stack([e.channel[index.data] for e in estimates])
+    common = np.stack([p.common for p in pilots])
+    phase = np.stack([p.phase for p in pilots])
+    slope = np.asarray([p.beta for p in pilots])[:, None] * pilots[0].tau[None, :]
+    # ``PilotTrack.rotation`` of each packet (a zero slope adds exact zeros to the phase)
+    ramp = cis(phase[:, :, None] + slope[:, :, None] * index.data_k[None, None, :])
+    h = channel[:, None, :] * (common[:, :, None] * ramp)
     gain = np.maximum(h.real ** 2 + h.imag ** 2, 1e-30)
-    z = symbols_fft[:, index.data_bins] * np.conj(h) / gain
-    return z, max(estimate.noise_var, 1e-30) / gain, pilots.residual_phase
+    z = symbols_fft[:, :, index.data_bins] * np.conj(h) / gain
+    noise_var = np.maximum(np.asarray([e.noise_var for e in estimates]), 1e-30)[:, None, None] / gain
+    return z, noise_var, [p.residual_phase for p in pilots]
