@@ -212,3 +212,14 @@ def test_fast_effort_decodes_clean_packets_and_is_checked():
         ofdm_qam_rx(effort="quick")
     with pytest.raises(BadInputError, match="effort"):
         rx.set_effort("")
+
+
+@pytest.mark.parametrize("count", [0, 1, 4992])
+def test_c32vector_equals_the_pmt_constructor(rng, count):
+    """``pdus.c32vector`` builds the TX's symbol PDUs from PMT's serialised form; it must give the
+    vector ``pmt.init_c32vector`` gives, for any length and for complex128 input."""
+    from gnuradio.gensemcom.phy.pdus import c32vector
+    values = rng.standard_normal(count) + 1j * rng.standard_normal(count)
+    built = c32vector(values)
+    assert pmt.is_c32vector(built) and pmt.length(built) == count
+    assert pmt.equal(built, pmt.init_c32vector(count, values.astype(np.complex64).tolist()))

@@ -25,6 +25,7 @@ from .framing import (FLAG_FILLER, decode_header_llr, decode_payload_llr, decode
                       payload_symbols_from_bits)
 from .mcs import frame_size, get_mcs
 from .modulation import demodulate_llr, nearest_points
+from .pdus import c32vector
 from .receiver import equalize_batch, estimate_channels, track_pilots_batch
 from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
 
@@ -319,7 +320,7 @@ class burst_decoder(gr.sync_block):
         if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
             shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
             self.message_port_pub(self._symbols_port, pmt.cons(
-                pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), pmt.init_c32vector(shown.size, shown.tolist())))
+                pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), c32vector(shown)))
         error = probe - nearest_points(probe, mcs.modulation)
         evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
         if result.crc_ok:

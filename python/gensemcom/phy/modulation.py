@@ -70,6 +70,12 @@ def _dim_llr(z, noise_var, bits_per_dim, scale):
         return np.log(np.einsum("nl,lb->nb", weight, 1.0 - ones)) - np.log(np.einsum("nl,lb->nb", weight, ones))
 
 
+def _clip(llr):
+    """``np.clip(llr, -LLR_CLIP, LLR_CLIP)`` in place (np.clip costs three times as much)."""
+    np.minimum(llr, LLR_CLIP, out=llr)
+    return np.maximum(llr, -LLR_CLIP, out=llr)
+
+
 def demodulate_llr(z, noise_var, modulation):
     """Exact bit LLRs of equalised symbols.
 
@@ -80,13 +86,12 @@ def demodulate_llr(z, noise_var, modulation):
     noise_var = np.broadcast_to(np.maximum(np.asarray(noise_var, float), 1e-12), z.shape)
     bps = BITS_PER_SYMBOL[modulation]
     if bps == 1:
-        llr = -4.0 * z.real / noise_var
-        return np.clip(llr, -LLR_CLIP, LLR_CLIP)
+        return _clip(-4.0 * z.real / noise_var)
     half = bps // 2
     scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))  # PAM level 1 at unit average QAM power
     llr = np.concatenate([_dim_llr(z.real, noise_var, half, scale),
                           _dim_llr(z.imag, noise_var, half, scale)], axis=1)
-    return np.clip(llr.reshape(-1), -LLR_CLIP, LLR_CLIP)
+    return _clip(llr.reshape(-1))
 
 
 def nearest_points(z, modulation):

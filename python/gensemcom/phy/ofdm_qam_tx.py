@@ -21,7 +21,7 @@ from ..params import NUMEROLOGY, Params
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
 from .mcs import MCS_PARAMETER, get_mcs, largest_frame
-from .pdus import drain, is_done, make_pdu, pdu_meta
+from .pdus import c32vector, drain, is_done, make_pdu, pdu_meta
 
 TX_LEN_TAG = "gsc_tx_len"
 
@@ -105,8 +105,7 @@ class packet_encoder(gr.basic_block):
             return
         self._seq = (seq + 1) & MAX_SEQ
         meta.update(mcs=mcs, seq=seq)
-        # a list converts 6x faster than a numpy array here
-        out = pmt.cons(pmt.to_pmt(meta), pmt.init_c32vector(symbols.size, symbols.tolist()))
+        out = pmt.cons(pmt.to_pmt(meta), c32vector(symbols))
         self.message_port_pub(pmt.intern("out"), out)
 
 

