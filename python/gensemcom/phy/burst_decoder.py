@@ -12,6 +12,8 @@ Trigger rules are those of GNU Radio's header_payload_demux: after a header that
 search for the next trigger resumes one sample after the failed one; after a packet, at its
 last sample, so triggers inside a packet are ignored.
 """
+import ctypes
+import ctypes.util
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -33,6 +35,23 @@ CFO_TAG = "phase_est"  # corr_est_cc's tag: arg(P) at the trigger, rad per fft_l
 EVM_SYMBOLS = 1024
 CONSTELLATION_SYMBOLS = 1024     # equalised symbols per packet on the ``symbols`` port
 TRACKING_PASSES = 3   # decodes per start of the per-carrier tracking (its decisions, then the LDPC's)
+MALLOC_MMAP_THRESHOLD_BYTES = 32 << 20
+MALLOC_TRIM_THRESHOLD_BYTES = 64 << 20
+
+
+def keep_freed_memory():
+    """Ask glibc's malloc (where it is the C library) to keep freed memory up to 64 MiB instead of
+    returning it to the kernel: a batch's arrays of about 1 MB each were otherwise unmapped when
+    freed and faulted in again page by page for the next one, which doubled the cost of
+    equalisation and LLR gathering. Process-wide; returns whether both settings took."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD_BYTES)) and \
+        bool(mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD_BYTES))
 
 
 def decode_headers(vectors, numerology):
@@ -157,6 +176,7 @@ class burst_decoder(gr.sync_block):
         self._symbols_port = pmt.intern("symbols")
         self.message_port_register_out(self._symbols_port)
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
+        keep_freed_memory()
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
         self.effort = effort
