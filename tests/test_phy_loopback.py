@@ -132,6 +132,37 @@ def test_corrupted_packet_is_rejected_by_crc(rng):
     assert [m["seq"] for m, _ in pdus] == [0]
 
 
+def test_encoder_batches_its_queue_in_order_and_drops_only_bad_pdus(rng):
+    """The encoder takes the PDUs queued behind one and encodes the payloads of one MCS and
+    length in one call: they must come out in arrival order, each as ``encode_frame`` makes it
+    alone, and a bad PDU among them (flags out of range) must be dropped alone."""
+    import time
+    from gnuradio.gensemcom.phy.framing import encode_frame
+    from gnuradio.gensemcom.phy.ofdm_qam_tx import packet_encoder
+    from gnuradio.gensemcom.phy.pdus import make_pdu
+    specs = [(200, "qpsk-1/2", 0), (200, "qpsk-1/2", 1), (50, "16qam-3/4", 0), (200, "qpsk-1/2", 99),
+             (200, "qpsk-1/2", 2), (1, "bpsk", 0)]
+    payloads = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n, _, _ in specs]
+    tb = gr.top_block()
+    encoder = packet_encoder()
+    store = blocks.message_debug()
+    tb.msg_connect(encoder, "out", store, "store")
+    for seq, ((_, mcs, flags), payload) in enumerate(zip(specs, payloads)):
+        encoder.to_basic_block()._post(pmt.intern("in"), make_pdu(payload, seq=seq, mcs=mcs, flags=flags))
+    tb.start()
+    deadline = time.monotonic() + 30
+    while store.num_messages() < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tb.stop()
+    tb.wait()
+    out = [store.get_message(i) for i in range(store.num_messages())]
+    assert [pmt.to_python(pmt.car(m))["seq"] for m in out] == [0, 1, 2, 4, 5]
+    for message, seq in zip(out, [0, 1, 2, 4, 5]):
+        _, mcs, flags = specs[seq]
+        expected = encode_frame(payloads[seq], mcs, DEFAULT_NUMEROLOGY, seq, flags)
+        assert np.array_equal(np.asarray(pmt.c32vector_elements(pmt.cdr(message))), expected)
+
+
 def test_tx_power_and_peaks(rng):
     payloads = [rng.integers(0, 256, 1500, dtype=np.uint8).tobytes() for _ in range(30)]
     x = _tx_samples(payloads, "64qam-3/4")

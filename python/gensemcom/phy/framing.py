@@ -107,10 +107,12 @@ def _slot_maps(n_slots, seed):
 
 
 def spread_bits(coded, n_slots, seed):
-    """Coded bits -> ``n_slots`` transmitted bits (cyclic fill, scramble, interleave)."""
+    """Coded bits (..., n_coded) -> ``n_slots`` transmitted bits (..., n_slots): cyclic fill,
+    scramble, interleave."""
     perm, scramble, _, _ = _slot_maps(n_slots, seed)
-    slots = np.resize(np.asarray(coded, np.uint8), n_slots) ^ scramble
-    return slots[perm]
+    coded = np.asarray(coded, np.uint8)
+    slots = np.take(coded, np.arange(n_slots) % coded.shape[-1], axis=-1) ^ scramble
+    return np.take(slots, perm, axis=-1)
 
 
 def gather_llr(llr, n_coded, seed, combine=True):
@@ -143,12 +145,18 @@ def decode_header_llr(llr):
 
 def payload_symbols(payload, mcs, numerology):
     """QAM data-carrier symbols of the payload part (frame_size().data_symbols,)."""
+    return payload_symbols_batch([payload], mcs, numerology)[0]
+
+
+def payload_symbols_batch(payloads, mcs, numerology):
+    """``payload_symbols`` of payloads of equal length, in one LDPC encoder call: complex64
+    (len(payloads), frame_size().data_symbols)."""
     mcs = get_mcs(mcs)
-    size = frame_size(len(payload), mcs, numerology)
-    info = bytes_to_bits(bytes(payload) + crc32(payload))
-    coded = ldpc.encode_bits(info, mcs.code_rate) if mcs.coded else info
+    size = frame_size(len(payloads[0]), mcs, numerology)
+    info = np.stack([bytes_to_bits(bytes(payload) + crc32(payload)) for payload in payloads])
+    coded = ldpc.encode_bits_batch(info, mcs.code_rate) if mcs.coded else info
     n_slots = size.data_symbols * mcs.bits_per_symbol
-    return modulate(spread_bits(coded, n_slots, _PAYLOAD_SEED), mcs.modulation)
+    return modulate(spread_bits(coded, n_slots, _PAYLOAD_SEED), mcs.modulation).reshape(len(payloads), -1)
 
 
 def encode_frame(payload, mcs, numerology, seq=0, flags=0):

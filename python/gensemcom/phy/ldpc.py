@@ -212,11 +212,17 @@ def _layout(info_bits, rate):
 
 def encode_bits(info, rate):
     """LDPC-encode a packet's info bits (uint8 1-D) -> coded bits (uint8 1-D, shortened)."""
+    return encode_bits_batch(np.asarray(info, np.uint8)[None], rate)[0]
+
+
+def encode_bits_batch(info, rate):
+    """``encode_bits`` of packets of equal length in one encoder call: info uint8 (B, info bits)
+    -> coded bits uint8 (B, coded bits)."""
     info = np.asarray(info, np.uint8)
-    plan, code, mask, keep = _layout(info.size, rate_text(rate))
-    block = np.zeros((plan.n_codewords, code.k), np.uint8)
-    block[mask] = info
-    return code.encode(block)[keep]
+    plan, code, mask, keep = _layout(info.shape[1], rate_text(rate))
+    block = np.zeros((info.shape[0],) + mask.shape, np.uint8)
+    block[:, mask] = info
+    return code.encode(block.reshape(-1, code.k)).reshape((info.shape[0],) + keep.shape)[:, keep]
 
 
 def decode_llr(llr, info_bits, rate, coded_out=None, fast=False):

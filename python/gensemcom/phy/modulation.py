@@ -103,7 +103,7 @@ def nearest_points(z, modulation):
     scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))
 
     def level(v):
-        return np.clip(2 * np.floor((v / scale + top) / 2 + 0.5) - top, -top, top) * scale
+        return np.minimum(np.maximum(2 * np.floor((v / scale + top) / 2 + 0.5) - top, -top), top) * scale
     return level(np.real(z)) + 1j * level(np.imag(z))
 
 

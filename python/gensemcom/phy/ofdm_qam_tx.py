@@ -11,6 +11,9 @@ The gap of zeros comes before each burst: the receiver then sees noise, not a st
 before the first preamble (its detection metric is normalised by the energy of the last
 preamble-length window), and burst_shaper_cc drops post-padding when its input ends.
 """
+import itertools
+import time
+
 import numpy as np
 import pmt
 from gnuradio import blocks, digital, fft, gr, pdu
@@ -19,11 +22,13 @@ from ..errors import BadInputError
 from ..grc_yaml import GrcBlock, message, stream
 from ..params import NUMEROLOGY, Params
 from .config import DEFAULT_NUMEROLOGY, Numerology
-from .framing import FLAG_FILLER, MAX_SEQ, encode_frame
+from .framing import FLAG_FILLER, MAX_SEQ, Header, header_symbols, payload_symbols_batch
 from .mcs import MCS_PARAMETER, get_mcs, largest_frame
 from .pdus import c32vector, drain, is_done, make_pdu, pdu_meta
 
 TX_LEN_TAG = "gsc_tx_len"
+ENCODE_BATCH = 32   # PDUs the encoder takes from its queue at once
+DONE_WAIT_S = 10.0  # longest wait at the end of a stream for the next block to take the last PDUs
 
 
 def as_numerology(numerology):
@@ -71,6 +76,7 @@ class packet_encoder(gr.basic_block):
     """
 
     send_filler = True
+    downstream_backlog = None   # callable: PDUs the next block has not taken yet (see handle_system)
 
     def __init__(self, mcs=MCS_PARAMETER.default, numerology=None):
         gr.basic_block.__init__(self, name="gensemcom_packet_encoder", in_sig=None, out_sig=None)
@@ -89,24 +95,49 @@ class packet_encoder(gr.basic_block):
             drain(self, "in", self.handle)
             if self.send_filler:
                 self.handle(make_pdu(b"\0", mcs="bpsk", flags=FLAG_FILLER))
+            # a block that pulls PDUs in its work (pdu_to_tagged_stream) ends at ``done`` with PDUs
+            # still queued: pass ``done`` on only once it has taken them all
+            deadline = time.monotonic() + DONE_WAIT_S
+            while self.downstream_backlog is not None and self.downstream_backlog() and time.monotonic() < deadline:
+                time.sleep(0.001)
         self.system_handler(msg)
 
     def set_mcs(self, mcs):
         self.mcs = get_mcs(mcs).name
 
     def handle(self, msg):
-        try:
-            meta, payload = pdu_meta(msg)
-            mcs = get_mcs(meta.get("mcs", self.mcs)).name
-            seq = int(meta.get("seq", self._seq)) & MAX_SEQ
-            symbols = encode_frame(payload, mcs, self.numerology, seq, int(meta.get("flags", 0)))
-        except Exception as exc:  # an exception here would stop the flowgraph for good
-            self.logger.error(f"dropping PDU: {exc!r}")
-            return
-        self._seq = (seq + 1) & MAX_SEQ
-        meta.update(mcs=mcs, seq=seq)
-        out = pmt.cons(pmt.to_pmt(meta), c32vector(symbols))
-        self.message_port_pub(pmt.intern("out"), out)
+        """Encode ``msg`` and the PDUs queued behind it (up to ``ENCODE_BATCH``): each header on its
+        own, the payloads of one MCS and length in one vectorised call, in arrival order."""
+        queued = [msg]
+        while len(queued) < ENCODE_BATCH:
+            more = self.delete_head_nowait(pmt.intern("in"))
+            if more is None or pmt.is_null(more):
+                break
+            queued.append(more)
+        ready = []
+        for pdu in queued:
+            try:
+                meta, payload = pdu_meta(pdu)
+                mcs = get_mcs(meta.get("mcs", self.mcs)).name
+                seq = int(meta.get("seq", self._seq)) & MAX_SEQ
+                head = header_symbols(Header(mcs, len(payload), seq, int(meta.get("flags", 0))), self.numerology)
+            except Exception as exc:  # an exception here would stop the flowgraph for good
+                self.logger.error(f"dropping PDU: {exc!r}")
+                continue
+            self._seq = (seq + 1) & MAX_SEQ
+            meta.update(mcs=mcs, seq=seq)
+            ready.append((meta, payload, head))
+        for _, group in itertools.groupby(ready, key=lambda item: (item[0]["mcs"], len(item[1]))):
+            group = list(group)
+            try:
+                bodies = payload_symbols_batch([payload for _, payload, _ in group], group[0][0]["mcs"],
+                                               self.numerology)
+            except Exception as exc:
+                self.logger.error(f"dropping {len(group)} PDUs: {exc!r}")
+                continue
+            for (meta, _, head), body in zip(group, bodies):
+                symbols = np.concatenate([head, body])
+                self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), c32vector(symbols)))
 
 
 class ofdm_qam_tx(gr.hier_block2):
@@ -163,6 +194,7 @@ Samples per packet: gensemcom.phy.mcs.frame_size(payload_bytes, mcs).samples.
         self.message_port_register_hier_in("in")
         self.encoder = packet_encoder(mcs, nm)
         to_stream = pdu.pdu_to_tagged_stream(gr.types.complex_t, TX_LEN_TAG)
+        self.encoder.downstream_backlog = lambda: to_stream.to_basic_block().nmsgs(pmt.intern("pdus"))
         pilot_symbols = [list(row) for row in nm.pilots(0, 127)]
         sync = list(np.fft.fftshift(nm.sync_spectrum))
         allocator = digital.ofdm_carrier_allocator_cvc(

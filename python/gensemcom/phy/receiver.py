@@ -251,7 +251,7 @@ def _slope_rate(r, gains, times, carriers, noise_var, start, prior_var):
         curvature = np.sum(tk2 * turned.real, axis=1)
         active &= curvature > 0
         step = slope / np.where(active, curvature, 1.0)
-        beta = np.where(active, np.clip(beta + step, -limit, limit), beta)
+        beta = np.where(active, np.minimum(np.maximum(beta + step, -limit), limit), beta)
     information = 2 * np.sum(gains[:, None, :] * tk2.reshape(r.shape[0], times.size, -1), axis=(1, 2))
     information = information / np.maximum(noise_var, 1e-30)
     return beta * prior_var / (prior_var + 1.0 / np.maximum(information, 1e-30))
