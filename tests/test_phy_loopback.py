@@ -75,15 +75,14 @@ def _tx_samples(payloads, mcs):
 
 
 def _burst_decoder_pdus(samples, triggers):
-    """PDUs and the block of a ``burst_decoder`` fed ``samples`` and a trigger stream with ones at
-    ``triggers`` (no CFO tags, no delay)."""
-    trigger = np.zeros(len(samples), np.uint8)
-    trigger[list(triggers)] = 1
+    """PDUs and the block of a ``burst_decoder`` fed ``samples`` with trigger tags (CFO 0) at
+    ``triggers`` (no delay)."""
+    tags = [gr.tag_utils.python_to_tag((int(t), pmt.intern("phase_est"), pmt.from_double(0.0)))
+            for t in sorted(triggers)]
     tb = gr.top_block()
     decoder = burst_decoder(DEFAULT_NUMEROLOGY)
     store = blocks.message_debug()
-    tb.connect(blocks.vector_source_c(np.asarray(samples, np.complex64)), (decoder, 0))
-    tb.connect(blocks.vector_source_b(trigger.tolist()), (decoder, 1))
+    tb.connect(blocks.vector_source_c(np.asarray(samples, np.complex64), False, 1, tags), decoder)
     tb.msg_connect(decoder, "out", store, "store")
     tb.run()
     pdus = [store.get_message(i) for i in range(store.num_messages())]

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The receiver's per-packet half: cut each burst out of the stream, decode header and payload.
 
-``burst_decoder`` takes the synchronised sample stream and the trigger stream of
-``ofdm_qam_rx``'s detector. For each trigger it decodes the header from the preamble and header
+``burst_decoder`` takes the synchronised sample stream of ``ofdm_qam_rx``, on which the
+detector tagged each trigger (``phase_est``, its CFO estimate). For each trigger it decodes the
+header from the preamble and header
 OFDM symbols, then, once the payload's samples have arrived, the payload, and publishes one PDU.
 Both decodes run in the block's own thread, one after the other: no message round trip to a
 demultiplexer that would wait (GNU Radio 3.10's header_payload_demux busy-waits for the header
@@ -155,10 +156,12 @@ class Packet:
 class burst_decoder(gr.sync_block):
     """Decode bursts; publish one PDU per packet whose header decoded on message port ``out``.
 
-    Inputs: (0) complex64 samples, CFO-corrected and delayed so that a trigger marks the start
-    of the first preamble symbol's FFT window (``TIMING_BACKOFF`` samples into its cyclic
-    prefix), tagged ``phase_est`` (the detector's CFO, rad per OFDM symbol) at the trigger;
-    (1) uint8 trigger, non-zero at a packet's start. Message ``out``: pmt.cons(meta, u8vector
+    Input: complex64 samples, CFO-corrected and delayed so that a trigger marks the start of
+    the first preamble symbol's FFT window (``TIMING_BACKOFF`` samples into its cyclic prefix);
+    each trigger is a tag ``phase_est`` (the detector's CFO, rad per OFDM symbol). One input, not
+    a second trigger stream: a Python block with two inputs that arrive from different threads
+    is offered unequal lengths, and GNU Radio's scheduler then asks its Python ``forecast`` over
+    and over (that cost 0.3 ms per work call). Message ``out``: pmt.cons(meta, u8vector
     payload), meta as ``ofdm_qam_rx`` documents; ``symbols``: up to 1024 equalised payload symbols
     per packet. ``emit_failed``: also publish packets whose CRC failed; ``effort``: see
     ``decode_packet``; ``data_delay_samples``: the delay of input 0 against the receiver's input
@@ -171,7 +174,7 @@ class burst_decoder(gr.sync_block):
 
     def __init__(self, numerology, samp_rate=20e6, emit_failed=True, effort="full", data_delay_samples=0):
         nm = self.numerology = numerology
-        gr.sync_block.__init__(self, name="gensemcom_burst_decoder", in_sig=[np.complex64, np.uint8], out_sig=None)
+        gr.sync_block.__init__(self, name="gensemcom_burst_decoder", in_sig=[np.complex64], out_sig=None)
         self.message_port_register_out(pmt.intern("out"))
         self._symbols_port = pmt.intern("symbols")
         self.message_port_register_out(self._symbols_port)
@@ -202,13 +205,12 @@ class burst_decoder(gr.sync_block):
         return max(self._done - self.data_delay_samples, 0)
 
     def work(self, input_items, output_items):
-        data, trigger = input_items
+        data = input_items[0]
         count = len(data)
         base = self.nitems_read(0)
-        hits = np.flatnonzero(trigger[:count])
-        if hits.size:
-            self._triggers.extend((hits + base).tolist())
-            for tag in self.get_tags_in_window(0, 0, count, self._cfo_key):
+        for tag in sorted(self.get_tags_in_window(0, 0, count, self._cfo_key), key=lambda tag: tag.offset):
+            if not self._triggers or tag.offset > self._triggers[-1]:
+                self._triggers.append(tag.offset)
                 self._cfo_tags[tag.offset] = pmt.to_double(tag.value)
         keep = self._keep_from(base + count)
         if keep < base + count:
@@ -279,8 +281,7 @@ class burst_decoder(gr.sync_block):
                 self.headers_ok += 1
                 size = frame_size(header.payload_len, header.mcs, nm)
                 stop = start + self._header_samples + size.payload_ofdm_symbols * nm.symbol_len
-                cfo = [v for offset, v in self._cfo_tags.items() if start <= offset < start + self._header_samples]
-                cfo = ((cfo[-1] if cfo else 0.0) + estimate.phase_step) * self._step_to_spacings
+                cfo = (self._cfo_tags.get(start, 0.0) + estimate.phase_step) * self._step_to_spacings
                 self._accepted.append(Packet(start, stop, header, estimate, cfo))
                 self._search_from = stop - 1
         arrived = [p for p in self._accepted if p.stop <= end]

@@ -11,8 +11,8 @@ payload decoding) in one Python block, ``burst_decoder``, vectorised per packet:
             = trigger (one 1 per packet, at the end of the preamble)
         arg(P) --> sample_and_hold(trigger) --> frequency_modulator_fc = CFO correction
         P x trigger --> corr_est_cc (tags arg(P) where non-zero) --> tag_share onto the data
-  x --> delay(one preamble) --> multiply(CFO correction) --> tag_share --> burst_decoder (input 0)
-  trigger --> burst_decoder (input 1): per trigger, header then payload --> PDU out
+  x --> delay(one preamble) --> multiply(CFO correction) --> tag_share --> burst_decoder:
+        per trigger (the tag), header then payload --> PDU out
 
 L = fft_len + cp_len, R = preamble repeats. The detection metric is ~SNR/(1+SNR) (per-sample
 SNR) at the end of the preamble and ~1/(sqrt(R-1) L) on noise or data; the phase of P is
@@ -185,8 +185,7 @@ it; a finite stream from ofdm_qam_tx ends with a filler burst that provides them
         self.connect(to_stream, (picked, 0))
         self.connect(picked, marker, (tagged, 1))
         self.connect(derotate, (tagged, 0))
-        self.connect(tagged, (self.decoder, 0))
-        self.connect(self.peaks, (self.decoder, 1))
+        self.connect(tagged, self.decoder)
         self.msg_connect(self.decoder, "out", self, "out")
         self.msg_connect(self.decoder, "symbols", self, "symbols")
 
