@@ -216,7 +216,7 @@ After" seconds after the image's last packet; connect it to Semantic TX's feedba
 image starts at once, set "Images Pending" above 1 so that an image waits for its repeats.
 Decoding Effort: Fast decodes a packet's first two passes with at most 12 min-sum LDPC
 iterations instead of 50 sum-product ones (the tracking passes use min-sum at either
-effort): up to 3.7 times less CPU on fading channels, so that decoding keeps closer pace
+effort): up to 3.5 times less CPU on fading channels, so that decoding keeps closer pace
 with a radio; Full is what the PER curves measure (simulations).
 """)
 
