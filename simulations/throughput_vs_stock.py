@@ -17,10 +17,10 @@ of a 2-core machine busy is CPU-bound: another chain reaches its sample rate onl
 less CPU per sample.
 
 ``--stand-ins`` adds two what-if chains of ours (``payload_bytes``), alternated with the others:
-the header decoder replaced by one that answers every header with the run's first (constant
-time, in Python), and both decoders replaced (the payload decoder posts zeros: PER is not
-measured there). They bound what compiled decoders alone could give: the rest of the loop
-(encoder, GNU Radio blocks, message passing) still runs.
+``burst_decoder``'s header decoding replaced by a stand-in that answers every header with the
+run's first (constant time, in Python), and its payload decoding replaced too (zeros posted:
+PER is not measured there). They bound what compiled decoding alone could give: the rest of
+the loop (encoder, GNU Radio blocks, the burst decoder's cutting and FFTs, messages) still runs.
 
     python simulations/throughput_vs_stock.py --runs 5 --samples 3e6 --payload-bytes 500 --cpu
 """
