@@ -243,11 +243,21 @@ def decode_llr_batch(llr, info_bits, rate, fast=False):
     """``decode_llr`` of packets of equal length in one decoder call: llr float (B, coded bits).
     Returns (info bits uint8 (B, info_bits), failed codewords int (B,), the decoder's hard
     decision of every coded bit sent uint8 (B, coded bits))."""
-    plan, code, mask, keep = _layout(int(info_bits), rate_text(rate))
+    code, size, sent_at, info_at = _flat_layout(int(info_bits), rate_text(rate))
     packets = llr.shape[0]
-    full = np.full((packets,) + keep.shape, LLR_KNOWN)
-    full[:, keep] = llr
+    full = np.full((packets, size), LLR_KNOWN)
+    full[:, sent_at] = llr
     codewords, ok = code.decode(full.reshape(-1, code.n), fast)
-    codewords = codewords.reshape(full.shape)
+    codewords = codewords.reshape(packets, size)
     failed = np.count_nonzero(~ok.reshape(packets, -1), axis=1)
-    return codewords[:, :, :code.k][:, mask], failed, codewords[:, keep]
+    return np.take(codewords, info_at, axis=1), failed, np.take(codewords, sent_at, axis=1)
+
+
+@lru_cache(maxsize=256)
+def _flat_layout(info_bits, rate):
+    """``_layout`` as positions in a packet's codewords laid end to end: (code, their length, the
+    positions of the bits sent, the positions of the info bits). Integer positions gather a
+    third faster than the boolean masks."""
+    plan, code, mask, keep = _layout(info_bits, rate)
+    parity = np.zeros((plan.n_codewords, code.n - code.k), bool)
+    return code, keep.size, np.flatnonzero(keep), np.flatnonzero(np.concatenate([mask, parity], axis=1))
