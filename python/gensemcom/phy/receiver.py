@@ -84,12 +84,12 @@ def estimate_channels(preamble_ffts, numerology):
     index = np.arange(reps) - (reps - 1) / 2
     step = np.angle(np.sum(ls[:, 1:] * np.conj(ls[:, :-1]), axis=(1, 2)))
     # refine: least-squares slope of each repetition's phase against the average
-    aligned = ls * turn_by(-step[:, None] * index[None, :])[:, :, None]
+    aligned = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
     # einsum, not matmul, here and below: BLAS would wake its worker thread, which then spins on
     # the core the flowgraph's other blocks need
     phases = _unwrap(np.angle(np.einsum("brk,bk->br", aligned, np.conj(aligned.mean(axis=1)))))
     step = step + np.einsum("br,r->b", phases, index) / np.dot(index, index)
-    ls = ls * turn_by(-step[:, None] * index[None, :])[:, :, None]
+    ls = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
     # a sample-clock offset tilts each repetition's phase across carriers a little more: measure
     # the tilt per repetition (weighed against the prior of clock offsets) and undo it, so that
     # it neither blurs the average nor counts as noise
@@ -103,7 +103,7 @@ def estimate_channels(preamble_ffts, numerology):
     tilt_var = spread / np.maximum(leverage * 2 / (reps - 1), 1e-30)
     prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
     tilt = tilt * prior / (prior + tilt_var)
-    ls = ls * turn_by(-tilt[:, None, None] * index[None, :, None] * carriers[None, None, :])
+    ls = ls * cis(-tilt[:, None, None] * index[None, :, None] * carriers[None, None, :], complex)
     mean = ls.mean(axis=1)
     noise_var = np.sum(np.abs(ls - mean[:, None, :]) ** 2, axis=(1, 2)) / dof
     taps = nm.cp_len + 1
@@ -116,21 +116,12 @@ def estimate_channels(preamble_ffts, numerology):
 TRACKING_WINDOWS = (1, 3, 5, 7, 11, 15, 21, 31, 45, 63)   # candidate widths (OFDM symbols) of the trackers
 
 
-def cis(angle):
-    """exp(j angle) as complex64, from float32 sine and cosine (ten times faster than complex128
-    exp; a phase of 100 rad is still exact to 1e-5 rad)."""
-    angle = np.asarray(angle, np.float32)
-    out = np.empty(angle.shape, np.complex64)
-    np.cos(angle, out=out.real)
-    np.sin(angle, out=out.imag)
-    return out
-
-
-def turn_by(angle):
-    """exp(j angle) as complex128 from float64 cosine and sine (np.exp of an imaginary array
-    costs five times as much)."""
-    angle = np.asarray(angle, float)
-    out = np.empty(angle.shape, complex)
+def cis(angle, dtype=np.complex64):
+    """exp(j angle) from sine and cosine: complex64 by default, from float32 ones (ten times
+    faster than complex128 exp; a phase of 100 rad is still exact to 1e-5 rad), or complex128
+    (five times faster than np.exp of an imaginary array)."""
+    out = np.empty(np.shape(angle), dtype)
+    angle = np.asarray(angle, out.real.dtype)
     np.cos(angle, out=out.real)
     np.sin(angle, out=out.imag)
     return out
@@ -216,7 +207,7 @@ def _pair_rate(r, gains, times, carriers, noise_var):
     beta = rotation / (lag * spacing * (times[1] - times[0]))
 
     def aligned(beta):
-        turned = r * turn_by(-beta[:, None, None] * times[None, :, None] * carriers[None, None, :])
+        turned = r * cis(-beta[:, None, None] * times[None, :, None] * carriers[None, None, :], complex)
         return (np.abs(turned.sum(axis=2)) ** 2).sum(axis=1)
 
     total = gains.sum(axis=1)
@@ -246,7 +237,7 @@ def _slope_rate(r, gains, times, carriers, noise_var, start, prior_var):
     beta = np.where(np.abs(start) <= limit, start, 0.0)
     active = np.ones(r.shape[0], bool)
     for _ in range(3):
-        turned = r * turn_by(-beta[:, None] * tk)
+        turned = r * cis(-beta[:, None] * tk, complex)
         slope = np.sum(tk * turned.imag, axis=1)
         curvature = np.sum(tk2 * turned.real, axis=1)
         active &= curvature > 0
@@ -272,18 +263,6 @@ class PilotTrack:
     beta: float
     tau: np.ndarray
     residual_phase: float
-
-    def ramp(self, carriers):
-        """(T, len(carriers)) CFO ramp and clock-offset slope on ``carriers`` (no common gain;
-        (T, 1) without a slope)."""
-        if not self.beta:
-            return cis(self.phase)[:, None]
-        carriers = np.asarray(carriers, float)
-        return cis(self.phase[:, None] + self.beta * self.tau[:, None] * carriers[None, :])
-
-    def rotation(self, carriers):
-        """(T, len(carriers)) common gain, CFO ramp and clock-offset slope on ``carriers``."""
-        return self.common[:, None] * self.ramp(carriers)
 
 
 def track_pilots(symbols_fft, estimate, numerology, first_symbol=0):
@@ -390,7 +369,7 @@ def equalize_batch(symbols_fft, estimates, numerology, first_symbol=0, pilots=No
     common = np.stack([p.common for p in pilots])
     phase = np.stack([p.phase for p in pilots])
     slope = np.asarray([p.beta for p in pilots])[:, None] * pilots[0].tau[None, :]
-    # ``PilotTrack.rotation`` of each packet (a zero slope adds exact zeros to the phase)
+    # each packet's channel as ``PilotTrack`` describes it (a zero slope adds exact zeros to the phase)
     ramp = cis(phase[:, :, None] + slope[:, :, None] * index.data_k[None, None, :])
     h = channel[:, None, :] * (common[:, :, None] * ramp)
     gain = np.maximum(h.real ** 2 + h.imag ** 2, 1e-30)
