@@ -24,7 +24,7 @@ from ..params import NUMEROLOGY, Params
 from .config import DEFAULT_NUMEROLOGY, Numerology
 from .framing import FLAG_FILLER, MAX_SEQ, Header, header_symbols, payload_symbols_batch
 from .mcs import MCS_PARAMETER, get_mcs, largest_frame
-from .pdus import c32vector, drain, is_done, make_pdu, pdu_meta
+from .pdus import c32vector, drain, is_done, make_pdu, pdu_meta, take_queued
 
 TX_LEN_TAG = "gsc_tx_len"
 ENCODE_BATCH = 32   # PDUs the encoder takes from its queue at once
@@ -108,14 +108,8 @@ class packet_encoder(gr.basic_block):
     def handle(self, msg):
         """Encode ``msg`` and the PDUs queued behind it (up to ``ENCODE_BATCH``): each header on its
         own, the payloads of one MCS and length in one vectorised call, in arrival order."""
-        queued = [msg]
-        while len(queued) < ENCODE_BATCH:
-            more = self.delete_head_nowait(pmt.intern("in"))
-            if more is None or pmt.is_null(more):
-                break
-            queued.append(more)
         ready = []
-        for pdu in queued:
+        for pdu in [msg, *take_queued(self, "in", ENCODE_BATCH - 1)]:
             try:
                 meta, payload = pdu_meta(pdu)
                 mcs = get_mcs(meta.get("mcs", self.mcs)).name

@@ -64,11 +64,20 @@ def is_done(msg):
     return pmt.is_pair(msg) and pmt.eqv(pmt.car(msg), pmt.intern("done"))
 
 
-def drain(block, port, handle):
-    """Call ``handle`` on every message still queued on ``block``'s input ``port``: on ``done``,
-    GNU Radio handles the system port before other queued messages and drops the rest."""
-    while True:
+def take_queued(block, port, limit=None):
+    """The messages still queued on ``block``'s input ``port`` (at most ``limit``), each taken off
+    the queue as it is yielded."""
+    taken = 0
+    while limit is None or taken < limit:
         queued = block.delete_head_nowait(pmt.intern(port))
         if queued is None or pmt.is_null(queued):
             return
+        taken += 1
+        yield queued
+
+
+def drain(block, port, handle):
+    """Call ``handle`` on every message still queued on ``block``'s input ``port``: on ``done``,
+    GNU Radio handles the system port before other queued messages and drops the rest."""
+    for queued in take_queued(block, port):
         handle(queued)

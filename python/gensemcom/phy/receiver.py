@@ -62,18 +62,6 @@ def estimate_channel(preamble_fft, numerology):
     return estimate_channels(np.asarray(preamble_fft)[None], numerology)[0]
 
 
-def _unwrap(phases):
-    """``np.unwrap`` along the last axis (its rule, without its overhead on short rows)."""
-    jumps = np.diff(phases, axis=-1)
-    wrapped = np.mod(jumps + np.pi, 2 * np.pi) - np.pi
-    wrapped[(wrapped == -np.pi) & (jumps > 0)] = np.pi
-    correction = wrapped - jumps
-    correction[np.abs(jumps) < np.pi] = 0.0
-    out = phases.copy()
-    out[..., 1:] += np.cumsum(correction, axis=-1)
-    return out
-
-
 def estimate_channels(preamble_ffts, numerology):
     """``ChannelEstimate`` of each packet (a list) from the FFTs of their preambles, complex
     (packets, preamble_repeats, fft_len)."""
@@ -87,7 +75,7 @@ def estimate_channels(preamble_ffts, numerology):
     aligned = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
     # einsum, not matmul, here and below: BLAS would wake its worker thread, which then spins on
     # the core the flowgraph's other blocks need
-    phases = _unwrap(np.angle(np.einsum("brk,bk->br", aligned, np.conj(aligned.mean(axis=1)))))
+    phases = np.unwrap(np.angle(np.einsum("brk,bk->br", aligned, np.conj(aligned.mean(axis=1)))), axis=-1)
     step = step + np.einsum("br,r->b", phases, index) / np.dot(index, index)
     ls = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
     # a sample-clock offset tilts each repetition's phase across carriers a little more: measure
