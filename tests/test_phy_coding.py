@@ -33,6 +33,8 @@ def test_ldpc_codewords_satisfy_every_parity_check(n, rate, rng):
     assert np.array_equal(codewords[:, :code.k], info)          # systematic
     assert not code.syndrome(codewords).any()                    # H c = 0
     assert code.syndrome(codewords ^ np.eye(1, n, 5, dtype=np.uint8)).any()
+    words = rng.integers(0, 2, (3, n), dtype=np.uint8)                  # the compiled parities are H c mod 2
+    assert np.array_equal(code.syndrome(words), (code.pcm @ words.T.astype(int)).T % 2)
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["sum-product", "fast-min-sum"])

@@ -162,3 +162,24 @@ def test_a_batch_of_packets_decodes_as_each_packet_alone():
         assert np.allclose(z, z1, rtol=1e-9, atol=1e-9) and np.allclose(noise_var, noise_var1, rtol=1e-9)
         assert (result.payload, result.crc_ok, result.failed_codewords) == \
             (result1.payload, result1.crc_ok, result1.failed_codewords)
+
+
+def test_compiled_helpers_agree_with_numpy(rng):
+    """The receiver's compiled kernels replace numpy calls: the phase unwrapping of the preamble's
+    repetitions must be numpy's (jumps of exactly pi included), the drift estimate must find a
+    tone between FFT bins, and the time smoothing must keep a real input real."""
+    from gnuradio.gensemcom.phy import receiver_kernels
+    from gnuradio.gensemcom.phy.receiver import _tone_frequency, track
+    for trial in range(200):
+        phases = rng.uniform(-3 * np.pi, 3 * np.pi, rng.integers(2, 12))
+        if trial % 4 == 0:
+            phases[1] = phases[0] + np.pi * rng.choice([-1, 1])
+        unwrapped = phases.copy()
+        receiver_kernels._unwrap(unwrapped)
+        assert np.allclose(unwrapped, np.unwrap(phases), rtol=0, atol=1e-12), phases
+    for frequency in (-2.9, -0.0123, 0.0, 0.3071, 3.1):
+        tone = np.exp(1j * frequency * np.arange(93))[None] + 0.05 * rng.standard_normal((1, 93))
+        assert abs(np.angle(np.exp(1j * (_tone_frequency(tone)[0] - frequency)))) < 2e-3, frequency
+    ramp = np.linspace(0, 1, 40) + 0.01 * rng.standard_normal(40)
+    smooth = track(ramp, 1e-4)
+    assert smooth.dtype == np.float64 and np.max(np.abs(smooth - np.linspace(0, 1, 40))) < 0.01

@@ -24,8 +24,8 @@ import pmt
 import scipy.fft
 from gnuradio import gr
 
-from .framing import (FLAG_FILLER, decode_header_llr, decode_payload_llr, decode_payloads_llr,
-                      payload_symbols_from_bits)
+from .framing import (FLAG_FILLER, Header, decode_header_llr, decode_payload_llr, decode_payloads_llr,
+                      encode_frame, payload_symbols_from_bits)
 from .mcs import frame_size, get_mcs
 from .modulation import demodulate_llr, nearest_points
 from .pdus import c32vector
@@ -53,6 +53,35 @@ def keep_freed_memory():
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD_BYTES)) and \
         bool(mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD_BYTES))
+
+
+def clean_packet_ffts(header, numerology):
+    """FFTs of a packet as the receiver sees it without a channel: (preamble and header symbols
+    complex64 (1, preamble_repeats + header_symbols, fft_len), payload symbols complex64
+    (1, payload_ofdm_symbols, fft_len)) of ``header`` with a zero payload."""
+    nm = numerology
+    data = encode_frame(bytes(header.payload_len), header.mcs, nm, header.seq, header.flags)
+    rows = data.size // nm.n_data_carriers
+    ffts = np.zeros((nm.preamble_repeats + rows, nm.fft_len), np.complex64)
+    ffts[:nm.preamble_repeats] = nm.sync_spectrum
+    ffts[nm.preamble_repeats:, nm.spectrum_index(nm.data_carriers)] = data.reshape(rows, -1)
+    ffts[nm.preamble_repeats:, nm.spectrum_index(nm.pilot_carriers)] = nm.pilots(0, rows)
+    split = nm.preamble_repeats + nm.header_symbols
+    return ffts[None, :split].copy(), ffts[None, split:].copy()
+
+
+def warm_up(numerology):
+    """Decode one clean packet, so that the compiled kernels (``receiver_kernels``, the LDPC
+    syndrome) are compiled or loaded from numba's cache before a flowgraph runs: the first
+    compilation takes about 10 s, a cache load about 0.3 s. Returns whether header and payload
+    came back as sent."""
+    header = Header("qpsk-1/2", 16, 0)
+    vectors, symbols = clean_packet_ffts(header, numerology)
+    decoded, estimate = decode_headers(vectors, numerology)[0]
+    if decoded is None:
+        return False
+    (_, _, result), = decode_packets(symbols, [estimate], [decoded], numerology)
+    return decoded == header and result.crc_ok and result.payload == bytes(header.payload_len)
 
 
 def decode_headers(vectors, numerology):
@@ -180,6 +209,8 @@ class burst_decoder(gr.sync_block):
         self.message_port_register_out(self._symbols_port)
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
         keep_freed_memory()
+        if not warm_up(nm):       # compiles the kernels now, not at the first packet
+            self.logger.warn("a clean test packet did not decode; check the numerology")
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
         self.effort = effort

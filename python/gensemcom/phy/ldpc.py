@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from .ldpc_tables import BASE_MATRICES
 
@@ -116,8 +117,8 @@ class LdpcCode:
 
     def syndrome(self, codewords):
         """H c mod 2 for codewords (B, n) -> (B, n-k) uint8."""
-        codewords = np.atleast_2d(codewords)
-        return ((self.pcm @ codewords.T.astype(np.int32)).T % 2).astype(np.uint8)
+        codewords = np.ascontiguousarray(np.atleast_2d(codewords), np.uint8)
+        return _syndromes(self.pcm.indptr, self.pcm.indices, codewords)
 
     def decoder(self, fast=False):
         """The code's BP decoder (``ldpc.BpDecoder``): sum-product, or with ``fast`` the bounded
@@ -153,6 +154,22 @@ class LdpcCode:
             out[b] ^= error.astype(np.uint8)
             ok[b] = bool(dec.converge)
         return out, ok
+
+
+@njit(nogil=True, cache=True)
+def _syndromes(indptr, indices, codewords):
+    """Parity of each check (CSR rows of the parity-check matrix) over uint8 codewords (B, n):
+    uint8 (B, checks). Compiled: scipy's sparse product cost 90 us per codeword batch of one."""
+    batch = codewords.shape[0]
+    checks = indptr.size - 1
+    out = np.empty((batch, checks), np.uint8)
+    for b in range(batch):
+        for row in range(checks):
+            parity = 0
+            for j in range(indptr[row], indptr[row + 1]):
+                parity ^= codewords[b, indices[j]]
+            out[b, row] = parity & 1
+    return out
 
 
 @lru_cache(maxsize=None)

@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from . import receiver_kernels as kernels
+
 TIMING_BACKOFF = 4  # samples the FFT window starts early inside the cyclic prefix
 MIN_SYMBOLS_FOR_DRIFT = 24  # from this many symbols on, the pilots re-estimate the residual CFO
 CLOCK_OFFSET_PRIOR_PPM = 40.0  # rms of the sample-clock offsets the slope tracker expects (two +-20 ppm radios)
@@ -64,41 +66,28 @@ def estimate_channel(preamble_fft, numerology):
 
 def estimate_channels(preamble_ffts, numerology):
     """``ChannelEstimate`` of each packet (a list) from the FFTs of their preambles, complex
-    (packets, preamble_repeats, fft_len)."""
+    (packets, preamble_repeats, fft_len).
+
+    Per packet (compiled: ``receiver_kernels.preamble_channels``): least-squares channel of each
+    repetition; the residual CFO as the phase step between repetitions, refined by a
+    least-squares fit of each repetition's phase against their average, and undone; the phase
+    tilt across carriers that a sample-clock offset adds from one repetition to the next,
+    measured, weighed against the prior of clock offsets (``CLOCK_OFFSET_PRIOR_PPM``) and undone,
+    so that it neither blurs the average nor counts as noise; then the average, its noise
+    variance from the spread of the repetitions, and the smoothing (taps within the cyclic
+    prefix).
+    """
     nm = numerology
     occupied = nm.occupied_carriers
-    ls = preamble_ffts[:, :, nm.spectrum_index(occupied)] / nm.sync_values[None, None, :]
-    reps, n_occupied = ls.shape[1], ls.shape[2]
-    index = np.arange(reps) - (reps - 1) / 2
-    step = np.angle(np.sum(ls[:, 1:] * np.conj(ls[:, :-1]), axis=(1, 2)))
-    # refine: least-squares slope of each repetition's phase against the average
-    aligned = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
-    # einsum, not matmul, here and below: BLAS would wake its worker thread, which then spins on
-    # the core the flowgraph's other blocks need
-    phases = np.unwrap(np.angle(np.einsum("brk,bk->br", aligned, np.conj(aligned.mean(axis=1)))), axis=-1)
-    step = step + np.einsum("br,r->b", phases, index) / np.dot(index, index)
-    ls = ls * cis(-step[:, None] * index[None, :], complex)[:, :, None]
-    # a sample-clock offset tilts each repetition's phase across carriers a little more: measure
-    # the tilt per repetition (weighed against the prior of clock offsets) and undo it, so that
-    # it neither blurs the average nor counts as noise
-    carriers = np.asarray(occupied, float)
-    turn = np.sum(ls[:, 1:] * np.conj(ls[:, :-1]), axis=1)
-    weight = np.abs(turn)
-    leverage = np.einsum("bk,k->b", weight, carriers ** 2)
-    tilt = np.einsum("bk,k->b", weight * np.angle(turn), carriers) / np.maximum(leverage, 1e-30)
-    dof = ls[0].size - n_occupied
-    spread = np.sum(np.abs(ls - ls.mean(axis=1, keepdims=True)) ** 2, axis=(1, 2)) / dof
-    tilt_var = spread / np.maximum(leverage * 2 / (reps - 1), 1e-30)
-    prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
-    tilt = tilt * prior / (prior + tilt_var)
-    ls = ls * cis(-tilt[:, None, None] * index[None, :, None] * carriers[None, None, :], complex)
-    mean = ls.mean(axis=1)
-    noise_var = np.sum(np.abs(ls - mean[:, None, :]) ** 2, axis=(1, 2)) / dof
+    reps, n_occupied = preamble_ffts.shape[1], len(occupied)
     taps = nm.cp_len + 1
-    channel = np.einsum("bk,jk->bj", mean, _smoother(occupied, nm.fft_len, taps))
+    prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
+    channel, noise_var, step = kernels.preamble_channels(
+        preamble_ffts, nm.spectrum_index(occupied), np.asarray(nm.sync_values, complex),
+        np.asarray(occupied, float), _smoother(occupied, nm.fft_len, taps), prior)
     return [ChannelEstimate(channel[b], float(noise_var[b]), float(step[b]),
                             estimate_noise_var=float(noise_var[b]) * taps / (n_occupied * reps))
-            for b in range(ls.shape[0])]
+            for b in range(len(channel))]
 
 
 TRACKING_WINDOWS = (1, 3, 5, 7, 11, 15, 21, 31, 45, 63)   # candidate widths (OFDM symbols) of the trackers
@@ -119,13 +108,7 @@ def _tone_frequency(values):
     """Frequency (rad per sample) of the strongest tone in each row of ``values`` (B, T):
     zero-padded FFT peak, refined by a parabola through the peak and its neighbours."""
     nfft = 1 << int(np.ceil(np.log2(max(256, 8 * values.shape[1]))))
-    spectrum = np.abs(scipy.fft.fft(values, nfft, axis=1))
-    rows = np.arange(values.shape[0])
-    peak = np.argmax(spectrum, axis=1)
-    left, mid, right = spectrum[rows, peak - 1], spectrum[rows, peak], spectrum[rows, (peak + 1) % nfft]
-    denom = left - 2 * mid + right
-    offset = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
-    return np.angle(np.exp(2j * np.pi * (peak + offset) / nfft))
+    return kernels.spectral_peaks(scipy.fft.fft(values, nfft, axis=1))
 
 
 @lru_cache(maxsize=512)
@@ -156,84 +139,16 @@ def track(values, noise_var):
 
 
 def track_batch(values, noise):
-    """``track`` of each packet: values (B, T) or (B, T, m), noise (B,) their noise variances."""
+    """``track`` of each packet: values (B, T) or (B, T, m), noise (B,) their noise variances.
+    Compiled: ``receiver_kernels.smooth_in_time``."""
     count = values.shape[1]
     if count < 3:
         return values
     lo, hi, n, leverage, centred, spread = _windows(count)
-    extra = (1,) * (values.ndim - 2)
-    cumulative = np.zeros((values.shape[0], count + 1) + values.shape[2:], values.dtype)
-    np.cumsum(values, axis=1, out=cumulative[:, 1:])
-    slope = np.einsum("bt...,t->b...", values, centred) / spread
-    line = cumulative[:, -1:] / count + slope[:, None] * centred.reshape((1, -1) + extra)
-    windows = (np.take(cumulative, hi, axis=1) - np.take(cumulative, lo, axis=1)) / n.reshape(n.shape + extra)
-    candidates = np.concatenate([windows, line[:, None]], axis=1)
-    residual = np.abs(candidates - values[:, None]) ** 2
-    residual = residual.reshape(residual.shape[:2] + (-1,)).sum(axis=2) / values[0].size
-    noise = noise[:, None]
-    error = noise * leverage + np.maximum(residual - noise * (1 - leverage), 0.0)
-    best = np.argmin(error, axis=1)
-    rows = np.arange(values.shape[0])
-    return np.where((error[rows, best] < noise[:, 0]).reshape((-1, 1) + extra), candidates[rows, best], values)
-
-
-def _pair_rate(r, gains, times, carriers, noise_var):
-    """Coarse slope rate (see ``_slope_rate``) of each packet from products of neighbouring
-    pilots, which the common phase does not touch: their phase turns by beta * spacing per
-    symbol. Returned only where it aligns the pilots clearly better than no slope (sum over
-    symbols of |sum of the pilots|^2, which no common phase changes, by 4 standard deviations of
-    its noise), else 0: large clock offsets at a useful SNR. r: (B, T, P); gains: (B, P);
-    noise_var: (B,)."""
-    order = np.argsort(carriers)
-    count = r.shape[1]
-    if len(order) < 2 or count < 4:
-        return np.zeros(r.shape[0])
-    pairs = (r[:, :, order[1:]] * np.conj(r[:, :, order[:-1]])).sum(axis=2)
-    lag = min(count // 2, 100)
-    spacing = float(np.mean(np.diff(carriers[order])))
-    rotation = np.angle(np.sum(np.conj(pairs[:, :-lag]) * pairs[:, lag:], axis=1))
-    beta = rotation / (lag * spacing * (times[1] - times[0]))
-
-    def aligned(beta):
-        turned = r * cis(-beta[:, None, None] * times[None, :, None] * carriers[None, None, :], complex)
-        return (np.abs(turned.sum(axis=2)) ** 2).sum(axis=1)
-
-    total = gains.sum(axis=1)
-    margin = 4 * total * np.sqrt(2 * count * noise_var * total)
-    return np.where(aligned(beta) > (np.abs(r.sum(axis=2)) ** 2).sum(axis=1) + margin, beta, 0.0)
-
-
-def _slope_rate(r, gains, times, carriers, noise_var, start, prior_var):
-    """Rate beta (rad per carrier per OFDM symbol) of the phase slope across carriers that a
-    sample-clock offset builds up, per packet: slope beta * times[t] at symbol t (zero at the
-    preamble's centre, where the channel was measured).
-
-    r: (B, T, P) pilot observations relative to the preamble's channel with the common phase
-    removed (|H_p|^2 exp(j beta t k_p) + noise); gains: (B, P) |H_p|^2; noise_var, start: (B,).
-    Maximises the linear statistic Re sum r exp(-j beta t k) (Newton steps from ``start``, the
-    coarse rate of ``_pair_rate``), then weighs it against the prior of clock offsets (zero
-    mean, variance ``prior_var``): beta prior_var / (prior_var + its noise variance), so a short
-    or noisy packet (a header) is not tilted by noise.
-    """
-    # carriers centred on their gain-weighted mean: a common phase error then moves no slope
-    weighted = np.einsum("bp,p->b", gains, carriers) / np.maximum(gains.sum(axis=1), 1e-30)
-    centred = carriers[None, :] - weighted[:, None]
-    tk = (times[None, :, None] * centred[:, None, :]).reshape(r.shape[0], -1)
-    tk2 = tk * tk
-    r = r.reshape(r.shape[0], -1)
-    limit = MAX_CLOCK_OFFSET_PRIORS * np.sqrt(prior_var)
-    beta = np.where(np.abs(start) <= limit, start, 0.0)
-    active = np.ones(r.shape[0], bool)
-    for _ in range(3):
-        turned = r * cis(-beta[:, None] * tk, complex)
-        slope = np.sum(tk * turned.imag, axis=1)
-        curvature = np.sum(tk2 * turned.real, axis=1)
-        active &= curvature > 0
-        step = slope / np.where(active, curvature, 1.0)
-        beta = np.where(active, np.minimum(np.maximum(beta + step, -limit), limit), beta)
-    information = 2 * np.sum(gains[:, None, :] * tk2.reshape(r.shape[0], times.size, -1), axis=(1, 2))
-    information = information / np.maximum(noise_var, 1e-30)
-    return beta * prior_var / (prior_var + 1.0 / np.maximum(information, 1e-30))
+    flat = np.ascontiguousarray(np.reshape(values, (values.shape[0], count, -1)), np.complex128)
+    out = kernels.smooth_in_time(flat, np.ascontiguousarray(noise, float), lo, hi, n, leverage, centred, spread)
+    out = out.reshape(values.shape)
+    return out if np.iscomplexobj(values) else out.real
 
 
 @dataclass
@@ -258,7 +173,7 @@ def track_pilots(symbols_fft, estimate, numerology, first_symbol=0):
 
     phase: the residual CFO's ramp, predicted from the preamble and, over longer packets,
     re-estimated from the pilots' spectrum; beta tau(t): the phase slope across carriers that a
-    sample-clock offset builds up (``_slope_rate``); common: the remaining common complex gain
+    sample-clock offset builds up (``receiver_kernels.slope_rate``); common: the remaining common complex gain
     (phase noise, CFO drift, flat fading), smoothed by ``track``.
     """
     return track_pilots_batch(np.asarray(symbols_fft)[None], [estimate], numerology, first_symbol)[0]
@@ -266,7 +181,8 @@ def track_pilots(symbols_fft, estimate, numerology, first_symbol=0):
 
 def track_pilots_batch(symbols_fft, estimates, numerology, first_symbol=0):
     """``track_pilots`` of packets of equal length: symbols_fft complex (B, T, fft_len), one
-    ``ChannelEstimate`` each. Returns a list of ``PilotTrack``."""
+    ``ChannelEstimate`` each. Returns a list of ``PilotTrack``. The loops over symbols and pilots
+    are compiled (``receiver_kernels``); the drift's spectrum is scipy's FFT."""
     nm = numerology
     index = carrier_index(nm)
     h_pilot = np.stack([e.channel[index.pilots] for e in estimates])
@@ -280,30 +196,22 @@ def track_pilots_batch(symbols_fft, estimates, numerology, first_symbol=0):
     predicted = phase_step[:, None] * tau[None, :] + phase_offset[:, None]
     gains = np.abs(h_pilot) ** 2
     gain_pilots = gains.sum(axis=1) + 1e-30
-    r = (symbols_fft[:, :, index.pilot_bins] * np.conj(nm.pilots(first_symbol, count)[None] * h_pilot[:, None, :])
-         * cis(-predicted)[:, :, None])
+    r = kernels.pilot_observations(symbols_fft[:, :, index.pilot_bins], nm.pilots(first_symbol, count), h_pilot,
+                                   predicted)
     if count < MIN_SYMBOLS_FOR_DRIFT or len(pilot_k) < 2:
         # a header: too short for a drift or a slope to show above the noise
         common = r.sum(axis=2) / gain_pilots[:, None]
         smooth = track_batch(common, sigma2 / gain_pilots)
         residual = np.angle(common.sum(axis=1))
         return [PilotTrack(smooth[b], predicted[b], 0.0, tau, float(residual[b])) for b in range(len(estimates))]
-    beta = _pair_rate(r, gains, tau, pilot_k, sigma2)
-
-    def common_gain(beta):
-        turned = r * cis(-beta[:, None, None] * tau[None, :, None] * pilot_k[None, None, :])
-        return turned.sum(axis=2) / gain_pilots[:, None]
-
-    common = common_gain(beta)
-    residual_phase = np.angle(common.sum(axis=1))
+    beta, common, residual_phase = kernels.pair_rate_and_common(r, gains, tau, pilot_k, np.argsort(pilot_k), sigma2)
     drift = _tone_frequency(common)
     predicted = predicted + drift[:, None] * steps[None, :]
-    r = r * cis(-drift[:, None] * steps[None, :])[:, :, None]
-    smooth = track_batch(common_gain(beta), sigma2 / gain_pilots)
+    r = kernels.turn_by_drift(r, drift)
+    smooth = track_batch(kernels.common_gains(r, beta, tau, pilot_k, gain_pilots), sigma2 / gain_pilots)
     prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
-    beta = _slope_rate(r * np.conj(smooth / np.maximum(np.abs(smooth), 1e-30))[:, :, None], gains, tau, pilot_k,
-                       sigma2, beta, prior)
-    smooth = track_batch(common_gain(beta), sigma2 / gain_pilots)
+    beta = kernels.slope_rate(r, smooth, gains, tau, pilot_k, sigma2, beta, prior, MAX_CLOCK_OFFSET_PRIORS)
+    smooth = track_batch(kernels.common_gains(r, beta, tau, pilot_k, gain_pilots), sigma2 / gain_pilots)
     return [PilotTrack(smooth[b], predicted[b], float(beta[b]), tau, float(residual_phase[b]))
             for b in range(len(estimates))]
 
@@ -356,11 +264,8 @@ def equalize_batch(symbols_fft, estimates, numerology, first_symbol=0, pilots=No
     channel = np.stack([e.channel[index.data] for e in estimates])
     common = np.stack([p.common for p in pilots])
     phase = np.stack([p.phase for p in pilots])
-    slope = np.asarray([p.beta for p in pilots])[:, None] * pilots[0].tau[None, :]
-    # each packet's channel as ``PilotTrack`` describes it (a zero slope adds exact zeros to the phase)
-    ramp = cis(phase[:, :, None] + slope[:, :, None] * index.data_k[None, None, :])
-    h = channel[:, None, :] * (common[:, :, None] * ramp)
-    gain = np.maximum(h.real ** 2 + h.imag ** 2, 1e-30)
-    z = symbols_fft[:, :, index.data_bins] * np.conj(h) / gain
-    noise_var = np.maximum(np.asarray([e.noise_var for e in estimates]), 1e-30)[:, None, None] / gain
+    beta = np.asarray([p.beta for p in pilots], float)
+    noise_var = np.maximum(np.asarray([e.noise_var for e in estimates]), 1e-30)
+    z, noise_var = kernels.equalize_data(symbols_fft, index.data_bins, channel, common, phase, beta,
+                                         np.asarray(pilots[0].tau, float), index.data_k, noise_var)
     return z, noise_var, [p.residual_phase for p in pilots]
