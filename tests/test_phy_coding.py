@@ -122,6 +122,9 @@ def test_constellations_are_unit_power_and_gray(modulation, rng):
     symbols = modulate(bits, modulation)
     assert np.array_equal(hard_bits(demodulate_llr(symbols, 0.01, modulation)), bits)
     assert np.allclose(nearest_points(symbols * 1.05 + 0.01j, modulation), symbols)
+    z = 1.5 * (rng.normal(size=(40, 7)) + 1j * rng.normal(size=(40, 7)))    # any shape; outside the outer points too
+    brute_force = points[np.argmin(np.abs(z[..., None] - points), axis=-1)]
+    assert np.allclose(nearest_points(z, modulation), brute_force)
 
 
 @pytest.mark.parametrize("modulation,esno_db", [("bpsk", 4.0), ("qpsk", 8.0), ("16qam", 14.0),

@@ -183,3 +183,20 @@ def test_compiled_helpers_agree_with_numpy(rng):
     ramp = np.linspace(0, 1, 40) + 0.01 * rng.standard_normal(40)
     smooth = track(ramp, 1e-4)
     assert smooth.dtype == np.float64 and np.max(np.abs(smooth - np.linspace(0, 1, 40))) < 0.01
+
+
+def test_the_warm_up_packet_decodes_exactly():
+    """``burst_decoder.warm_up`` compiles the kernels on a clean packet before a flowgraph runs;
+    that packet must come back exactly (header, payload, symbols on the constellation)."""
+    from gnuradio.gensemcom.phy.burst_decoder import clean_packet_ffts, warm_up
+    from gnuradio.gensemcom.phy.burst_decoder import decode_headers, decode_packets
+    from gnuradio.gensemcom.phy.framing import Header
+    from gnuradio.gensemcom.phy.mcs import frame_size
+    assert warm_up(NM)
+    header = Header("16qam-3/4", 700, 5)
+    vectors, symbols = clean_packet_ffts(header, NM)
+    assert vectors.shape == (1, NM.preamble_repeats + NM.header_symbols, NM.fft_len)
+    assert symbols.shape == (1, frame_size(700, "16qam-3/4", NM).payload_ofdm_symbols, NM.fft_len)
+    (decoded, estimate), = decode_headers(vectors, NM)
+    (_, _, result), = decode_packets(symbols, [estimate], [decoded], NM)
+    assert decoded == header and result.crc_ok and result.payload == bytes(700) and estimate.snr_db > 100

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from . import convcode, ldpc
 from .config import HEADER_CODED_BITS, HEADER_INFO_BITS, lfsr_bits
@@ -120,14 +121,22 @@ def gather_llr(llr, n_coded, seed, combine=True):
     ``combine`` else only the first copy used."""
     llr = np.asarray(llr, float)
     n_slots = llr.shape[-1]
-    perm, _, inverse, signs = _slot_maps(n_slots, seed)
-    slots = (llr * signs)[..., inverse]
-    coded = slots[..., :n_coded].copy()
-    if combine:
-        for start in range(n_coded, n_slots, n_coded):   # one pass per copy
-            extra = slots[..., start:start + n_coded]
-            coded[..., :extra.shape[-1]] += extra
-    return coded
+    _, _, inverse, signs = _slot_maps(n_slots, seed)
+    rows = np.ascontiguousarray(llr.reshape(-1, n_slots))
+    return _gather(rows, inverse, signs, int(n_coded), bool(combine)).reshape(llr.shape[:-1] + (n_coded,))
+
+
+@njit(nogil=True, cache=True)
+def _gather(llr, inverse, signs, n_coded, combine):
+    """``gather_llr`` of rows (B, n_slots), compiled: one pass instead of numpy's four."""
+    rows, n_slots = llr.shape
+    out = np.zeros((rows, n_coded))
+    stop = n_slots if combine else min(n_coded, n_slots)
+    for b in range(rows):
+        for slot in range(stop):
+            source = inverse[slot]
+            out[b, slot % n_coded] += llr[b, source] * signs[source]
+    return out
 
 
 def header_symbols(header, numerology):

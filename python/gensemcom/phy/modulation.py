@@ -6,9 +6,11 @@ the second half the quadrature level, each Gray-coded (16-QAM I: 00 -3, 01 -1, 1
 LLRs are ``log P(b=0) / P(b=1)``: positive means bit 0.
 """
 from functools import lru_cache
+import math
 from math import erfc, log2, sqrt
 
 import numpy as np
+from numba import njit
 
 BITS_PER_SYMBOL = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}
 LLR_CLIP = 60.0
@@ -57,54 +59,91 @@ def _bit_masks(bits_per_dim):
     return levels, labels.astype(float)
 
 
-def _dim_llr(z, noise_var, bits_per_dim, scale):
-    """Exact LLRs of one Gray PAM dimension; z (N,), noise_var (N,) per complex symbol."""
-    if bits_per_dim == 1:                        # levels -s, +s: closed form
-        return (-4.0 * scale * z / noise_var)[:, None]
-    levels, ones = _bit_masks(bits_per_dim)
-    metric = -((z[:, None] - scale * levels[None, :]) ** 2) / noise_var[:, None]
-    metric -= metric.max(axis=1, keepdims=True)
-    weight = np.exp(metric)                      # sums over subsets by two matrix products
-    with np.errstate(divide="ignore"):
-        # einsum, not matmul: BLAS would wake a worker thread that spins on a flowgraph's core
-        return np.log(np.einsum("nl,lb->nb", weight, 1.0 - ones)) - np.log(np.einsum("nl,lb->nb", weight, ones))
-
-
-def _clip(llr):
-    """``np.clip(llr, -LLR_CLIP, LLR_CLIP)`` in place (np.clip costs three times as much)."""
-    np.minimum(llr, LLR_CLIP, out=llr)
-    return np.maximum(llr, -LLR_CLIP, out=llr)
-
-
 def demodulate_llr(z, noise_var, modulation):
     """Exact bit LLRs of equalised symbols.
 
     z: complex (N,) equalised symbols; noise_var: float or (N,) complex noise variance of
     each symbol (E|z - s|^2). Returns float64 (N * bits_per_symbol,), clipped to +-60.
+    Compiled (``_llr_kernel``): numpy's version cost 30 us per 500-byte QPSK packet.
     """
-    z = np.asarray(z)
-    noise_var = np.broadcast_to(np.maximum(np.asarray(noise_var, float), 1e-12), z.shape)
+    z = np.ascontiguousarray(np.reshape(z, -1), np.complex128)
+    noise_var = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, float), z.shape))
     bps = BITS_PER_SYMBOL[modulation]
     if bps == 1:
-        return _clip(-4.0 * z.real / noise_var)
-    half = bps // 2
+        return _llr_kernel(z, noise_var, np.array([-1.0, 1.0]), np.array([[0.0], [1.0]]), 1.0, True)
+    levels, ones = _bit_masks(bps // 2)
     scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))  # PAM level 1 at unit average QAM power
-    llr = np.concatenate([_dim_llr(z.real, noise_var, half, scale),
-                          _dim_llr(z.imag, noise_var, half, scale)], axis=1)
-    return _clip(llr.reshape(-1))
+    return _llr_kernel(z, noise_var, levels, ones, scale, False)
+
+
+@njit(nogil=True, cache=True)
+def _llr_kernel(z, noise_var, levels, ones, scale, real_only):
+    """LLRs of each symbol's bits: the in-phase PAM dimension's, then the quadrature one's
+    (``real_only``: BPSK, the in-phase one alone), each exact over the Gray PAM levels
+    (``levels`` (L,) unnormalised, ``ones`` (L, bits) float 0/1 labels; two levels: the
+    closed form), clipped to +-LLR_CLIP. noise_var (N,) floored at 1e-12."""
+    count = z.size
+    size, bits = ones.shape
+    dims = 1 if real_only else 2
+    out = np.empty(count * dims * bits)
+    metric = np.empty(size)
+    at = 0
+    for n in range(count):
+        var = max(noise_var[n], 1e-12)
+        for dim in range(dims):
+            x = z[n].real if dim == 0 else z[n].imag
+            if size == 2:
+                out[at] = min(max(-4.0 * scale * x / var, -LLR_CLIP), LLR_CLIP)
+                at += 1
+                continue
+            top = -np.inf
+            for level in range(size):
+                d = x - scale * levels[level]
+                metric[level] = -d * d / var
+                top = max(top, metric[level])
+            for level in range(size):
+                metric[level] = math.exp(metric[level] - top)
+            for bit in range(bits):
+                zero = one = 0.0
+                for level in range(size):
+                    if ones[level, bit] > 0.5:
+                        one += metric[level]
+                    else:
+                        zero += metric[level]
+                llr = (math.log(zero) if zero > 0 else -np.inf) - (math.log(one) if one > 0 else -np.inf)
+                out[at] = min(max(llr, -LLR_CLIP), LLR_CLIP)
+                at += 1
+    return out
 
 
 def nearest_points(z, modulation):
     """The constellation point nearest to each of z (complex, same shape)."""
+    z = np.asarray(z)
     bps = BITS_PER_SYMBOL[modulation]
+    flat = np.ascontiguousarray(z.reshape(-1), np.complex128)
     if bps == 1:
-        return np.where(np.real(z) >= 0, 1.0, -1.0).astype(complex)
+        return _nearest_levels(flat, 1, 1.0, True).reshape(z.shape)
     top = (1 << (bps // 2)) - 1
-    scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))
+    return _nearest_levels(flat, top, np.sqrt(3.0 / (2 * ((1 << bps) - 1))), False).reshape(z.shape)
 
-    def level(v):
-        return np.minimum(np.maximum(2 * np.floor((v / scale + top) / 2 + 0.5) - top, -top), top) * scale
-    return level(np.real(z)) + 1j * level(np.imag(z))
+
+@njit(nogil=True, cache=True)
+def _nearest_levels(z, top, scale, real_only):
+    """Nearest PAM level (odd integers -top..top times ``scale``) of each real and imaginary
+    part; ``real_only`` (BPSK): of the real part, +-1 (0 goes to +1), imaginary part 0."""
+    out = np.empty(z.size, np.complex128)
+    for n in range(z.size):
+        if real_only:
+            out[n] = 1.0 if z[n].real >= 0 else -1.0
+        else:
+            out[n] = complex(_nearest_level(z[n].real, top, scale), _nearest_level(z[n].imag, top, scale))
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _nearest_level(v, top, scale):
+    level = 2 * math.floor((v / scale + top) / 2 + 0.5) - top
+    return min(max(level, -top), top) * scale
 
 
 def hard_bits(llr):
