@@ -40,6 +40,7 @@ from gnuradio.gensemcom.phy.burst_decoder import burst_decoder
 from gnuradio.gensemcom.phy.framing import MAX_SEQ, Header
 from gnuradio.gensemcom.phy.link import run_link
 from gnuradio.gensemcom.phy.mcs import frame_size
+from gnuradio.gensemcom.phy.pdus import u8vector
 
 STOCK_SAMPLES_PER_BYTE = 7.2  # stock ofdm_tx, QPSK payload: about 3600 samples per 500 bytes
 TOP_BLOCKS = 8                # blocks listed per chain with --cpu
@@ -93,8 +94,7 @@ def decoders_replaced(which):
             header = packet.header
             meta = {"mcs": header.mcs, "seq": header.seq, "flags": header.flags,
                     "payload_len": header.payload_len, "crc_ok": False, "snr_db": 0.0}
-            self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(
-                header.payload_len, [0] * header.payload_len)))
+            self.message_port_pub(pmt.intern("out"), pmt.cons(pmt.to_pmt(meta), u8vector(bytes(header.payload_len))))
         return [None] * len(packets)
 
     if which in ("header", "both"):

@@ -253,3 +253,16 @@ def test_c32vector_equals_the_pmt_constructor(rng, count):
     built = c32vector(values)
     assert pmt.is_c32vector(built) and pmt.length(built) == count
     assert pmt.equal(built, pmt.init_c32vector(count, values.astype(np.complex64).tolist()))
+
+
+@pytest.mark.parametrize("count", [0, 1, 500, 4096])
+def test_u8vector_and_split_pdu_round_trip_bytes(rng, count):
+    """``pdus.u8vector`` (PDUs' payloads, from PMT's serialised form) must equal
+    ``pmt.init_u8vector``; ``split_pdu`` must give the bytes back as a writable uint8 array."""
+    from gnuradio.gensemcom.phy.pdus import make_pdu, split_pdu, u8vector
+    data = rng.integers(0, 256, count, dtype=np.uint8)
+    for form in (data, data.tobytes(), bytearray(data.tobytes())):
+        assert pmt.equal(u8vector(form), pmt.init_u8vector(count, data.tolist()))
+    meta, payload = split_pdu(make_pdu(data.tobytes(), seq=7))
+    assert meta == {"seq": 7} and payload.dtype == np.uint8 and np.array_equal(payload, data)
+    payload[:1] = 0                                  # callers may edit what they got

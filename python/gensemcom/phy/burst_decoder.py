@@ -28,7 +28,7 @@ from .framing import (FLAG_FILLER, Header, decode_header_llr, decode_payload_llr
                       encode_frame, payload_symbols_from_bits)
 from .mcs import frame_size, get_mcs
 from .modulation import demodulate_llr, nearest_points
-from .pdus import c32vector
+from .pdus import c32vector, u8vector
 from .receiver import equalize_batch, estimate_channels, track_pilots_batch
 from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
 
@@ -205,7 +205,8 @@ class burst_decoder(gr.sync_block):
     def __init__(self, numerology, samp_rate=20e6, emit_failed=True, effort="full", data_delay_samples=0):
         nm = self.numerology = numerology
         gr.sync_block.__init__(self, name="gensemcom_burst_decoder", in_sig=[np.complex64], out_sig=None)
-        self.message_port_register_out(pmt.intern("out"))
+        self._out_port = pmt.intern("out")
+        self.message_port_register_out(self._out_port)
         self._symbols_port = pmt.intern("symbols")
         self.message_port_register_out(self._symbols_port)
         import ldpc  # noqa: F401  (its first import takes ~0.3 s: not inside a running flowgraph)
@@ -389,6 +390,4 @@ class burst_decoder(gr.sync_block):
             "cfo": packet.cfo, "cfo_hz": packet.cfo * self.samp_rate / nm.fft_len,
             "ldpc_failed_codewords": result.failed_codewords,
         }
-        data = list(result.payload)
-        self.message_port_pub(pmt.intern("out"),
-                              pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), data)))
+        self.message_port_pub(self._out_port, pmt.cons(pmt.to_pmt(meta), u8vector(result.payload)))

@@ -23,11 +23,26 @@ def coded_length(info_bits):
 def encode(bits):
     """Encode uint8 bits (N,) -> uint8 (2 * (N + 6),), outputs of the two generators interleaved."""
     u = np.concatenate([np.asarray(bits, np.uint8), np.zeros(TAIL, np.uint8)])
-    out = np.empty((u.size, 2), np.uint8)
-    for g, gen in enumerate(GENERATORS):
-        taps = np.array([(gen >> (TAIL - i)) & 1 for i in range(CONSTRAINT)], np.uint8)
-        out[:, g] = np.convolve(u, taps)[:u.size] % 2
-    return out.reshape(-1)
+    return _encode(u, np.asarray(GENERATORS, np.int64))
+
+
+@njit(nogil=True, cache=True)
+def _encode(u, generators):
+    """Shift register: after bit t it holds u[t] (bit 6) .. u[t-6] (bit 0); each output is the
+    parity of the register under a generator (octal 133: taps on u[t], u[t-2], u[t-3], u[t-5],
+    u[t-6])."""
+    out = np.empty(u.size * generators.size, np.uint8)
+    register = 0
+    for t in range(u.size):
+        register = (register >> 1) | ((u[t] & 1) << TAIL)
+        for g in range(generators.size):
+            masked = register & generators[g]
+            parity = 0
+            while masked:
+                parity ^= 1
+                masked &= masked - 1
+            out[t * generators.size + g] = parity
+    return out
 
 
 @lru_cache(maxsize=None)

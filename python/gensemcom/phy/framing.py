@@ -112,8 +112,21 @@ def spread_bits(coded, n_slots, seed):
     scramble, interleave."""
     perm, scramble, _, _ = _slot_maps(n_slots, seed)
     coded = np.asarray(coded, np.uint8)
-    slots = np.take(coded, np.arange(n_slots) % coded.shape[-1], axis=-1) ^ scramble
-    return np.take(slots, perm, axis=-1)
+    rows = np.ascontiguousarray(coded.reshape(-1, coded.shape[-1]))
+    return _spread(rows, perm, scramble).reshape(coded.shape[:-1] + (n_slots,))
+
+
+@njit(nogil=True, cache=True)
+def _spread(coded, perm, scramble):
+    """``spread_bits`` of rows (B, n_coded), compiled: transmitted bit i is slot perm[i], which
+    carries coded bit perm[i] mod n_coded, scrambled."""
+    rows, n_coded = coded.shape
+    out = np.empty((rows, perm.size), np.uint8)
+    for b in range(rows):
+        for i in range(perm.size):
+            slot = perm[i]
+            out[b, i] = coded[b, slot % n_coded] ^ scramble[slot]
+    return out
 
 
 def gather_llr(llr, n_coded, seed, combine=True):

@@ -70,7 +70,7 @@ class LdpcCode:
         self.kb = 24 - self.mb
         self.k = self.kb * self.z
         self.pcm = self._expand(self.base).tocsr()
-        self._info_pcm = self.pcm[:, :self.k].tocsr()
+        self._info_base = np.ascontiguousarray(self.base[:, :self.kb])    # H's info part, for encode
         self._check_structure()
         self._decoders = {}
 
@@ -100,8 +100,7 @@ class LdpcCode:
         """Systematic encoding. info: uint8 (B, k) -> codewords uint8 (B, n)."""
         info = np.atleast_2d(np.asarray(info, np.uint8))
         batch, z = info.shape[0], self.z
-        lam = (self._info_pcm @ info.T.astype(np.int32)).T % 2
-        lam = lam.reshape(batch, self.mb, z).astype(np.uint8)
+        lam = _block_syndromes(self._info_base, z, np.ascontiguousarray(info)).reshape(batch, self.mb, z)
         parity = np.empty((batch, self.mb, z), np.uint8)
         p0 = np.bitwise_xor.reduce(lam, axis=1)  # the two shift-s0 terms cancel in the row sum
         parity[:, 0] = p0
@@ -244,10 +243,10 @@ def encode_bits_batch(info, rate):
     """``encode_bits`` of packets of equal length in one encoder call: info uint8 (B, info bits)
     -> coded bits uint8 (B, coded bits)."""
     info = np.asarray(info, np.uint8)
-    plan, code, mask, keep = _layout(info.shape[1], rate_text(rate))
-    block = np.zeros((info.shape[0],) + mask.shape, np.uint8)
-    block[:, mask] = info
-    return code.encode(block.reshape(-1, code.k)).reshape((info.shape[0],) + keep.shape)[:, keep]
+    code, size, sent_at, _, info_slots = _flat_layout(info.shape[1], rate_text(rate))
+    block = np.zeros((info.shape[0], size // code.n * code.k), np.uint8)
+    block[:, info_slots] = info
+    return np.take(code.encode(block.reshape(-1, code.k)).reshape(info.shape[0], size), sent_at, axis=1)
 
 
 def decode_llr(llr, info_bits, rate, coded_out=None, fast=False):
@@ -268,7 +267,7 @@ def decode_llr_batch(llr, info_bits, rate, fast=False):
     """``decode_llr`` of packets of equal length in one decoder call: llr float (B, coded bits).
     Returns (info bits uint8 (B, info_bits), failed codewords int (B,), the decoder's hard
     decision of every coded bit sent uint8 (B, coded bits))."""
-    code, size, sent_at, info_at = _flat_layout(int(info_bits), rate_text(rate))
+    code, size, sent_at, info_at, _ = _flat_layout(int(info_bits), rate_text(rate))
     packets = llr.shape[0]
     # the hard decisions first (shortened bits are known zeros): at a useful SNR every codeword
     # passes its parity checks, and no LLR array of all the codewords is needed
@@ -288,8 +287,10 @@ def decode_llr_batch(llr, info_bits, rate, fast=False):
 @lru_cache(maxsize=256)
 def _flat_layout(info_bits, rate):
     """``_layout`` as positions in a packet's codewords laid end to end: (code, their length, the
-    positions of the bits sent, the positions of the info bits). Integer positions gather a
-    third faster than the boolean masks."""
+    positions of the bits sent, the positions of the info bits, and those of the info bits in
+    the codewords' info parts laid end to end). Integer positions gather a third faster than the
+    boolean masks."""
     plan, code, mask, keep = _layout(info_bits, rate)
     parity = np.zeros((plan.n_codewords, code.n - code.k), bool)
-    return code, keep.size, np.flatnonzero(keep), np.flatnonzero(np.concatenate([mask, parity], axis=1))
+    return (code, keep.size, np.flatnonzero(keep), np.flatnonzero(np.concatenate([mask, parity], axis=1)),
+            np.flatnonzero(mask))

