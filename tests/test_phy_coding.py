@@ -9,8 +9,8 @@ from gnuradio.gensemcom.errors import BadInputError
 from gnuradio.gensemcom.phy import config, convcode, framing, ldpc
 from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY, Numerology, lfsr_bits
 from gnuradio.gensemcom.phy.mcs import MAX_PAYLOAD_BYTES, MCS_TABLE, frame_size, get_mcs, max_payload_bytes
-from gnuradio.gensemcom.phy.modulation import (BITS_PER_SYMBOL, ber_awgn, constellation, demodulate_llr, hard_bits,
-                                               modulate, nearest_points, shannon_snr_db)
+from gnuradio.gensemcom.phy.modulation import (BITS_PER_SYMBOL, ber_awgn, constellation, demodulate_llr, error_power,
+                                               hard_bits, modulate, nearest_points, shannon_snr_db)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,6 +125,7 @@ def test_constellations_are_unit_power_and_gray(modulation, rng):
     z = 1.5 * (rng.normal(size=(40, 7)) + 1j * rng.normal(size=(40, 7)))    # any shape; outside the outer points too
     brute_force = points[np.argmin(np.abs(z[..., None] - points), axis=-1)]
     assert np.allclose(nearest_points(z, modulation), brute_force)
+    assert np.isclose(error_power(z, modulation), np.mean(np.abs(z - brute_force) ** 2), rtol=1e-12)   # EVM power
 
 
 @pytest.mark.parametrize("modulation,esno_db", [("bpsk", 4.0), ("qpsk", 8.0), ("16qam", 14.0),

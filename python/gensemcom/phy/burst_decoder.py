@@ -27,7 +27,7 @@ from gnuradio import gr
 from .framing import (FLAG_FILLER, Header, decode_header_llr, decode_payload_llr, decode_payloads_llr,
                       encode_frame, payload_symbols_from_bits)
 from .mcs import frame_size, get_mcs
-from .modulation import demodulate_llr, nearest_points
+from .modulation import demodulate_llr, error_power, nearest_points
 from .pdus import c32vector, u8vector
 from .receiver import equalize_batch, estimate_channels, track_pilots_batch
 from .tracking import local_noise_var, needs_tracking, pilots_moved, track_carriers
@@ -81,7 +81,7 @@ def warm_up(numerology):
     if decoded is None:
         return False
     (z, _, result), = decode_packets(symbols, [estimate], [decoded], numerology)
-    on_points = np.allclose(nearest_points(z, "qpsk"), z, atol=1e-3)      # as ``_publish`` measures the EVM
+    on_points = np.allclose(nearest_points(z, "qpsk"), z, atol=1e-3) and error_power(z, "qpsk") < 1e-6
     return decoded == header and result.crc_ok and result.payload == bytes(header.payload_len) and on_points
 
 
@@ -330,9 +330,10 @@ class burst_decoder(gr.sync_block):
             count = (group[0].stop - group[0].start - first) // nm.symbol_len
             symbols = self._ffts([p.start + first for p in group], count)
             done += zip(group, self._decode_payloads(symbols, group))
+        show = bool(pmt.length(self.message_subscribers(self._symbols_port)))     # a constellation plot listens
         for packet, decoded in sorted(done, key=lambda item: item[0].start):
             if decoded is not None:
-                self._publish(packet, *decoded)
+                self._publish(packet, *decoded, show)
 
     def _decode_headers(self, vectors):
         return decode_headers(vectors, self.numerology)
@@ -366,17 +367,16 @@ class burst_decoder(gr.sync_block):
             self.logger.error(f"payload decoding failed: {exc!r}")
             return None
 
-    def _publish(self, packet, z, noise_var, result):
-        """Count a decoded packet and publish its PDU (and its symbols where a plot listens)."""
+    def _publish(self, packet, z, noise_var, result, show):
+        """Count a decoded packet and publish its PDU (and with ``show`` its symbols, for a
+        constellation plot)."""
         header, nm = packet.header, self.numerology
         mcs = get_mcs(header.mcs)
-        probe = z[:: max(1, z.size // EVM_SYMBOLS)]
-        if pmt.length(self.message_subscribers(self._symbols_port)):     # a constellation plot listens
+        if show:
             shown = z[:CONSTELLATION_SYMBOLS].astype(np.complex64)
             self.message_port_pub(self._symbols_port, pmt.cons(
                 pmt.to_pmt({"mcs": mcs.name, "seq": header.seq}), c32vector(shown)))
-        error = probe - nearest_points(probe, mcs.modulation)
-        evm_db = 10 * np.log10(max(float(np.mean(np.abs(error) ** 2)), 1e-12))
+        evm_db = 10 * np.log10(max(error_power(z[:: max(1, z.size // EVM_SYMBOLS)], mcs.modulation), 1e-12))
         if result.crc_ok:
             self.packets_ok += 1
         else:

@@ -179,6 +179,16 @@ def _block_syndromes(base, z, codewords):
     return out
 
 
+@njit(nogil=True, cache=True)
+def _hard_decisions(llr, sent_at, size):
+    """uint8 (B, size): 1 at sent_at[i] where llr[:, i] < 0, else 0 (known zeros elsewhere)."""
+    out = np.zeros((llr.shape[0], size), np.uint8)
+    for b in range(llr.shape[0]):
+        for i in range(sent_at.size):
+            out[b, sent_at[i]] = llr[b, i] < 0
+    return out
+
+
 @lru_cache(maxsize=None)
 def get_code(n, rate):
     """Cached ``LdpcCode``."""
@@ -271,8 +281,7 @@ def decode_llr_batch(llr, info_bits, rate, fast=False):
     packets = llr.shape[0]
     # the hard decisions first (shortened bits are known zeros): at a useful SNR every codeword
     # passes its parity checks, and no LLR array of all the codewords is needed
-    codewords = np.zeros((packets * size // code.n, code.n), np.uint8)
-    codewords.reshape(packets, size)[:, sent_at] = llr < 0
+    codewords = _hard_decisions(np.ascontiguousarray(llr, float), sent_at, size).reshape(-1, code.n)
     ok = ~code.syndrome(codewords).any(axis=1)
     if not ok.all():
         full = np.full((packets, size), LLR_KNOWN)

@@ -55,7 +55,7 @@ class ChannelEstimate:
 
     @property
     def snr_db(self):
-        power = float(np.mean(np.abs(self.channel) ** 2)) - self.estimate_noise_var
+        power = float(np.vdot(self.channel, self.channel).real) / self.channel.size - self.estimate_noise_var
         return 10 * np.log10(max(power, 1e-30) / max(self.noise_var, 1e-30))
 
 
