@@ -266,3 +266,25 @@ def test_u8vector_and_split_pdu_round_trip_bytes(rng, count):
     meta, payload = split_pdu(make_pdu(data.tobytes(), seq=7))
     assert meta == {"seq": 7} and payload.dtype == np.uint8 and np.array_equal(payload, data)
     payload[:1] = 0                                  # callers may edit what they got
+
+
+def test_the_warm_up_compiles_what_the_flowgraph_uses():
+    """The receiver compiles its numba kernels on a clean packet when it is built
+    (``burst_decoder.warm_up``); a compilation at the first packets would stall a real-time
+    stream (a cache load alone took 30 ms). Decoding through a flowgraph must need no kernel
+    signature that the warm-up did not make."""
+    from numba.core.registry import CPUDispatcher
+
+    from gnuradio.gensemcom.phy import burst_decoder, convcode, framing, ldpc, modulation, receiver_kernels
+    from gnuradio.gensemcom.phy.config import DEFAULT_NUMEROLOGY
+
+    def signatures():
+        return {(module.__name__, name, str(signature))
+                for module in (receiver_kernels, modulation, framing, ldpc, convcode)
+                for name, kernel in vars(module).items() if isinstance(kernel, CPUDispatcher)
+                for signature in kernel.signatures}
+
+    assert burst_decoder.warm_up(DEFAULT_NUMEROLOGY)
+    before = signatures()
+    result = run_link("qpsk-1/2", 30.0, "awgn", 6, 300)
+    assert result.packets_ok == 6 and signatures() == before

@@ -83,7 +83,7 @@ def estimate_channels(preamble_ffts, numerology):
     taps = nm.cp_len + 1
     prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
     channel, noise_var, step = kernels.preamble_channels(
-        preamble_ffts, nm.spectrum_index(occupied), np.asarray(nm.sync_values, complex),
+        np.ascontiguousarray(preamble_ffts), nm.spectrum_index(occupied), np.asarray(nm.sync_values, complex),
         np.asarray(occupied, float), _smoother(occupied, nm.fft_len, taps), prior)
     return [ChannelEstimate(channel[b], float(noise_var[b]), float(step[b]),
                             estimate_noise_var=float(noise_var[b]) * taps / (n_occupied * reps))
@@ -266,6 +266,6 @@ def equalize_batch(symbols_fft, estimates, numerology, first_symbol=0, pilots=No
     phase = np.stack([p.phase for p in pilots])
     beta = np.asarray([p.beta for p in pilots], float)
     noise_var = np.maximum(np.asarray([e.noise_var for e in estimates]), 1e-30)
-    z, noise_var = kernels.equalize_data(symbols_fft, index.data_bins, channel, common, phase, beta,
-                                         np.asarray(pilots[0].tau, float), index.data_k, noise_var)
+    z, noise_var = kernels.equalize_data(np.ascontiguousarray(symbols_fft), index.data_bins, channel, common, phase,
+                                         beta, np.asarray(pilots[0].tau, float), index.data_k, noise_var)
     return z, noise_var, [p.residual_phase for p in pilots]
