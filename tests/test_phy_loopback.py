@@ -288,3 +288,17 @@ def test_the_warm_up_compiles_what_the_flowgraph_uses():
     before = signatures()
     result = run_link("qpsk-1/2", 30.0, "awgn", 6, 300)
     assert result.packets_ok == 6 and signatures() == before
+
+
+def test_a_receiver_exempts_the_objects_alive_at_its_start_from_full_collections():
+    """A full garbage collection over numba's and torch's objects held the GIL for 100 ms, and
+    streaming at 2 Msample/s fell behind by as much; ``burst_decoder.freeze_collected_objects``
+    (called when a receiver is built) moves what is alive into the permanent generation, so a
+    later full pass scans only newer objects."""
+    import gc
+
+    from gnuradio.gensemcom.phy.ofdm_qam_rx import ofdm_qam_rx
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    ofdm_qam_rx(DEFAULT_NUMEROLOGY)
+    assert gc.get_freeze_count() > 10_000

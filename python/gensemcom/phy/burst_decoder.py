@@ -15,6 +15,7 @@ last sample, so triggers inside a packet are ignored.
 """
 import ctypes
 import ctypes.util
+import gc
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -54,6 +55,16 @@ def keep_freed_memory():
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD_BYTES)) and \
         bool(mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD_BYTES))
+
+
+def freeze_collected_objects():
+    """Collect garbage once, then exempt every object alive now (modules, numba's and torch's
+    type systems, compiled kernels: some 270,000) from the garbage collector's full passes
+    (``gc.freeze``): such a pass took 100 ms of the GIL with the kernels imported, a stall of
+    every Python block of a flowgraph. Process-wide, like ``keep_freed_memory``; objects made
+    later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def clean_packet_ffts(header, numerology):
@@ -219,6 +230,7 @@ class burst_decoder(gr.sync_block):
         keep_freed_memory()
         if not warm_up(nm):       # compiles the kernels now, not at the first packet
             self.logger.warn("a clean test packet did not decode; check the numerology")
+        freeze_collected_objects()
         self.samp_rate = float(samp_rate)
         self.emit_failed = bool(emit_failed)
         self.effort = effort

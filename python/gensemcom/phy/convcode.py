@@ -26,7 +26,7 @@ def encode(bits):
     return _encode(u, np.asarray(GENERATORS, np.int64))
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _encode(u, generators):
     """Shift register: after bit t it holds u[t] (bit 6) .. u[t-6] (bit 0); each output is the
     parity of the register under a generator (octal 133: taps on u[t], u[t-2], u[t-3], u[t-5],
@@ -69,7 +69,7 @@ def decode(llr):
     return _viterbi(llr, signs, pred, bit)[:llr.shape[0] - TAIL]
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _viterbi(llr, signs, pred, bit):
     """Decisions (uint8 (steps,), tail included) of the path from state 0 back to state 0 that
     correlates best with the LLRs (steps, 2); trellis as ``_trellis``. Compiled: numpy's one

@@ -116,7 +116,7 @@ def spread_bits(coded, n_slots, seed):
     return _spread(rows, perm, scramble).reshape(coded.shape[:-1] + (n_slots,))
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _spread(coded, perm, scramble):
     """``spread_bits`` of rows (B, n_coded), compiled: transmitted bit i is slot perm[i], which
     carries coded bit perm[i] mod n_coded, scrambled."""
@@ -139,7 +139,7 @@ def gather_llr(llr, n_coded, seed, combine=True):
     return _gather(rows, inverse, signs, int(n_coded), bool(combine)).reshape(llr.shape[:-1] + (n_coded,))
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _gather(llr, inverse, signs, n_coded, combine):
     """``gather_llr`` of rows (B, n_slots), compiled: one pass instead of numpy's four."""
     rows, n_slots = llr.shape

@@ -53,7 +53,7 @@ def modulate(bits, modulation):
     return _map_bits(bits, bps, constellation(modulation).astype(np.complex64))
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _map_bits(bits, bits_per_symbol, points):
     """points[label] of each group of ``bits_per_symbol`` bits, read MSB first."""
     out = np.empty(bits.size // bits_per_symbol, np.complex64)
@@ -89,7 +89,7 @@ def demodulate_llr(z, noise_var, modulation):
     return _llr_kernel(z, noise_var, levels, ones, scale, False)
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _llr_kernel(z, noise_var, levels, ones, scale, real_only):
     """LLRs of each symbol's bits: the in-phase PAM dimension's, then the quadrature one's
     (``real_only``: BPSK, the in-phase one alone), each exact over the Gray PAM levels
@@ -149,7 +149,7 @@ def error_power(z, modulation):
     return _error_power(flat, top, scale, bps == 1)
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _error_power(z, top, scale, real_only):
     total = 0.0
     for n in range(z.size):
@@ -161,7 +161,7 @@ def _error_power(z, top, scale, real_only):
     return total / max(z.size, 1)
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _nearest_levels(z, top, scale, real_only):
     """Nearest PAM level (odd integers -top..top times ``scale``) of each real and imaginary
     part; ``real_only`` (BPSK): of the real part, +-1 (0 goes to +1), imaginary part 0."""
@@ -174,7 +174,7 @@ def _nearest_levels(z, top, scale, real_only):
     return out
 
 
-@njit(nogil=True, cache=True)
+@njit(cache=True)
 def _nearest_level(v, top, scale):
     level = 2 * math.floor((v / scale + top) / 2 + 0.5) - top
     return min(max(level, -top), top) * scale

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Per-packet receiver numerics for batches of packets: numpy around compiled loops
-(``receiver_kernels``, numba, without the GIL).
+(``receiver_kernels``, numba).
 
 Inputs are FFT outputs of whole OFDM symbols (cyclic prefix removed, unshifted bins, as
 ``fft.fft_vcc(fft_len, True, (), False)`` produces them). Symbol indices count from the

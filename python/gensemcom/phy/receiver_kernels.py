@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Compiled inner loops of ``receiver`` (numba, without the GIL).
+"""Compiled inner loops of ``receiver`` (numba).
 
 Each kernel loops over a batch of packets and over their OFDM symbols, pilots and carriers with
 scalar code: numpy spent most of a packet's time on per-call overhead of arrays of a few hundred
-elements, and held the GIL while it did. Phase ramps that are linear in the symbol index
+elements. The kernels keep the GIL, as numpy did on such small arrays: released, each of the
+twenty-odd calls per batch let another Python thread take it, and the receiver waited up to a
+switch interval (5 ms) to get it back. Phase ramps that are linear in the symbol index
 (exp(-j beta tau(t) k)) are built by complex rotation from one sine and cosine per carrier, not
 one per element. ``receiver`` documents what each quantity means; here are the shapes:
 
@@ -14,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-_JIT = {"nogil": True, "cache": True}
+_JIT = {"cache": True}
 
 
 @njit(**_JIT)
