@@ -257,7 +257,7 @@ EXECUTOR = Param("executor", "str", "thread", "Model Executor",
 DECODING_EFFORT = Param("effort", "str", "full", "Decoding Effort",
                         "full: a packet's first two LDPC decodes with 50 sum-product iterations (simulations, "
                         "PER curves); fast: those with at most 12 min-sum iterations too, like the tracking passes, "
-                        "up to 3.5x less CPU on fading channels (a radio's stream)",
+                        "up to 3.8x less CPU on fading channels (a radio's stream)",
                         choices=DECODING_EFFORTS, choice_labels=("Full", "Fast"), hide="part",
                         runtime_setter="set_effort")
 DEFAULT_WIDTH = Param("default_width", "int", 0, "Width if Header Lost",

@@ -13,7 +13,7 @@ definitions:
                 CRC-32 passed; lost headers are errors. At --effort full (default) the receiver
                 decodes a packet first with 50 sum-product LDPC iterations, then (after
                 retracking) with at most 12 min-sum ones; --effort fast, a radio's setting,
-                min-sum throughout (up to 3.5x less CPU on fading channels).
+                min-sum throughout (up to 3.8x less CPU on fading channels).
   ber           bit errors / bits_compared over every payload the receiver delivered (CRC
                 passed or not) against what was sent; packets never delivered are not in it.
   samples       complex samples through the channel; samples_per_s = samples / wall_s.

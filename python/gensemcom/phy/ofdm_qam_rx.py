@@ -98,7 +98,7 @@ Decoding Effort: a packet whose channel changed while it lasted is tracked again
 decoded again, up to 11 times; the tracking passes decode with at most 12 min-sum LDPC
 iterations at either effort. Full decodes the first two passes with 50 sum-product
 iterations (what the PER curves assume), Fast with min-sum too: on fading channels it
-cost 1.5-3.5 times less CPU and lost about as many packets in our measurements; near the
+cost 1.6-3.8 times less CPU and lost about as many packets in our measurements; near the
 AWGN threshold it loses more (docs/phy.md, "Decoding effort").
 It can change while running.
 
