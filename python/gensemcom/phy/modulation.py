@@ -81,12 +81,20 @@ def demodulate_llr(z, noise_var, modulation):
     """
     z = np.ascontiguousarray(np.reshape(z, -1), np.complex128)
     noise_var = np.ascontiguousarray(np.broadcast_to(np.asarray(noise_var, float), z.shape))
+    _, scale, real_only = _grid(modulation)
+    if real_only:
+        return _llr_kernel(z, noise_var, np.array([-1.0, 1.0]), np.array([[0.0], [1.0]]), scale, True)
+    levels, ones = _bit_masks(BITS_PER_SYMBOL[modulation] // 2)
+    return _llr_kernel(z, noise_var, levels, ones, scale, False)
+
+
+def _grid(modulation):
+    """(top, scale, real_only): each dimension's levels are the odd integers -top..top times
+    ``scale`` (PAM level 1 at unit average QAM power); BPSK: +-1 on the real axis alone."""
     bps = BITS_PER_SYMBOL[modulation]
     if bps == 1:
-        return _llr_kernel(z, noise_var, np.array([-1.0, 1.0]), np.array([[0.0], [1.0]]), 1.0, True)
-    levels, ones = _bit_masks(bps // 2)
-    scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1)))  # PAM level 1 at unit average QAM power
-    return _llr_kernel(z, noise_var, levels, ones, scale, False)
+        return 1, 1.0, True
+    return (1 << (bps // 2)) - 1, float(np.sqrt(3.0 / (2 * ((1 << bps) - 1)))), False
 
 
 @njit(cache=True)
@@ -132,46 +140,38 @@ def _llr_kernel(z, noise_var, levels, ones, scale, real_only):
 def nearest_points(z, modulation):
     """The constellation point nearest to each of z (complex, same shape)."""
     z = np.asarray(z)
-    bps = BITS_PER_SYMBOL[modulation]
     flat = np.ascontiguousarray(z.reshape(-1), np.complex128)
-    if bps == 1:
-        return _nearest_levels(flat, 1, 1.0, True).reshape(z.shape)
-    top = (1 << (bps // 2)) - 1
-    return _nearest_levels(flat, top, np.sqrt(3.0 / (2 * ((1 << bps) - 1))), False).reshape(z.shape)
+    return _nearest_points(flat, *_grid(modulation)).reshape(z.shape)
 
 
 def error_power(z, modulation):
     """Mean |z - nearest_points(z)|^2 of complex z (the EVM's power), in one compiled pass."""
-    bps = BITS_PER_SYMBOL[modulation]
-    flat = np.ascontiguousarray(np.reshape(z, -1), np.complex128)
-    top = (1 << (bps // 2)) - 1 if bps > 1 else 1
-    scale = np.sqrt(3.0 / (2 * ((1 << bps) - 1))) if bps > 1 else 1.0
-    return _error_power(flat, top, scale, bps == 1)
+    return _error_power(np.ascontiguousarray(np.reshape(z, -1), np.complex128), *_grid(modulation))
+
+
+@njit(cache=True)
+def _nearest_points(z, top, scale, real_only):
+    out = np.empty(z.size, np.complex128)
+    for n in range(z.size):
+        out[n] = _nearest_point(z[n], top, scale, real_only)
+    return out
 
 
 @njit(cache=True)
 def _error_power(z, top, scale, real_only):
     total = 0.0
     for n in range(z.size):
-        if real_only:
-            d = z[n] - (1.0 if z[n].real >= 0 else -1.0)
-        else:
-            d = z[n] - complex(_nearest_level(z[n].real, top, scale), _nearest_level(z[n].imag, top, scale))
+        d = z[n] - _nearest_point(z[n], top, scale, real_only)
         total += d.real * d.real + d.imag * d.imag
     return total / max(z.size, 1)
 
 
 @njit(cache=True)
-def _nearest_levels(z, top, scale, real_only):
-    """Nearest PAM level (odd integers -top..top times ``scale``) of each real and imaginary
-    part; ``real_only`` (BPSK): of the real part, +-1 (0 goes to +1), imaginary part 0."""
-    out = np.empty(z.size, np.complex128)
-    for n in range(z.size):
-        if real_only:
-            out[n] = 1.0 if z[n].real >= 0 else -1.0
-        else:
-            out[n] = complex(_nearest_level(z[n].real, top, scale), _nearest_level(z[n].imag, top, scale))
-    return out
+def _nearest_point(v, top, scale, real_only):
+    """Nearest point of the grid of ``_grid`` to complex v (BPSK: 0 goes to +1)."""
+    if real_only:
+        return complex(1.0 if v.real >= 0 else -1.0, 0.0)
+    return complex(_nearest_level(v.real, top, scale), _nearest_level(v.imag, top, scale))
 
 
 @njit(cache=True)

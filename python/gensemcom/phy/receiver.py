@@ -60,6 +60,13 @@ class ChannelEstimate:
         return 10 * np.log10(max(power, 1e-30) / max(self.noise_var, 1e-30))
 
 
+def _clock_offset_prior(numerology):
+    """Variance of the phase turn per carrier and per OFDM symbol (rad) that the sample-clock
+    offsets of ``CLOCK_OFFSET_PRIOR_PPM`` rms make: the prior of the preamble's tilt and of the
+    pilots' slope rate."""
+    return (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * numerology.symbol_len / numerology.fft_len) ** 2
+
+
 def estimate_channel(preamble_fft, numerology):
     """``ChannelEstimate`` from the preamble's FFTs, complex (preamble_repeats, fft_len)."""
     return estimate_channels(np.asarray(preamble_fft)[None], numerology)[0]
@@ -82,7 +89,7 @@ def estimate_channels(preamble_ffts, numerology):
     occupied = nm.occupied_carriers
     reps, n_occupied = preamble_ffts.shape[1], len(occupied)
     taps = nm.cp_len + 1
-    prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
+    prior = _clock_offset_prior(nm)
     channel, noise_var, step = kernels.preamble_channels(
         np.ascontiguousarray(preamble_ffts), nm.spectrum_index(occupied), np.asarray(nm.sync_values, complex),
         np.asarray(occupied, float), _smoother(occupied, nm.fft_len, taps), prior)
@@ -210,7 +217,7 @@ def track_pilots_batch(symbols_fft, estimates, numerology, first_symbol=0):
     predicted = predicted + drift[:, None] * steps[None, :]
     r = kernels.turn_by_drift(r, drift)
     smooth = track_batch(kernels.common_gains(r, beta, tau, pilot_k, gain_pilots), sigma2 / gain_pilots)
-    prior = (2 * np.pi * CLOCK_OFFSET_PRIOR_PPM * 1e-6 * nm.symbol_len / nm.fft_len) ** 2
+    prior = _clock_offset_prior(nm)
     beta = kernels.slope_rate(r, smooth, gains, tau, pilot_k, sigma2, beta, prior, MAX_CLOCK_OFFSET_PRIORS)
     smooth = track_batch(kernels.common_gains(r, beta, tau, pilot_k, gain_pilots), sigma2 / gain_pilots)
     return [PilotTrack(smooth[b], predicted[b], float(beta[b]), tau, float(residual_phase[b]))

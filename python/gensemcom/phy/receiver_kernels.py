@@ -127,6 +127,7 @@ def pair_rate_and_common(r, gains, tau, carriers, order, noise_var):
     common = np.empty((batch, count), np.complex128)
     residual = np.empty(batch)
     pairs = np.empty(count, np.complex128)
+    unturned = np.empty(count, np.complex128)
     for b in range(batch):
         total = 0.0
         for p in range(pilots):
@@ -148,11 +149,15 @@ def pair_rate_and_common(r, gains, tau, carriers, order, noise_var):
             s = 0j
             for p in range(pilots):
                 s += r[b, t, p]
+            unturned[t] = s
             plain += s.real ** 2 + s.imag ** 2
         margin = 4 * total * math.sqrt(2 * count * noise_var[b] * total)
         if aligned > plain + margin:
             beta[b] = rate
-        _common_gain(r[b], beta[b], tau, carriers, total + 1e-30, common[b])
+        else:
+            common[b] = unturned     # the common gain without a slope
+        for t in range(count):
+            common[b, t] = common[b, t] / (total + 1e-30)
         s = 0j
         for t in range(count):
             s += common[b, t]
